@@ -1,0 +1,171 @@
+// Nomad job value types: the parts of api.Job that nomad-singleton renders, reads and compares.
+//
+// Field names follow Nomad's JSON keys (nomad-api.md §5.9). Durations are base::Duration here and
+// integer nanoseconds on the wire. Every struct keeps the JSON keys it does not model in `extra`
+// (key → raw JSON text, compact), so a template job written by a user, or a job read back from
+// Nomad, round-trips through decode → encode without losing fields. Plain values; no
+// synchronization.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/base/duration.h"
+
+namespace nsg::nomad {
+
+using base::Duration;
+
+// JSON keys not modelled by a struct: key → compact raw JSON text of the value.
+using RawFields = std::map<std::string, std::string>;
+using StringMap = std::map<std::string, std::string>;
+
+inline constexpr char kJobTypeService[] = "service";
+inline constexpr char kJobTypeBatch[] = "batch";
+
+struct RestartPolicy {
+  int attempts = 0;
+  Duration interval{0};
+  Duration delay{0};
+  std::string mode;  // "fail" | "delay"
+  bool render_templates = false;
+  friend bool operator==(const RestartPolicy&, const RestartPolicy&) = default;
+};
+
+struct ReschedulePolicy {
+  int attempts = 0;
+  Duration interval{0};
+  Duration delay{0};
+  std::string delay_function;  // "constant" | "exponential" | "fibonacci"
+  Duration max_delay{0};
+  bool unlimited = false;
+  friend bool operator==(const ReschedulePolicy&, const ReschedulePolicy&) = default;
+};
+
+struct Disconnect {
+  Duration lost_after{0};
+  std::optional<Duration> stop_on_client_after;  // nil ≠ 0 (nomad-api.md §9)
+  std::optional<bool> replace;
+  std::string reconcile;  // "" | keep_original | keep_replacement | best_score | longest_running
+  friend bool operator==(const Disconnect&, const Disconnect&) = default;
+};
+
+struct Lifecycle {
+  std::string hook;  // prestart | poststart | poststop
+  bool sidecar = false;
+  friend bool operator==(const Lifecycle&, const Lifecycle&) = default;
+};
+
+struct Resources {
+  int cpu = 0;        // MHz
+  int memory_mb = 0;
+  int memory_max_mb = 0;  // 0 = unset
+  RawFields extra;
+  friend bool operator==(const Resources&, const Resources&) = default;
+};
+
+struct WorkloadIdentity {
+  std::string name;  // "" or "default" for the default identity
+  std::vector<std::string> audience;
+  bool env = false;
+  bool file = false;
+  RawFields extra;
+  friend bool operator==(const WorkloadIdentity&, const WorkloadIdentity&) = default;
+};
+
+struct Task {
+  std::string name;
+  std::string driver;
+  std::string user;
+  std::string config;  // the driver config object as compact JSON text ("{}" when empty)
+  StringMap env;
+  Resources resources;
+  std::optional<RestartPolicy> restart_policy;  // merged over the group's by Nomad
+  std::optional<Lifecycle> lifecycle;
+  bool leader = false;
+  std::optional<Duration> kill_timeout;
+  std::string kill_signal;
+  StringMap meta;
+  std::optional<WorkloadIdentity> identity;
+  RawFields extra;
+  friend bool operator==(const Task&, const Task&) = default;
+};
+
+struct TaskGroup {
+  std::string name;
+  int count = 1;
+  std::vector<Task> tasks;
+  std::optional<RestartPolicy> restart_policy;
+  std::optional<ReschedulePolicy> reschedule_policy;
+  std::optional<Disconnect> disconnect;
+  StringMap meta;
+  RawFields extra;
+  friend bool operator==(const TaskGroup&, const TaskGroup&) = default;
+};
+
+struct PeriodicConfig {
+  bool enabled = true;
+  std::string spec_type = "cron";
+  std::string spec;
+  bool prohibit_overlap = false;
+  std::string time_zone;
+  RawFields extra;
+  friend bool operator==(const PeriodicConfig&, const PeriodicConfig&) = default;
+};
+
+struct Job {
+  // Written by the controller.
+  std::string id;
+  std::string name;
+  std::string namespace_;  // JSON "Namespace"
+  std::string region;
+  std::string type;  // service | batch | system | sysbatch
+  int priority = 50;
+  std::vector<std::string> datacenters;
+  std::string node_pool;
+  std::vector<TaskGroup> task_groups;
+  std::optional<PeriodicConfig> periodic;
+  StringMap meta;
+  // Read-only, filled in by the server (left at zero/false when rendering).
+  bool stop = false;
+  std::string status;
+  uint64_t version = 0;
+  uint64_t create_index = 0;
+  uint64_t modify_index = 0;
+  uint64_t job_modify_index = 0;
+  int64_t submit_time = 0;  // unix ns
+  RawFields extra;
+  friend bool operator==(const Job&, const Job&) = default;
+};
+
+// POST /v1/jobs body (nomad-api.md §5.2).
+struct RegisterRequest {
+  Job job;
+  bool enforce_index = false;
+  uint64_t job_modify_index = 0;
+};
+
+// JobACL attachment of an ACL policy (nomad-api.md §8.1).
+struct JobAcl {
+  std::string namespace_;
+  std::string job_id;
+  std::string group;
+  std::string task;
+  friend bool operator==(const JobAcl&, const JobAcl&) = default;
+};
+
+// An ACL policy (POST /v1/acl/policy/:name body, GET response).
+struct AclPolicy {
+  std::string name;
+  std::string description;
+  std::string rules;  // HCL text
+  std::optional<JobAcl> job_acl;
+  uint64_t create_index = 0;
+  uint64_t modify_index = 0;
+  friend bool operator==(const AclPolicy&, const AclPolicy&) = default;
+};
+
+}  // namespace nsg::nomad
