@@ -1,0 +1,18 @@
+// The subcommands of the nomad-singleton binary. Each takes its arguments (after the subcommand
+// name) and returns the process exit code (cli.h). They write results to stdout and diagnostics to
+// stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nsg::cmd {
+
+int ValidateMain(const std::vector<std::string>& argv);
+int RenderMain(const std::vector<std::string>& argv);
+int VersionMain(const std::vector<std::string>& argv);
+
+// Version string: "0.1.0 (git abc1234)".
+std::string VersionString();
+
+}  // namespace nsg::cmd

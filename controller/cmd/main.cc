@@ -1,0 +1,52 @@
+// nomad-singleton: one binary, many subcommands (ARCHITECTURE.md §4.1).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "controller/cmd/cli.h"
+#include "controller/cmd/commands.h"
+
+namespace {
+
+using nsg::cmd::Command;
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"validate", "check Singleton specs (files or directories) and report every error",
+       nsg::cmd::ValidateMain},
+      {"render", "print the Nomad job and ACL policy each spec renders to (offline)",
+       nsg::cmd::RenderMain},
+      {"version", "print the version and build information", nsg::cmd::VersionMain},
+  };
+  return kCommands;
+}
+
+void Usage(std::ostream& out) {
+  out << "nomad-singleton: at most one running instance of a Nomad workload, from declarative\n"
+         "Singleton specs kept in git.\n\n"
+         "Usage: nomad-singleton COMMAND [flags] [args]\n\nCommands:\n";
+  for (const auto& c : Commands()) {
+    out << "  " << c.name << std::string(12 - c.name.size(), ' ') << c.summary << "\n";
+  }
+  out << "\nRun 'nomad-singleton COMMAND --help' for a command's flags.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    Usage(std::cerr);
+    return nsg::cmd::kExitUsage;
+  }
+  if (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    Usage(std::cout);
+    return nsg::cmd::kExitOk;
+  }
+  if (args[0] == "--version") return nsg::cmd::VersionMain({});
+  for (const auto& c : Commands()) {
+    if (c.name == args[0]) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  std::cerr << "nomad-singleton: unknown command \"" << args[0] << "\" (see --help)\n";
+  return nsg::cmd::kExitUsage;
+}

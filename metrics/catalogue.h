@@ -1,0 +1,58 @@
+// The metric catalogue of nomad-singleton (ARCHITECTURE.md §4.3, a contract): every metric the
+// controller exports, with its type, help text and labels. The exporter (issue: controller) builds
+// its prometheus-cpp families from this table, and the Grafana dashboard and alert rules in this
+// folder may only refer to names listed here. Constant data; safe for concurrent use.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace nsg::metrics {
+
+inline constexpr std::string_view kPrefix = "nomad_singleton_";
+
+enum class Type { kCounter, kGauge, kHistogram };
+
+struct MetricDef {
+  std::string_view name;  // without the prefix
+  Type type;
+  std::string_view labels;  // comma-separated label names
+  std::string_view help;
+};
+
+inline constexpr std::array kCatalogue = {
+    // Per singleton: label singleton="<namespace>/<name>" (bounded by the number of specs).
+    MetricDef{"running_allocations", Type::kGauge, "singleton",
+              "Allocations of the singleton whose client status is running."},
+    MetricDef{"lock_held", Type::kGauge, "singleton", "1 when some allocation holds the lock."},
+    MetricDef{"up", Type::kGauge, "singleton",
+              "1 when exactly one allocation is running and holding the lock."},
+    MetricDef{"duplicates_total", Type::kCounter, "singleton",
+              "Times more than one running workload instance was observed."},
+    MetricDef{"enforcement_stops_total", Type::kCounter, "singleton",
+              "Extra allocations stopped by the controller."},
+    MetricDef{"failovers_total", Type::kCounter, "singleton",
+              "Holder changes after a lost, failed or unknown allocation."},
+    MetricDef{"failover_duration_seconds", Type::kHistogram, "singleton",
+              "Time from the holder's loss to a new holder running."},
+    MetricDef{"spec_valid", Type::kGauge, "singleton", "1 when the singleton's spec is valid."},
+    // Controller.
+    MetricDef{"reconcile_total", Type::kCounter, "result", "Reconciles by result."},
+    MetricDef{"reconcile_duration_seconds", Type::kHistogram, "", "Duration of one reconcile."},
+    MetricDef{"workqueue_depth", Type::kGauge, "", "Keys waiting in the work queue."},
+    MetricDef{"workqueue_retries_total", Type::kCounter, "", "Keys requeued after an error."},
+    MetricDef{"event_stream_up", Type::kGauge, "", "1 while the event stream is connected."},
+    MetricDef{"event_stream_events_total", Type::kCounter, "topic", "Events received by topic."},
+    MetricDef{"event_stream_reconnects_total", Type::kCounter, "", "Event stream reconnects."},
+    MetricDef{"event_stream_gaps_total", Type::kCounter, "",
+              "Reconnects after which events may have been missed (a re-list followed)."},
+    MetricDef{"nomad_requests_total", Type::kCounter, "op,code", "Nomad API requests."},
+    MetricDef{"nomad_request_duration_seconds", Type::kHistogram, "op",
+              "Nomad API request latency."},
+    MetricDef{"leader", Type::kGauge, "", "1 while this replica holds the leader lock."},
+    MetricDef{"last_sync_timestamp_seconds", Type::kGauge, "",
+              "Unix time of the last full sync with Nomad."},
+    MetricDef{"build_info", Type::kGauge, "version,revision", "Always 1; labels carry the build."},
+};
+
+}  // namespace nsg::metrics
