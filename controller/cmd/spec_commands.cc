@@ -23,7 +23,7 @@ Loaded LoadPaths(const std::vector<std::string>& paths) {
   Loaded out;
   io::SpecFiles files = io::ReadSpecFiles(paths);
   out.read_errors = std::move(files.errors);
-  out.result = spec::LoadSpecs(files.files, timing::CheckTimerRule);
+  out.result = spec::LoadSpecs(files.files, render::CheckSpec);
   return out;
 }
 

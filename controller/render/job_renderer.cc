@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/nomad/codec.h"
+#include "controller/timing/budget.h"
 
 namespace nsg::render {
 namespace {
@@ -264,6 +265,17 @@ std::string Fnv1a64Hex(const std::string& text) {
     h *= 1099511628211ULL;
   }
   return Hex64(h);
+}
+
+void CheckSpec(const Singleton& s, std::vector<spec::Diagnostic>& out) {
+  const size_t before = out.size();
+  timing::CheckTimerRule(s, out);
+  if (out.size() != before) return;
+  auto r = Render(s);
+  if (!r.ok()) {
+    const char* field = s.spec.task ? "spec.task" : "spec.template";
+    out.push_back({s.PositionOf(field), field, r.status().message()});
+  }
 }
 
 std::string PolicyName(const Singleton& s) {

@@ -21,6 +21,7 @@
 
 #include "controller/base/status.h"
 #include "controller/nomad/job.h"
+#include "controller/spec/loader.h"
 #include "controller/spec/singleton.h"
 
 namespace nsg::render {
@@ -58,6 +59,11 @@ struct Rendered {
 // Renders `s`. Fails with kInvalidSpec when the spec cannot be rendered safely (e.g. a docker
 // workload without a command for the guard to wrap, or a template the codec cannot decode).
 base::Result<Rendered> Render(const spec::Singleton& s, const RenderOptions& opts = {});
+
+// The spec::SpecCheck that `validate`, `render` and the controller use: the timer rule
+// (timing::CheckTimerRule) plus a trial render, so that a spec that validates always renders. A
+// render failure is reported at spec.task (or spec.template).
+void CheckSpec(const spec::Singleton& s, std::vector<spec::Diagnostic>& out);
 
 // The ACL policy name for a singleton: "nomad-singleton-<namespace>-<name>", sanitized to Nomad's
 // policy-name alphabet, with a hash suffix when sanitizing changed it or it is too long.

@@ -54,6 +54,27 @@ inline constexpr Duration kDefaultRestartDelay = 5s;
 inline constexpr Duration kDefaultRescheduleDelay = 10s;
 inline constexpr Duration kDefaultRescheduleMaxDelay = 5min;
 inline constexpr char kDefaultRescheduleDelayFunction[] = "exponential";
+inline constexpr char kDefaultRestartMode[] = "fail";
+// Batch jobs (type batch, or a schedule) get Nomad's batch defaults (nomad-api.md §10): a batch
+// run that exits 0 is complete, so restarts only follow failures; one reschedule a day.
+inline constexpr int kDefaultBatchRestartAttempts = 3;
+inline constexpr Duration kDefaultBatchRestartInterval = 24h;
+inline constexpr Duration kDefaultBatchRestartDelay = 15s;
+inline constexpr int kDefaultBatchRescheduleAttempts = 1;
+inline constexpr Duration kDefaultBatchRescheduleInterval = 24h;
+inline constexpr Duration kDefaultBatchRescheduleDelay = 5s;
+inline constexpr char kDefaultBatchRescheduleDelayFunction[] = "constant";
+inline constexpr bool kDefaultBatchRescheduleUnlimited = false;
+
+// ---- Limits the loader enforces (Nomad's own, nomad-api.md §2.3 and §10) ----
+inline constexpr Duration kMinLockTtl = 10s;
+inline constexpr Duration kMaxLockTtl = 24h;
+inline constexpr Duration kMaxLockDelay = 24h;
+inline constexpr int kMinPriority = 1;
+inline constexpr int kMaxPriority = 100;
+inline constexpr Duration kMinRestartInterval = 5s;
+inline constexpr Duration kMinRescheduleDelay = 5s;
+inline constexpr Duration kMinRescheduleInterval = 15s;  // when attempts are limited
 
 enum class JobType { kService, kBatch };
 enum class LockMode { kShim, kSidecar, kSplit };
@@ -62,6 +83,10 @@ enum class AgentDriver { kRawExec, kExec, kDocker };
 const char* JobTypeName(JobType t);        // "service" | "batch"
 const char* LockModeName(LockMode m);      // "shim" | "sidecar" | "split"
 const char* AgentDriverName(AgentDriver d);  // "raw_exec" | "exec" | "docker"
+
+// The lock path used when spec.lock.path is not written: "nomad/jobs/<job_id>/lock". Under
+// nomad/jobs/<job> so that Nomad's implicit workload identity can already read it.
+std::string DefaultLockPath(const std::string& job_id);
 
 // Where a value came from, 1-based; line 0 means "not from a file" (a default).
 struct SourcePos {
@@ -96,7 +121,7 @@ struct RestartSpec {
   int attempts = kDefaultRestartAttempts;
   Duration interval = kDefaultRestartInterval;
   Duration delay = kDefaultRestartDelay;
-  std::string mode = "fail";  // fail | delay
+  std::string mode = kDefaultRestartMode;  // fail | delay
 };
 
 struct RescheduleSpec {

@@ -131,7 +131,9 @@ std::vector<std::string> Explain(const spec::Singleton& s, const Assumptions& a)
   std::vector<std::string> lines;
   lines.push_back("lock " + s.spec.lock.path + ": ttl " + FormatDuration(t.ttl) + ", delay " +
                   FormatDuration(t.delay) + ", renewed every " +
-                  FormatDuration(RenewInterval(t.ttl)) + "; the server frees a dead holder's lock " +
+                  FormatDuration(std::chrono::round<std::chrono::milliseconds>(
+                      RenewInterval(t.ttl))) +
+                  "; the server frees a dead holder's lock " +
                   FormatDuration(2 * t.ttl + t.delay) + " after its last renew");
   lines.push_back("the agent kills the workload " + FormatDuration(t.give_up) +
                   " after the last successful renew" +

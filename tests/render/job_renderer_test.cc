@@ -248,6 +248,25 @@ spec:
       << r.status().message();
 }
 
+TEST(JobRendererTest, CheckSpecMakesValidateCatchWhatRenderRefuses) {
+  const std::string doc = R"(apiVersion: nomad-singleton.io/v1alpha1
+kind: Singleton
+metadata: {name: bare-image}
+spec:
+  task:
+    driver: docker
+    config: {image: example/app:1}
+)";
+  auto loaded = spec::LoadSpecs({{"bare.yaml", doc}}, CheckSpec);
+  EXPECT_TRUE(loaded.valid.empty());
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_EQ(loaded.errors[0].field, "spec.task");
+  EXPECT_EQ(loaded.errors[0].pos.line, 6);
+  EXPECT_NE(loaded.errors[0].message.find("needs config.command"), std::string::npos);
+  ASSERT_EQ(loaded.invalid.size(), 1u);
+  EXPECT_EQ(loaded.invalid[0].key, "default/bare-image");
+}
+
 TEST(JobRendererTest, IsDeterministic) {
   auto all = LoadShapes();
   for (const auto& s : all) {

@@ -1,0 +1,57 @@
+// Offline pipeline cost at scale: load (YAML decode + validation + timer rule), render, and encode
+// the register body for N singletons. `cmake --build build --target bench` runs it.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "controller/nomad/codec.h"
+#include "controller/render/job_renderer.h"
+#include "controller/spec/loader.h"
+#include "controller/timing/budget.h"
+
+namespace {
+
+std::string Docs(int n) {
+  std::string text;
+  for (int i = 0; i < n; ++i) {
+    text += "---\napiVersion: nomad-singleton.io/v1alpha1\nkind: Singleton\nmetadata:\n  name: svc-" +
+            std::to_string(i) +
+            "\n  namespace: prod\n  labels: {team: t" + std::to_string(i % 17) +
+            "}\nspec:\n  datacenters: [dc1, dc2]\n  standby: " + std::to_string(i % 2) +
+            "\n  lock: {ttl: 10s, delay: 3s, mode: " +
+            (i % 3 == 0 ? "shim" : i % 3 == 1 ? "sidecar" : "split") +
+            "}\n  failover: {stopOnClientAfter: 45s}\n  task:\n    driver: raw_exec\n"
+            "    config: {command: /usr/local/bin/worker, args: [\"--shard\", \"" +
+            std::to_string(i) + "\"]}\n    env: {MODE: prod, SHARD: \"" + std::to_string(i) +
+            "\"}\n    resources: {cpu: 200, memoryMB: 128}\n";
+  }
+  return text;
+}
+
+void BM_Load(benchmark::State& state) {
+  const std::vector<nsg::spec::SourceFile> files = {{"bench.yaml", Docs(state.range(0))}};
+  for (auto _ : state) {
+    auto r = nsg::spec::LoadSpecs(files, nsg::timing::CheckTimerRule);
+    if (r.valid.size() != static_cast<size_t>(state.range(0))) state.SkipWithError("invalid");
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Load)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+void BM_RenderAndEncode(benchmark::State& state) {
+  auto loaded = nsg::spec::LoadSpecs({{"bench.yaml", Docs(state.range(0))}});
+  for (auto _ : state) {
+    size_t bytes = 0;
+    for (const auto& s : loaded.valid) {
+      auto r = nsg::render::Render(s);
+      bytes += nsg::nomad::EncodeRegisterRequest({r->job, true, 0}).size();
+    }
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_RenderAndEncode)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+}  // namespace

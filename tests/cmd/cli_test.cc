@@ -1,0 +1,185 @@
+// End-to-end tests of the nomad-singleton binary's offline commands (validate, render, version):
+// exit codes, what goes to stdout and stderr, and that the output is usable.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/cmd/cli.h"
+
+namespace nsg::cmd {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("nsg-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  RunResult Exec(const std::vector<std::string>& args) {
+    std::string cmd = Quote(NSG_BINARY);
+    for (const auto& a : args) cmd += " " + Quote(a);
+    cmd += " >" + Quote((dir_ / "stdout").string()) + " 2>" + Quote((dir_ / "stderr").string());
+    int status = std::system(cmd.c_str());
+    RunResult r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Slurp(dir_ / "stdout");
+    r.err = Slurp(dir_ / "stderr");
+    return r;
+  }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    fs::path p = dir_ / "specs" / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p.string();
+  }
+
+  fs::path dir_;
+};
+
+const char kGood[] = R"(apiVersion: nomad-singleton.io/v1alpha1
+kind: Singleton
+metadata: {name: good-one}
+spec:
+  task:
+    driver: raw_exec
+    config: {command: /bin/sleep, args: ["3600"]}
+)";
+
+const char kBadTtl[] = R"(apiVersion: nomad-singleton.io/v1alpha1
+kind: Singleton
+metadata: {name: bad-one}
+spec:
+  lock:
+    ttl: 5s
+  task:
+    driver: raw_exec
+    config: {command: /bin/true}
+)";
+
+TEST_F(CliTest, ValidateAcceptsTheExamples) {
+  RunResult r = Exec({"validate", std::string(NSG_SOURCE_DIR) + "/manifests/examples"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("0 invalid, 0 errors"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, ValidateReportsTheBadFileAndKeepsTheGoodOne) {
+  Write("a-good.yaml", kGood);
+  std::string bad = Write("b-bad.yml", kBadTtl);
+  Write("ignored.txt", "not yaml: [");
+  RunResult r = Exec({"validate", (dir_ / "specs").string()});
+  EXPECT_EQ(r.code, kExitInvalid);
+  // The error names the file, the line and column of the value, and the field.
+  EXPECT_NE(r.err.find(bad + ":6:10: spec.lock.ttl:"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("valid    default/good-one"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("invalid  default/bad-one"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 valid, 1 invalid, 1 error\n"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Exec({"validate"}).code, kExitUsage);
+  EXPECT_EQ(Exec({"validate", "--bogus", "x"}).code, kExitUsage);
+  EXPECT_EQ(Exec({"render", "--format", "yaml", "x"}).code, kExitUsage);
+  EXPECT_EQ(Exec({"no-such-command"}).code, kExitUsage);
+  EXPECT_EQ(Exec({}).code, kExitUsage);
+}
+
+TEST_F(CliTest, MissingPathIsAnErrorNamingIt) {
+  RunResult r = Exec({"validate", (dir_ / "nope").string()});
+  EXPECT_EQ(r.code, kExitInvalid);
+  EXPECT_NE(r.err.find((dir_ / "nope").string()), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, HelpTellsTheTruth) {
+  RunResult top = Exec({"--help"});
+  EXPECT_EQ(top.code, kExitOk);
+  for (const char* c : {"validate", "render", "version"}) {
+    EXPECT_NE(top.out.find(std::string("  ") + c), std::string::npos) << c;
+  }
+  for (const char* sub : {"validate", "render", "version"}) {
+    RunResult r = Exec({sub, "--help"});
+    EXPECT_EQ(r.code, kExitOk) << sub;
+    EXPECT_NE(r.out.find("Usage: nomad-singleton"), std::string::npos) << sub;
+  }
+}
+
+TEST_F(CliTest, RenderPrintsRegisterBodiesAndPolicies) {
+  std::string good = Write("good.yaml", kGood);
+  RunResult r = Exec({"render", good});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(doc.is_array());
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["Singleton"], "default/good-one");
+  EXPECT_EQ(doc[0]["Register"]["Job"]["ID"], "good-one");
+  EXPECT_EQ(doc[0]["Register"]["Job"]["TaskGroups"][0]["Count"], 1);
+  EXPECT_EQ(doc[0]["ACLPolicy"]["JobACL"]["JobID"], "good-one");
+}
+
+TEST_F(CliTest, RenderSkipsInvalidSpecsButRendersTheRest) {
+  Write("a.yaml", kGood);
+  Write("b.yaml", kBadTtl);
+  RunResult r = Exec({"render", (dir_ / "specs").string()});
+  EXPECT_EQ(r.code, kExitInvalid);
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["Singleton"], "default/good-one");
+  EXPECT_NE(r.err.find("spec.lock.ttl"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, RenderExplainAndOut) {
+  std::string good = Write("good.yaml", kGood);
+  RunResult e = Exec({"render", "--explain", good});
+  ASSERT_EQ(e.code, kExitOk) << e.err;
+  EXPECT_NE(e.out.find("worst-case overlap:"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("task singleton-lock [raw_exec] leader identity-env"), std::string::npos)
+      << e.out;
+  RunResult o = Exec({"render", "--out", (dir_ / "out").string(), good});
+  ASSERT_EQ(o.code, kExitOk) << o.err;
+  auto job = nlohmann::json::parse(Slurp(dir_ / "out/default/good-one.job.json"));
+  EXPECT_EQ(job["Job"]["ID"], "good-one");
+  auto pol = nlohmann::json::parse(Slurp(dir_ / "out/default/good-one.policy.json"));
+  EXPECT_EQ(pol["Name"], "nomad-singleton-default-good-one");
+}
+
+TEST_F(CliTest, VersionPrintsTheVersion) {
+  RunResult r = Exec({"version"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out.rfind("nomad-singleton 0.1.0 (git ", 0), 0u) << r.out;
+}
+
+}  // namespace
+}  // namespace nsg::cmd
