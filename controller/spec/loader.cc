@@ -1088,7 +1088,18 @@ void DocDecoder::DecodeFailover(const Field& f) {
   if (!m.ok()) return;
   FailoverSpec& fo = s_->spec.failover;
   if (Field c = m.Get("stopOnClientAfter"); c.present) {
-    if (auto v = Dur(c)) fo.stop_on_client_after = *v;
+    if (auto v = Dur(c)) {
+      if (*v < kMinStopOnClientAfter || *v > kMaxStopOnClientAfter) {
+        Error(c, "must be between " + base::FormatDuration(kMinStopOnClientAfter) + " and " +
+                     base::FormatDuration(kMaxStopOnClientAfter) + ", got " +
+                     base::FormatDuration(*v) +
+                     " (a Nomad client stops its allocations when it has not heartbeated for "
+                     "this long, and healthy clients of a small cluster heartbeat only every "
+                     "10-20s: a shorter value stops healthy singletons)");
+      } else {
+        fo.stop_on_client_after = *v;
+      }
+    }
   }
   if (Field c = m.Get("giveUp"); c.present) {
     if (auto v = Dur(c)) {

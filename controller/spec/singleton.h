@@ -36,6 +36,12 @@ inline constexpr int kDefaultAgentMemoryMb = 32;
 // The guide uses stop_on_client_after = "1m"; 30s halves the no-standby crash failover while
 // staying above two missed heartbeat TTLs of a small cluster (nomad-api.md §7.2).
 inline constexpr Duration kDefaultStopOnClientAfter = 30s;
+// A client heartbeats every max(10s, nodes/50) + up to as much stagger (nomad-api.md §7.2) and
+// stops its allocations when it has not heartbeated for stop_on_client_after: anything at or
+// below the heartbeat interval stops healthy allocations. 30s covers clusters up to 500 nodes;
+// larger clusters need more (docs/spec.md).
+inline constexpr Duration kMinStopOnClientAfter = 30s;
+inline constexpr Duration kMaxStopOnClientAfter = 24h;
 // Give-up window G: the agent kills the workload when no renew has succeeded for G since the
 // send time of the last successful one. The guide: retry "up to the TTL".
 // (When unset, G = the lock TTL.)

@@ -1123,3 +1123,22 @@ TEST(LoaderTest, AliasesWithinLimitsAreExpanded) {
 
 }  // namespace
 }  // namespace nsg::spec
+
+namespace nsg::spec {
+namespace {
+
+// A Nomad client stops its allocations after stop_on_client_after without a heartbeat; below the
+// heartbeat interval that stops healthy singletons, so the loader refuses it.
+TEST(LoaderTest, StopOnClientAfterBelowTheHeartbeatIntervalIsRefused) {
+  EXPECT_THAT(SpecErrors("  failover: {stopOnClientAfter: 20s}\n" + std::string(kTask)),
+              ElementsAre("s.yaml:6:33: spec.failover.stopOnClientAfter: must be between 30s and "
+                          "24h0m0s, got 20s (a Nomad client stops its allocations when it has not "
+                          "heartbeated for this long, and healthy clients of a small cluster "
+                          "heartbeat only every 10-20s: a shorter value stops healthy singletons)"));
+  EXPECT_EQ(LoadOne("  failover: {stopOnClientAfter: 30s}\n" + std::string(kTask))
+                .spec.failover.stop_on_client_after,
+            std::chrono::seconds(30));
+}
+
+}  // namespace
+}  // namespace nsg::spec
