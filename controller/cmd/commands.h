@@ -11,6 +11,7 @@ namespace nsg::cmd {
 int ValidateMain(const std::vector<std::string>& argv);
 int RenderMain(const std::vector<std::string>& argv);
 int VersionMain(const std::vector<std::string>& argv);
+int SimMain(const std::vector<std::string>& argv);
 
 // Version string: "0.1.0 (git abc1234)".
 std::string VersionString();

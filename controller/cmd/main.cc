@@ -5,6 +5,7 @@
 
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
+#include "controller/cmd/lock_commands.h"
 
 namespace {
 
@@ -16,6 +17,13 @@ const std::vector<Command>& Commands() {
        nsg::cmd::ValidateMain},
       {"render", "print the Nomad job and ACL policy each spec renders to (offline)",
        nsg::cmd::RenderMain},
+      {"lock", "lock agent: run a command only while holding a Nomad variable lock (shim), or "
+               "hold the lock for a guarded workload task (--sidecar, --acquire-only, --heartbeat)",
+       nsg::cmd::LockMain},
+      {"guard", "run a command only while the lock task's lease is valid (sidecar/split workload)",
+       nsg::cmd::GuardMain},
+      {"sim", "run the embedded Nomad API simulator (HTTP, virtual time, fault injection)",
+       nsg::cmd::SimMain},
       {"version", "print the version and build information", nsg::cmd::VersionMain},
   };
   return kCommands;

@@ -65,6 +65,7 @@ nomad::Task LockTask(const Singleton& s, const std::string& name, const std::str
   t.kill_signal = "SIGTERM";
   t.identity = nomad::WorkloadIdentity{};
   t.identity->env = true;
+  t.env[kNodeIdEnv] = kNodeIdInterpolation;
   return t;
 }
 
@@ -132,6 +133,7 @@ Status Inject(const Singleton& s, nomad::TaskGroup& group, size_t workload_index
       if (Status st = WrapCommand(workload, prefix); !st.ok()) return st;
       workload.identity = workload.identity.value_or(nomad::WorkloadIdentity{});
       workload.identity->env = true;
+      workload.env[kNodeIdEnv] = kNodeIdInterpolation;
       // The shim stops the workload (≤ K) and then releases the lock.
       workload.kill_timeout = s.KillTimeout() + kAgentKillGrace;
       workload.kill_signal = "SIGTERM";

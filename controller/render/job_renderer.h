@@ -41,6 +41,10 @@ inline constexpr char kAcquireTaskName[] = "singleton-acquire";
 inline constexpr char kGroupName[] = "singleton";
 // Where the lock task places the guard binary, as Nomad interpolates it for every driver.
 inline constexpr char kGuardPath[] = "${NOMAD_ALLOC_DIR}/singleton/guard";
+// Nomad has no environment variable for the node ID; lock tasks get it through interpolation so
+// the agent can record it in the lock's holder metadata.
+inline constexpr char kNodeIdEnv[] = "NOMAD_SINGLETON_NODE_ID";
+inline constexpr char kNodeIdInterpolation[] = "${node.unique.id}";
 // A lock agent needs this long beyond the workload's kill timeout to stop it and release the lock
 // before Nomad force-kills the agent.
 inline constexpr base::Duration kAgentKillGrace = std::chrono::seconds(5);

@@ -1,0 +1,44 @@
+// The one place where an HTTP answer from Nomad becomes a Status (STYLE.md, "Errors").
+//
+// Nomad answers errors as plain text with no envelope (nomad-api.md §1.8). The mapping, by what
+// the caller should do next:
+//
+//   HTTP status                                   body contains                  Status
+//   2xx                                           -                              kOk
+//   400, 405, 411, 413, 414, 415, 422, other 4xx  -                              kInvalidSpec
+//   401, 403                                      -                              kPermissionDenied
+//   404                                           -                              kNotFound
+//   409                                           -                              kConflict
+//   408, 429                                      -                              kUnavailable
+//   500                                           "Enforcing job modify index"   kConflict
+//   500                                           "variable doesn't hold a lock" kConflict
+//   500                                           "variable doesn't exist"       kNotFound
+//   500                                           "error(s) occurred:" (multierror of job
+//                                                 validation), "nonexistent namespace",
+//                                                 "Job ID does not match"        kInvalidSpec
+//   500 (other), 501-599                          -                              kUnavailable
+//   1xx, 3xx, anything else                       -                              kInternal
+//
+// The EnforceIndex check is tested before the multierror one: Nomad may wrap it in a multierror.
+// Transport errors are already kUnavailable or kCancelled and pass through unchanged.
+// Pure functions; safe for concurrent use.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "controller/base/status.h"
+
+namespace nsg::io {
+
+// Maps an HTTP answer. `what` names the request for the message ("GET /v1/job/web"); the message
+// is "<what>: HTTP <status>: <body, trimmed, at most 512 bytes>".
+base::Status StatusFromHttp(int http_status, std::string_view body, std::string_view what);
+
+// The code alone (for tables and tests).
+base::StatusCode StatusCodeFromHttp(int http_status, std::string_view body);
+
+// Replaces every occurrence of `secret` in `text` by "<redacted>" (no-op for an empty secret).
+std::string Redact(std::string text, std::string_view secret);
+
+}  // namespace nsg::io

@@ -1,0 +1,435 @@
+#include "controller/reconcile/cluster_view.h"
+
+#include <algorithm>
+
+#include "controller/render/job_renderer.h"
+
+namespace nsg::reconcile {
+namespace {
+
+bool IsChildJobId(const std::string& id) {
+  return id.find("/periodic-") != std::string::npos || id.find("/dispatch-") != std::string::npos;
+}
+
+void Merge(KeySet& into, const KeySet& more) { into.insert(more.begin(), more.end()); }
+
+// The version of an update: the event's index, or for a read the object's own ModifyIndex.
+uint64_t VersionOf(uint64_t event_index, uint64_t modify_index) {
+  return event_index != 0 ? event_index : modify_index;
+}
+
+}  // namespace
+
+SingletonKey KeyOf(const std::string& ns, const std::string& job_id) {
+  std::string id = job_id;
+  for (const char* marker : {"/periodic-", "/dispatch-"}) {
+    auto at = id.find(marker);
+    if (at != std::string::npos) id.resize(at);
+  }
+  return ns + "/" + id;
+}
+
+// ---- Public methods: take the lock, delegate ----
+
+KeySet ClusterView::Watch(const std::map<SingletonKey, std::string>& lock_paths) {
+  std::lock_guard lock(mu_);
+  KeySet touched;
+  for (const auto& [key, path] : lock_paths) {
+    auto it = watched_.find(key);
+    if (it == watched_.end() || it->second != path) touched.insert(key);
+  }
+  for (const auto& [key, path] : watched_) {
+    if (lock_paths.count(key) == 0) touched.insert(key);
+  }
+  watched_ = lock_paths;
+  // Foreign jobs were kept only because a spec named them.
+  std::vector<SingletonKey> drop;
+  for (const auto& [key, e] : jobs_) {
+    if (!TrackedLocked(key)) drop.push_back(key);
+  }
+  for (const auto& key : drop) DropKeyLocked(key);
+  return touched;
+}
+
+KeySet ClusterView::Apply(const nomad::Frame& frame) {
+  std::lock_guard lock(mu_);
+  KeySet touched;
+  for (const nomad::Event& ev : frame.events) {
+    const uint64_t index = ev.index != 0 ? ev.index : frame.index;
+    if (ev.topic == "Job" && ev.job) {
+      if (ev.deleted) {
+        Merge(touched, DeleteJobLocked(ev.job->namespace_, ev.job->id, index, IsOwned(*ev.job),
+                                     /*read=*/false));
+      } else {
+        Merge(touched,
+              ApplyJobLocked(*ev.job, VersionOf(index, ev.job->modify_index), /*read=*/false));
+      }
+    } else if (ev.topic == "Allocation" && ev.allocation) {
+      Merge(touched, ApplyAllocLocked(*ev.allocation,
+                                      VersionOf(index, ev.allocation->modify_index),
+                                      /*read=*/false));
+    } else if (ev.topic == "Node" && ev.node) {
+      Merge(touched,
+            ApplyNodeLocked(*ev.node, VersionOf(index, ev.node->modify_index), /*read=*/false));
+    } else if (ev.topic == "Variable" && ev.variable) {
+      const nomad::Variable& v = *ev.variable;
+      const std::string ns = v.namespace_.empty() ? ev.namespace_ : v.namespace_;
+      const std::string path = v.path.empty() ? ev.key : v.path;
+      // Metadata has no Items; if a payload does carry the holder, use it.
+      const bool items_known = v.items.count(kLockItemAllocId) != 0;
+      Merge(touched, ApplyVariableLocked(ns, path, ev.deleted ? nullptr : &v, items_known,
+                                         VersionOf(index, v.modify_index), /*read=*/false));
+    }
+    Bump(index);
+  }
+  Bump(frame.index);
+  return touched;
+}
+
+KeySet ClusterView::Reset(const Snapshot& snap) {
+  std::lock_guard lock(mu_);
+  std::map<SingletonKey, Observed> before;
+  for (const auto& key : AllKeysLocked()) before.emplace(key, ObservedLocked(key));
+
+  // Past holders are in no list: keep them.
+  std::map<LockRef, std::vector<LockHolder>> histories;
+  for (auto& [ref, e] : locks_) {
+    std::vector<LockHolder> h = std::move(e.history);
+    if (e.held && e.alloc_known) h.insert(h.begin(), LockHolder{e.alloc_id, e.epoch});
+    if (h.size() > kMaxHolderHistory) h.resize(kMaxHolderHistory);
+    histories.emplace(ref, std::move(h));
+  }
+  jobs_.clear();
+  job_tombstones_.clear();
+  allocs_.clear();
+  nodes_.clear();
+  locks_.clear();
+
+  for (const auto& j : snap.jobs) ApplyJobLocked(j, j.modify_index, /*read=*/true);
+  for (const auto& n : snap.nodes) ApplyNodeLocked(n, n.modify_index, /*read=*/true);
+  for (const auto& a : snap.allocations) ApplyAllocLocked(a, a.modify_index, /*read=*/true);
+  for (const auto& v : snap.variables) {
+    ApplyVariableLocked(v.namespace_, v.path, &v, /*items_known=*/true, v.modify_index,
+                        /*read=*/true);
+  }
+  // A tracked key whose lock variable is not in the snapshot: the lock is free (known).
+  for (const auto& key : AllKeysLocked()) {
+    const std::string path = LockPathLocked(key);
+    if (path.empty()) continue;
+    const LockRef ref{key.substr(0, key.find('/')), path};
+    auto [it, added] = locks_.try_emplace(ref);
+    if (added) it->second.version = snap.index;
+  }
+  // Restore history (a holder that came back in the snapshot is not its own past holder).
+  for (auto& [ref, e] : locks_) {
+    auto h = histories.find(ref);
+    if (h == histories.end()) continue;
+    for (const auto& past : h->second) {
+      if (e.held && past.alloc_id == e.alloc_id && past.epoch == e.epoch) continue;
+      if (e.history.size() < kMaxHolderHistory) e.history.push_back(past);
+    }
+  }
+  floor_ = snap.index;
+  Bump(snap.index);
+
+  KeySet touched;
+  for (const auto& key : AllKeysLocked()) {
+    auto b = before.find(key);
+    if (b == before.end() || !(b->second == ObservedLocked(key))) touched.insert(key);
+  }
+  for (const auto& [key, obs] : before) {
+    if (touched.count(key) == 0 && !(obs == ObservedLocked(key))) touched.insert(key);
+  }
+  return touched;
+}
+
+KeySet ClusterView::ApplyJobRead(const nomad::Job& job) {
+  std::lock_guard lock(mu_);
+  Bump(job.modify_index);
+  return ApplyJobLocked(job, job.modify_index, /*read=*/true);
+}
+
+KeySet ClusterView::ApplyJobMissing(const std::string& ns, const std::string& id, uint64_t index) {
+  std::lock_guard lock(mu_);
+  return DeleteJobLocked(ns, id, std::max(index, last_index_), /*owned=*/false, /*read=*/true);
+}
+
+KeySet ClusterView::ApplyAllocationRead(const nomad::Allocation& alloc) {
+  std::lock_guard lock(mu_);
+  Bump(alloc.modify_index);
+  return ApplyAllocLocked(alloc, alloc.modify_index, /*read=*/true);
+}
+
+KeySet ClusterView::ApplyVariableRead(const std::string& ns, const std::string& path,
+                                      const std::optional<nomad::Variable>& var, uint64_t index) {
+  std::lock_guard lock(mu_);
+  // A 404 carries no useful index here: it is the state as of now (the newest index seen).
+  const uint64_t version =
+      var ? std::max(var->modify_index, index) : std::max(index, last_index_);
+  KeySet touched = ApplyVariableLocked(ns, path, var ? &*var : nullptr, /*items_known=*/true,
+                                       version, /*read=*/true);
+  Bump(version);
+  return touched;
+}
+
+KeySet ClusterView::ApplyNodeRead(const nomad::Node& node) {
+  std::lock_guard lock(mu_);
+  Bump(node.modify_index);
+  return ApplyNodeLocked(node, node.modify_index, /*read=*/true);
+}
+
+Observed ClusterView::ObservedFor(const SingletonKey& key) const {
+  std::lock_guard lock(mu_);
+  return ObservedLocked(key);
+}
+
+std::string ClusterView::LockPathOf(const SingletonKey& key) const {
+  std::lock_guard lock(mu_);
+  return LockPathLocked(key);
+}
+
+std::vector<SingletonKey> ClusterView::Keys() const {
+  std::lock_guard lock(mu_);
+  KeySet all = AllKeysLocked();
+  return {all.begin(), all.end()};
+}
+
+uint64_t ClusterView::LastIndex() const {
+  std::lock_guard lock(mu_);
+  return last_index_;
+}
+
+// ---- Internals (mu_ held) ----
+
+bool ClusterView::TrackedLocked(const SingletonKey& key) const {
+  if (watched_.count(key) != 0) return true;
+  auto it = jobs_.find(key);
+  return it != jobs_.end() && IsOwned(it->second.job);
+}
+
+KeySet ClusterView::AllKeysLocked() const {
+  KeySet keys;
+  for (const auto& [key, path] : watched_) keys.insert(key);
+  for (const auto& [key, e] : jobs_) keys.insert(key);
+  return keys;
+}
+
+std::string ClusterView::LockPathLocked(const SingletonKey& key) const {
+  auto j = jobs_.find(key);
+  if (j != jobs_.end() && IsOwned(j->second.job)) {
+    auto m = j->second.job.meta.find(render::kMetaLockPath);
+    if (m != j->second.job.meta.end() && !m->second.empty()) return m->second;
+  }
+  auto w = watched_.find(key);
+  return w == watched_.end() ? "" : w->second;
+}
+
+KeySet ClusterView::KeysForLockLocked(const std::string& ns, const std::string& path) const {
+  KeySet keys;
+  for (const auto& key : AllKeysLocked()) {
+    if (key.compare(0, ns.size() + 1, ns + "/") == 0 && LockPathLocked(key) == path) {
+      keys.insert(key);
+    }
+  }
+  return keys;
+}
+
+void ClusterView::DropKeyLocked(const SingletonKey& key) {
+  jobs_.erase(key);
+  std::erase_if(allocs_, [&](const auto& kv) { return kv.second.key == key; });
+}
+
+KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read) {
+  if (IsChildJobId(job.id)) return {};
+  const SingletonKey key = job.namespace_ + "/" + job.id;
+  auto it = jobs_.find(key);
+  if (it != jobs_.end()) {
+    if (version <= it->second.version) return {};
+  } else {
+    auto tomb = job_tombstones_.find(key);
+    if (tomb != job_tombstones_.end() && version <= tomb->second) return {};
+    if (!read && version <= floor_) return {};
+  }
+  const bool was_tracked = it != jobs_.end();
+  if (!IsOwned(job) && watched_.count(key) == 0) {
+    // Not ours and no spec names it: forget it (it may have been ours until now).
+    if (!was_tracked) return {};
+    DropKeyLocked(key);
+    job_tombstones_[key] = version;
+    return {key};
+  }
+  job_tombstones_.erase(key);
+  jobs_[key] = JobEntry{job, version};
+  Bump(version);
+  return {key};
+}
+
+KeySet ClusterView::DeleteJobLocked(const std::string& ns, const std::string& id,
+                                    uint64_t version, bool owned, bool read) {
+  if (IsChildJobId(id)) return {};
+  const SingletonKey key = ns + "/" + id;
+  Bump(version);
+  auto it = jobs_.find(key);
+  // A tombstone stops a late update from bringing back a job the view could track.
+  if (it != jobs_.end() || owned || watched_.count(key) != 0) {
+    uint64_t& tomb = job_tombstones_[key];
+    tomb = std::max(tomb, version);
+  }
+  // A read (404) is the newest word on the job, also at the same index.
+  if (it == jobs_.end() || version < it->second.version ||
+      (version == it->second.version && !read)) {
+    return {};
+  }
+  jobs_.erase(it);
+  // Allocations of a watched key stay (Nomad stops them; until it has they still run); those of
+  // an orphan go with it.
+  if (watched_.count(key) == 0) DropKeyLocked(key);
+  return {key};
+}
+
+void ClusterView::PruneTerminalLocked(const SingletonKey& key) {
+  std::vector<const AllocEntry*> terminal;
+  for (const auto& [id, e] : allocs_) {
+    if (e.key == key && nomad::IsClientTerminal(e.alloc.client_status)) terminal.push_back(&e);
+  }
+  if (terminal.size() <= kMaxTerminalAllocations) return;
+  std::sort(terminal.begin(), terminal.end(), [](auto* a, auto* b) {
+    if (a->alloc.create_index != b->alloc.create_index) {
+      return a->alloc.create_index > b->alloc.create_index;
+    }
+    return a->alloc.id > b->alloc.id;
+  });
+  std::vector<std::string> drop;
+  for (size_t i = kMaxTerminalAllocations; i < terminal.size(); ++i) {
+    drop.push_back(terminal[i]->alloc.id);
+  }
+  for (const auto& id : drop) allocs_.erase(id);
+}
+
+KeySet ClusterView::ApplyAllocLocked(const nomad::Allocation& alloc, uint64_t version,
+                                     bool read) {
+  const SingletonKey key = KeyOf(alloc.namespace_, alloc.job_id);
+  auto it = allocs_.find(alloc.id);
+  if (it != allocs_.end()) {
+    if (version <= it->second.version) return {};
+  } else if (!read && version <= floor_) {
+    return {};
+  }
+  if (jobs_.count(key) == 0 && watched_.count(key) == 0) return {};
+  if (it != allocs_.end()) {
+    it->second = AllocEntry{alloc, key, version};
+  } else {
+    allocs_.emplace(alloc.id, AllocEntry{alloc, key, version});
+  }
+  PruneTerminalLocked(key);
+  return {key};
+}
+
+KeySet ClusterView::ApplyNodeLocked(const nomad::Node& node, uint64_t version, bool read) {
+  auto it = nodes_.find(node.id);
+  std::string old_status;
+  if (it != nodes_.end()) {
+    if (version <= it->second.version) return {};
+    old_status = it->second.node.status;
+    it->second = NodeEntry{node, version};
+  } else {
+    if (!read && version <= floor_) return {};
+    nodes_.emplace(node.id, NodeEntry{node, version});
+  }
+  if (old_status == node.status) return {};
+  // Only keys with allocations on this node see the node (Observed::node_status).
+  KeySet touched;
+  for (const auto& [id, e] : allocs_) {
+    if (e.alloc.node_id == node.id) touched.insert(e.key);
+  }
+  return touched;
+}
+
+KeySet ClusterView::ApplyVariableLocked(const std::string& ns, const std::string& path,
+                                        const nomad::Variable* var, bool items_known,
+                                        uint64_t version, bool read) {
+  const KeySet keys = KeysForLockLocked(ns, path);
+  if (keys.empty()) return {};
+  const LockRef ref{ns, path};
+  auto it = locks_.find(ref);
+  const bool fresh = it == locks_.end();
+  if (!fresh) {
+    LockEntry& e = it->second;
+    // At the same index only a read is news (it names the holder an event could not, or it is
+    // a 404 "as of now").
+    if (version < e.version || (version == e.version && !read)) return {};
+  } else if (!read && version <= floor_) {
+    return {};
+  }
+  LockEntry& e = locks_[ref];
+  const LockState before = fresh ? LockState{} : LockStateLocked(*keys.begin());
+  auto retire = [&e] {
+    if (e.held && e.alloc_known) {
+      e.history.insert(e.history.begin(), LockHolder{e.alloc_id, e.epoch});
+      if (e.history.size() > kMaxHolderHistory) e.history.resize(kMaxHolderHistory);
+    }
+  };
+  e.version = version;
+  const bool held = var != nullptr && var->lock.has_value();
+  if (!held) {
+    retire();
+    e.held = false;
+    e.lock_id.clear();
+    e.alloc_known = false;
+    e.alloc_id.clear();
+    e.epoch = 0;
+  } else {
+    if (!e.held || var->lock->id != e.lock_id) {
+      retire();  // a new lease: a new holder
+      e.held = true;
+      e.lock_id = var->lock->id;
+      e.epoch = var->modify_index != 0 ? var->modify_index : version;
+      e.alloc_known = false;
+      e.alloc_id.clear();
+    }
+    if (items_known) {
+      auto item = var->items.find(kLockItemAllocId);
+      e.alloc_known = true;
+      e.alloc_id = item == var->items.end() ? "" : item->second;
+    }
+  }
+  const LockState after = LockStateLocked(*keys.begin());
+  if (!fresh && before == after) return {};
+  return keys;
+}
+
+LockState ClusterView::LockStateLocked(const SingletonKey& key) const {
+  LockState s;
+  const std::string path = LockPathLocked(key);
+  if (path.empty()) return s;
+  auto it = locks_.find({key.substr(0, key.find('/')), path});
+  if (it == locks_.end()) return s;
+  const LockEntry& e = it->second;
+  s.known = true;
+  if (e.held) s.holder = LockHolder{e.alloc_known ? e.alloc_id : "", e.epoch};
+  s.history = e.history;
+  return s;
+}
+
+Observed ClusterView::ObservedLocked(const SingletonKey& key) const {
+  Observed o;
+  auto j = jobs_.find(key);
+  if (j != jobs_.end()) o.job = j->second.job;
+  std::vector<const nomad::Allocation*> allocs;
+  for (const auto& [id, e] : allocs_) {
+    if (e.key == key) allocs.push_back(&e.alloc);
+  }
+  std::sort(allocs.begin(), allocs.end(), [](auto* a, auto* b) {
+    if (a->create_index != b->create_index) return a->create_index < b->create_index;
+    return a->id < b->id;
+  });
+  for (const auto* a : allocs) {
+    o.allocations.push_back(*a);
+    auto n = nodes_.find(a->node_id);
+    if (n != nodes_.end()) o.node_status[a->node_id] = n->second.node.status;
+  }
+  o.lock = LockStateLocked(key);
+  return o;
+}
+
+}  // namespace nsg::reconcile

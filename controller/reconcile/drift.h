@@ -1,0 +1,44 @@
+// Drift: does the job Nomad has still say what the controller rendered?
+//
+// Two checks, both "desired ⊆ observed" (only what the controller sets is compared; whatever the
+// server fills in or adds is ignored):
+//   * the singleton invariants, on the typed values, each with its own reason: the job is not
+//     stopped, the group Count is 1 + standby, the lock tasks are there and unchanged, the group's
+//     Disconnect block is there and unchanged;
+//   * every other rendered field, on the codec's JSON: every key the desired register body sets
+//     must hold an equal value in the observed job (server form), recursively. Arrays of objects
+//     with a "Name" (task groups, tasks) are matched by name, other arrays by position and length.
+//     A desired empty string or null is "unset" (the server fills in a default). The Meta keys that
+//     record where a spec came from (source file, git revision) are not compared: a moved file or
+//     a new commit that changes nothing else must not re-register the job.
+//
+// Pure functions; safe for concurrent use.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/nomad/job.h"
+
+namespace nsg::reconcile {
+
+// A broken singleton invariant.
+struct InvariantDrift {
+  std::string reason;   // JobStopped | CountDrifted | LockTaskDrifted | DisconnectDrifted
+  std::string message;  // e.g. "group singleton: Count is 3, want 1"
+  friend bool operator==(const InvariantDrift&, const InvariantDrift&) = default;
+};
+
+// Every broken invariant of `observed` against `desired`, in the order listed above.
+std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nomad::Job& observed);
+
+// The paths of rendered fields whose observed value differs, e.g.
+// "TaskGroups[singleton].Tasks[main].Config.args[2]" or "Priority"; empty when desired ⊆ observed.
+std::vector<std::string> FieldDrift(const nomad::Job& desired, const nomad::Job& observed);
+
+// The names of the tasks that carry the lock agent: the lock and acquire tasks in sidecar/split
+// mode; in shim mode (Meta lock-mode "shim") the wrapped workload tasks.
+std::vector<std::string> LockTaskNames(const nomad::Job& desired);
+
+}  // namespace nsg::reconcile

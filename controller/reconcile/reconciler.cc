@@ -1,0 +1,182 @@
+#include "controller/reconcile/reconciler.h"
+
+#include <utility>
+
+namespace nsg::reconcile {
+namespace {
+
+using base::Status;
+using base::StatusCode;
+using Outcome = ReconcileResult::Outcome;
+
+std::pair<std::string, std::string> SplitKey(const SingletonKey& key) {
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return {"", key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+Outcome OutcomeOf(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk: return Outcome::kDone;
+    case StatusCode::kInvalidSpec: return Outcome::kPermanent;
+    case StatusCode::kCancelled: return Outcome::kCancelled;
+    case StatusCode::kNotFound:
+    case StatusCode::kConflict:
+    case StatusCode::kUnavailable:
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kInternal: return Outcome::kRetry;
+  }
+  return Outcome::kRetry;
+}
+
+// The Synced condition says what went wrong when an action failed.
+void MarkFailed(PlanResult& plan, const Action& a, const Status& s) {
+  for (auto& c : plan.conditions) {
+    if (c.type != ConditionType::kSynced) continue;
+    c.status = false;
+    c.reason = s.code() == StatusCode::kInvalidSpec ? "RejectedByNomad"
+               : s.code() == StatusCode::kPermissionDenied ? "PermissionDenied"
+                                                           : "ActionFailed";
+    c.message = Describe(a) + ": " + s.ToString();
+  }
+}
+
+}  // namespace
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kDone: return "done";
+    case Outcome::kRetry: return "retry";
+    case Outcome::kPermanent: return "permanent";
+    case Outcome::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+Reconciler::Reconciler(nomad::NomadApi& api, ClusterView& view, const base::Clock& clock,
+                       Options options)
+    : api_(api), view_(view), clock_(clock), options_(options) {}
+
+base::Result<Observed> Reconciler::Observe(const Desired& d) {
+  const auto [ns, name] = SplitKey(d.key);
+  Observed o = view_.ObservedFor(d.key);
+  // The lock: read it when the view cannot say who holds it.
+  if (!o.lock.known || (o.lock.holder && o.lock.holder->alloc_id.empty())) {
+    std::string path = view_.LockPathOf(d.key);
+    if (path.empty() && d.rendered) {
+      auto m = d.rendered->job.meta.find(render::kMetaLockPath);
+      if (m != d.rendered->job.meta.end()) path = m->second;
+    }
+    if (!path.empty()) {
+      nomad::QueryOptions q;
+      q.namespace_ = ns;
+      auto var = api_.ReadVariable(path, q);
+      if (var.ok()) {
+        view_.ApplyVariableRead(ns, path, var->value, var->meta.last_index);
+      } else if (var.status().code() == StatusCode::kNotFound) {
+        view_.ApplyVariableRead(ns, path, std::nullopt, 0);
+      } else {
+        return var.status();
+      }
+      o = view_.ObservedFor(d.key);
+    }
+  }
+  // The policy: only a valid spec has one to compare with.
+  if (d.state == SpecState::kValid && d.rendered) {
+    auto policy = api_.ReadAclPolicy(d.rendered->policy.name);
+    if (policy.ok()) {
+      o.policy = std::move(policy).value();
+    } else if (policy.status().code() != StatusCode::kNotFound) {
+      return policy.status();
+    }
+  }
+  return o;
+}
+
+Status Reconciler::RefreshJob(const std::string& ns, const std::string& id) {
+  nomad::QueryOptions q;
+  q.namespace_ = ns;
+  auto job = api_.ReadJob(id, q);
+  if (job.ok()) {
+    view_.ApplyJobRead(job->value);
+    return Status::Ok();
+  }
+  if (job.status().code() == StatusCode::kNotFound) {
+    view_.ApplyJobMissing(ns, id, /*index=*/0);  // as of now
+    return Status::Ok();
+  }
+  return job.status();
+}
+
+Status Reconciler::Execute(const Action& a, Memory& memory, ReconcileResult& out) {
+  nomad::WriteOptions w;
+  w.namespace_ = a.namespace_;
+  switch (a.kind) {
+    case Action::Kind::kUpsertPolicy:
+      return api_.UpsertAclPolicy(a.policy);
+    case Action::Kind::kRegisterJob: {
+      auto r = api_.RegisterJob(a.registration, w);
+      if (!r.ok()) return r.status();
+      memory.written_job_modify_index = r->job_modify_index;
+      return Status::Ok();
+    }
+    case Action::Kind::kStopAllocation: {
+      auto r = api_.StopAllocation(a.alloc_id, /*no_shutdown_delay=*/false);
+      if (r.ok()) {
+        ++out.enforcement_stops;
+        return Status::Ok();
+      }
+      return r.status().code() == StatusCode::kNotFound ? Status::Ok() : r.status();
+    }
+    case Action::Kind::kDeregisterJob: {
+      auto r = api_.DeregisterJob(a.job_id, a.purge, w);
+      return r.ok() ? Status::Ok() : r.status();
+    }
+  }
+  return Status::Internal("unknown action kind");
+}
+
+ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
+  ReconcileResult out;
+  for (int attempt = 0;; ++attempt) {
+    auto observed = Observe(desired);
+    if (!observed.ok()) {
+      out.status = observed.status();
+      out.outcome = OutcomeOf(out.status);
+      return out;
+    }
+    observed->memory = memory;
+    PlanOptions po;
+    po.now = clock_.Now();
+    po.prune = options_.prune;
+    po.holder_unknown_requeue = options_.holder_unknown_requeue;
+    out.plan = Plan(desired, *observed, po);
+    out.requeue_after = out.plan.requeue_after;
+    memory = out.plan.memory;
+    if (options_.dry_run) return out;
+
+    bool replan = false;
+    for (const Action& a : out.plan.actions) {
+      Status s = Execute(a, memory, out);
+      if (s.ok()) {
+        out.executed.push_back(Describe(a));
+        continue;
+      }
+      if (a.kind == Action::Kind::kRegisterJob && s.code() == StatusCode::kConflict &&
+          attempt < options_.max_conflict_retries) {
+        // Lost the check-and-set: someone (or a stale view) moved the job. Re-read, plan again.
+        ++out.conflicts;
+        if (Status r = RefreshJob(a.namespace_, a.job_id); !r.ok()) s = r;
+        else replan = true;
+      }
+      if (replan) break;
+      MarkFailed(out.plan, a, s);
+      out.status = s;
+      out.outcome = OutcomeOf(s);
+      return out;
+    }
+    if (!replan) return out;
+  }
+}
+
+}  // namespace nsg::reconcile

@@ -1,0 +1,89 @@
+// Reconciler: one reconcile of one singleton key — observe, Plan, execute the plan through the
+// NomadApi port.
+//
+//   1. Observe: the ClusterView's Observed for the key, completed by fresh reads — the ACL policy
+//      (the view does not follow policies) and, when the view cannot name the lock holder, the
+//      lock variable (events carry no Items; nomad-api.md §2.9), which is fed back into the view.
+//   2. Plan(desired, observed, {now = clock.Now(), prune}).
+//   3. Execute the actions in order (policy, register, stops, deregister), stopping at the first
+//      error. A lost check-and-set on register (kConflict) re-reads the job into the view and
+//      plans again at once, at most Options::max_conflict_retries times.
+//
+// What the caller (a worker) does next follows Outcome, as controller-runtime does:
+//   kDone       Forget(key) — the backoff starts over; AddAfter(key, requeue_after) when set.
+//   kRetry      AddRateLimited(key): kUnavailable (network, 5xx), kPermissionDenied (ACL; say it
+//               loudly), kConflict still lost after the retries, kNotFound/kInternal surprises.
+//   kPermanent  Forget(key) and count it; do not retry until something changes (Nomad rejected
+//               what we rendered as invalid: kInvalidSpec).
+//   kCancelled  shutdown; nothing to requeue.
+// A stop of an allocation Nomad no longer has (kNotFound) is success: it is gone.
+//
+// Memory (the singleton's status between reconciles) belongs to the caller; Reconcile updates it
+// even when an action fails, because what was observed (a failover start, a duplicate counted)
+// stays true.
+//
+// Ownership: borrows `api`, `view` and `clock`; they must outlive the Reconciler. Thread-safety:
+// Reconcile may run concurrently for different keys (the WorkQueue hands a key to one worker at a
+// time); `api` and `view` are safe for concurrent use.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/base/clock.h"
+#include "controller/base/status.h"
+#include "controller/nomad/api.h"
+#include "controller/reconcile/cluster_view.h"
+#include "controller/reconcile/plan.h"
+
+namespace nsg::reconcile {
+
+// How many times a lost check-and-set is re-read and retried within one reconcile.
+inline constexpr int kDefaultMaxConflictRetries = 3;
+
+struct ReconcileResult {
+  enum class Outcome { kDone, kRetry, kPermanent, kCancelled };
+  Outcome outcome = Outcome::kDone;
+  base::Status status;  // the error behind kRetry / kPermanent / kCancelled
+  PlanResult plan;      // the last plan made (conditions amended when an action failed)
+  std::vector<std::string> executed;  // Describe() of every action that succeeded
+  int enforcement_stops = 0;          // allocations stopped (enforcement_stops_total)
+  int conflicts = 0;                  // lost check-and-sets re-read and retried
+  std::optional<Duration> requeue_after;
+};
+
+const char* OutcomeName(ReconcileResult::Outcome o);  // "done", "retry", ... (reconcile_total)
+
+class Reconciler {
+ public:
+  struct Options {
+    bool prune = false;    // --prune
+    bool dry_run = false;  // --dry-run: plan and report, change nothing
+    int max_conflict_retries = kDefaultMaxConflictRetries;
+    Duration holder_unknown_requeue = kDefaultHolderUnknownRequeue;
+  };
+
+  Reconciler(nomad::NomadApi& api, ClusterView& view, const base::Clock& clock, Options options);
+
+  Reconciler(const Reconciler&) = delete;
+  Reconciler& operator=(const Reconciler&) = delete;
+
+  // One reconcile of desired.key. `memory` is read and updated.
+  ReconcileResult Reconcile(const Desired& desired, Memory& memory);
+
+ private:
+  // Fresh reads that complete the view's Observed. Error: the read failed (not 404).
+  base::Result<Observed> Observe(const Desired& desired);
+  // Re-reads the job after a lost check-and-set.
+  base::Status RefreshJob(const std::string& ns, const std::string& id);
+  base::Status Execute(const Action& a, Memory& memory, ReconcileResult& out);
+
+  // Constant after construction.
+  nomad::NomadApi& api_;
+  ClusterView& view_;
+  const base::Clock& clock_;
+  const Options options_;
+};
+
+}  // namespace nsg::reconcile

@@ -1,0 +1,274 @@
+#include "controller/reconcile/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "tests/reconcile/fake_nomad_api.h"
+#include "tests/reconcile/fixtures.h"
+
+namespace nsg::reconcile {
+namespace {
+
+using namespace std::chrono_literals;
+using base::Status;
+using base::StatusCode;
+using testing::Alloc;
+using testing::FakeNomadApi;
+using testing::kKey;
+using testing::kLockPath;
+using testing::ServerJob;
+using Outcome = ReconcileResult::Outcome;
+using Lines = std::vector<std::string>;
+
+const char kPolicyName[] = "nomad-singleton-prod-billing";
+const char kReadVar[] = "ReadVariable prod/nomad/jobs/billing/lock";
+const char kReadPolicy[] = "ReadAclPolicy nomad-singleton-prod-billing";
+
+nomad::Variable LockVar(const std::string& lock_id, const std::string& alloc, uint64_t index) {
+  nomad::Variable v;
+  v.namespace_ = "prod";
+  v.path = kLockPath;
+  v.modify_index = index;
+  v.lock = nomad::VariableLock{15s, 15s, lock_id};
+  v.items[kLockItemAllocId] = alloc;
+  return v;
+}
+
+nomad::Frame AllocFrame(const nomad::Allocation& a) {
+  nomad::Event e;
+  e.topic = "Allocation";
+  e.index = a.modify_index;
+  e.namespace_ = a.namespace_;
+  e.allocation = a;
+  return nomad::Frame{a.modify_index, {e}};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest() : clock_(base::TimePoint(1000s)) {
+    spec_ = testing::Billing();
+    rendered_ = testing::RenderOrDie(spec_);
+    desired_.key = kKey;
+    desired_.state = SpecState::kValid;
+    desired_.rendered = rendered_;
+    view_.Watch({{kKey, kLockPath}});
+  }
+
+  std::unique_ptr<Reconciler> Make(Reconciler::Options o = {}) {
+    return std::make_unique<Reconciler>(api_, view_, clock_, o);
+  }
+
+  // Nomad and the view agree: our job at JobModifyIndex 20 (written by us), the policy, a1 running
+  // and holding the lock.
+  void Running() {
+    nomad::Job j = ServerJob(rendered_.job, 20);
+    api_.jobs["prod/billing"] = j;
+    api_.policies[kPolicyName] = rendered_.policy;
+    api_.variables["prod/" + std::string(kLockPath)] = LockVar("L1", "a1", 40);
+    view_.ApplyJobRead(j);
+    view_.Apply(AllocFrame(Alloc("a1", nomad::kClientRunning, 30)));
+    memory_.written_job_modify_index = 20;
+  }
+
+  FakeNomadApi api_;
+  ClusterView view_;
+  base::VirtualClock clock_;
+  spec::Singleton spec_;
+  render::Rendered rendered_;
+  Desired desired_;
+  Memory memory_;
+};
+
+TEST_F(ReconcilerTest, CreatesThePolicyThenTheJobAndRemembersTheWrite) {
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(api_.calls,
+            (Lines{kReadVar, kReadPolicy, "UpsertAclPolicy nomad-singleton-prod-billing",
+                   "RegisterJob prod/billing enforce=0"}));
+  EXPECT_EQ(r.executed.size(), 2u);
+  ASSERT_EQ(api_.jobs.count("prod/billing"), 1u);
+  EXPECT_EQ(memory_.written_job_modify_index, api_.jobs["prod/billing"].job_modify_index);
+  EXPECT_TRUE(view_.ObservedFor(kKey).lock.known) << "the 404 was fed back into the view";
+}
+
+TEST_F(ReconcilerTest, HealthyClusterMakesOnlyReads) {
+  Running();
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone);
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy}));
+  EXPECT_TRUE(r.plan.actions.empty());
+  // Now the view knows the holder: the next reconcile does not read the lock again.
+  api_.calls.clear();
+  Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(api_.calls, Lines{kReadPolicy});
+}
+
+TEST_F(ReconcilerTest, LostCheckAndSetReReadsTheJobAndRetriesAtOnce) {
+  Running();
+  // The view shows our job at 20 with an old spec; Nomad meanwhile has it at 150.
+  nomad::Job old_spec = ServerJob(rendered_.job, 20);
+  old_spec.meta[render::kMetaSpecHash] = "0000000000000000";
+  old_spec.modify_index = 26;  // newer than what Running() stored, so the view takes it
+  view_.ApplyJobRead(old_spec);
+  nomad::Job theirs = old_spec;
+  theirs.job_modify_index = 150;
+  theirs.modify_index = 150;
+  api_.jobs["prod/billing"] = theirs;
+
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(r.conflicts, 1);
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy, "RegisterJob prod/billing enforce=20",
+                               "ReadJob prod/billing", kReadPolicy,
+                               "RegisterJob prod/billing enforce=150"}));
+  EXPECT_EQ(memory_.written_job_modify_index, api_.jobs["prod/billing"].job_modify_index);
+}
+
+TEST_F(ReconcilerTest, AViewThatMissedTheJobConvergesAfterOneConflict) {
+  // Nomad has our job exactly as rendered; the view has not seen it yet.
+  api_.jobs["prod/billing"] = ServerJob(rendered_.job, 150);
+  api_.policies[kPolicyName] = rendered_.policy;
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(r.conflicts, 1);
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy, "RegisterJob prod/billing enforce=0",
+                               "ReadJob prod/billing", kReadPolicy}));
+  EXPECT_TRUE(r.plan.actions.empty()) << "the second plan found nothing to do";
+}
+
+TEST_F(ReconcilerTest, ConflictsThatPersistBackOff) {
+  Running();
+  view_.ApplyJobMissing("prod", "billing", 0);  // the view thinks the job is gone
+  for (int i = 0; i < 10; ++i) api_.FailNext("RegisterJob", Status::Conflict("cas"));
+  api_.FailNext("ReadJob", Status::NotFound("job not found"));
+  api_.FailNext("ReadJob", Status::NotFound("job not found"));
+  api_.FailNext("ReadJob", Status::NotFound("job not found"));
+  ReconcileResult r = Make({.max_conflict_retries = 3})->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.status.code(), StatusCode::kConflict);
+  EXPECT_EQ(r.conflicts, 3);
+  EXPECT_EQ(std::count_if(api_.calls.begin(), api_.calls.end(),
+                          [](const std::string& c) { return c.rfind("RegisterJob", 0) == 0; }),
+            4);
+  const Condition* synced = r.plan.Find(ConditionType::kSynced);
+  ASSERT_NE(synced, nullptr);
+  EXPECT_EQ(synced->reason, "ActionFailed");
+}
+
+TEST_F(ReconcilerTest, PolicyFailureStopsBeforeTheRegister) {
+  api_.FailNext("UpsertAclPolicy", Status::Unavailable("connection refused"));
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable);
+  for (const auto& c : api_.calls) EXPECT_EQ(c.rfind("RegisterJob", 0), std::string::npos) << c;
+  EXPECT_NE(r.plan.Find(ConditionType::kSynced)->message.find("upsert-policy"), std::string::npos);
+}
+
+TEST_F(ReconcilerTest, PermissionDeniedIsRetriedAndReported) {
+  api_.FailNext("RegisterJob", Status::PermissionDenied("Permission denied"));
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.plan.Find(ConditionType::kSynced)->reason, "PermissionDenied");
+}
+
+TEST_F(ReconcilerTest, NomadRejectingTheJobIsPermanent) {
+  api_.FailNext("RegisterJob", Status::InvalidSpec("1 error occurred: Task group validation"));
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kPermanent);
+  EXPECT_EQ(r.plan.Find(ConditionType::kSynced)->reason, "RejectedByNomad");
+}
+
+TEST_F(ReconcilerTest, ShutdownIsCancelled) {
+  api_.FailNext("ReadVariable", Status::Cancelled("shutting down"));
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kCancelled);
+  EXPECT_TRUE(r.executed.empty());
+}
+
+TEST_F(ReconcilerTest, ReadsTheLockBeforeStoppingDuplicates) {
+  Running();
+  view_.Apply(AllocFrame(Alloc("a2", nomad::kClientRunning, 31, "n2")));
+  view_.Apply(AllocFrame(Alloc("a3", nomad::kClientRunning, 32, "n2")));
+  api_.FailNext("StopAllocation", Status::NotFound("allocation not found"));  // a3: already gone
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy, "StopAllocation a3", "StopAllocation a2"}));
+  EXPECT_EQ(r.enforcement_stops, 1);
+  EXPECT_EQ(r.executed, (Lines{"stop a3 (Duplicates)", "stop a2 (Duplicates)"}));
+  EXPECT_EQ(memory_.counted_duplicates, (std::set<std::string>{"a2", "a3"}));
+}
+
+TEST_F(ReconcilerTest, NoLockReadNoStops) {
+  Running();
+  view_.Apply(AllocFrame(Alloc("a2", nomad::kClientRunning, 31, "n2")));
+  api_.FailNext("ReadVariable", Status::Unavailable("timeout"));
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_TRUE(api_.stopped.empty());
+}
+
+TEST_F(ReconcilerTest, DeletedSpecIsDeregisteredWhenPruning) {
+  Running();
+  desired_.state = SpecState::kAbsent;
+  desired_.rendered.reset();
+  ReconcileResult r = Make({.prune = true})->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone);
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, "DeregisterJob prod/billing"}));
+  EXPECT_TRUE(api_.jobs["prod/billing"].stop) << "stopped, not purged";
+}
+
+TEST_F(ReconcilerTest, DryRunOnlyReads) {
+  ReconcileResult r = Make({.dry_run = true})->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone);
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy}));
+  EXPECT_EQ(r.plan.actions.size(), 2u);
+  EXPECT_TRUE(r.executed.empty());
+  EXPECT_EQ(memory_.written_job_modify_index, 0u);
+}
+
+TEST_F(ReconcilerTest, FailoverIsTimedAcrossReconcilesWithTheClock) {
+  Running();
+  auto rec = Make();
+  nomad::Allocation lost = Alloc("a1", nomad::kClientLost, 30, "n1", nomad::kDesiredStop);
+  lost.modify_index = 50;
+  view_.Apply(AllocFrame(lost));
+  ReconcileResult first = rec->Reconcile(desired_, memory_);
+  ASSERT_EQ(first.plan.events.size(), 1u);
+  EXPECT_EQ(first.plan.events[0].kind, PlanEvent::Kind::kFailoverStarted);
+  ASSERT_TRUE(memory_.failover.has_value());
+
+  clock_.Advance(42s);
+  nomad::Allocation next = Alloc("a2", nomad::kClientRunning, 51, "n2");
+  next.modify_index = 60;
+  view_.Apply(AllocFrame(next));
+  // The lock changes hands; the event names no holder, so the reconciler reads the variable.
+  api_.variables["prod/" + std::string(kLockPath)] = LockVar("L2", "a2", 70);
+  nomad::Event ve;
+  ve.topic = "Variable";
+  ve.index = 70;
+  ve.namespace_ = "prod";
+  ve.variable = LockVar("L2", "", 70);
+  ve.variable->items.clear();
+  view_.Apply(nomad::Frame{70, {ve}});
+  api_.calls.clear();
+  ReconcileResult second = rec->Reconcile(desired_, memory_);
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy}));
+  ASSERT_EQ(second.plan.events.size(), 1u);
+  EXPECT_EQ(second.plan.events[0].kind, PlanEvent::Kind::kFailoverCompleted);
+  EXPECT_EQ(second.plan.events[0].duration, 42s);
+  EXPECT_EQ(second.plan.events[0].to_alloc, "a2");
+  EXPECT_FALSE(memory_.failover.has_value());
+}
+
+TEST(OutcomeNameTest, NamesForTheReconcileTotalLabel) {
+  EXPECT_STREQ(OutcomeName(Outcome::kDone), "done");
+  EXPECT_STREQ(OutcomeName(Outcome::kRetry), "retry");
+  EXPECT_STREQ(OutcomeName(Outcome::kPermanent), "permanent");
+  EXPECT_STREQ(OutcomeName(Outcome::kCancelled), "cancelled");
+}
+
+}  // namespace
+}  // namespace nsg::reconcile
