@@ -15,6 +15,9 @@
 // Variable topic needs Nomad 2.0+.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -554,6 +557,118 @@ TEST_P(Conformance, SimLockExpiresAfterTwoTtlPlusDelay) {
   EXPECT_EQ(renew.body, "variable doesn't hold a lock");
   EXPECT_EQ(c.Call("PUT", "/v1/var/x?lock-acquire", R"({"Lock":{}})").status, 200);
   fast.Stop();
+}
+
+// Shared by the failure checks below: a 3-node simulator at 100× speed with one running singleton
+// job, and a way to poll its state (each poll is a few virtual seconds at this speed).
+class FastCluster {
+ public:
+  explicit FastCluster(const std::string& group_extra) {
+    SimServer::Options o;
+    o.http.time_scale = 100.0;
+    o.nodes = 3;
+    server_ = std::make_unique<SimServer>(o);
+    EXPECT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<Client>(server_->Address(), "");
+    const std::string body =
+        R"({"Job":{"ID":"solo","Type":"service","Datacenters":["dc1"],"TaskGroups":[{"Name":"g",)"
+        R"("Count":1,)" + group_extra +
+        R"("Tasks":[{"Name":"t","Driver":"mock_driver","Config":{"run_for":"10h"}}]}]}})";
+    EXPECT_EQ(client_->Call("PUT", "/v1/jobs", body).status, 200);
+  }
+  ~FastCluster() { server_->Stop(); }
+
+  json State() { return client_->Call("GET", "/v1/sim/state").Json(); }
+  json Allocs() { return client_->Call("GET", "/v1/job/solo/allocations").Json(); }
+  HttpResult Call(const std::string& m, const std::string& t, const std::string& b = "") {
+    return client_->Call(m, t, b);
+  }
+  // Polls until `pred(state)` holds (real deadline 20s); returns the state that satisfied it.
+  json WaitFor(const std::function<bool(const json&)>& pred) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      json st = State();
+      if (pred(st)) return st;
+    }
+    ADD_FAILURE() << "condition not reached within 20s (2000 virtual seconds)";
+    return State();
+  }
+  static std::vector<std::string> RunningAllocs(const json& state) {
+    std::vector<std::string> out;
+    for (const json& p : state["Running"]) out.push_back(p["AllocID"]);
+    return out;
+  }
+
+ private:
+  std::unique_ptr<SimServer> server_;
+  std::unique_ptr<Client> client_;
+};
+
+// nomad-api.md §7.2–§7.3: a crashed node stops heartbeating, is marked down after TTL + grace, its
+// allocation becomes lost (DesiredStatus stop) and a replacement with PreviousAllocation runs on
+// another node at once (no disconnect block).
+TEST_P(Conformance, SimNodeCrashMakesTheAllocationLostAndReplacesIt) {
+  SIM_ONLY();
+  FastCluster c("");
+  json st = c.WaitFor([](const json& s) { return s["Running"].size() == 1; });
+  const std::string first = st["Running"][0]["AllocID"];
+  const std::string node = st["Running"][0]["NodeID"];
+  const int64_t crashed_at = c.State()["Now"];
+  ASSERT_EQ(c.Call("POST", "/v1/sim/node/" + node + "/crash").status, 200);
+  st = c.WaitFor([&](const json& s) {
+    auto run = FastCluster::RunningAllocs(s);
+    return run.size() == 1 && run[0] != first;
+  });
+  EXPECT_NE(st["Running"][0]["NodeID"], node);
+  const std::string second = st["Running"][0]["AllocID"];
+  json old = c.Call("GET", "/v1/allocation/" + first).Json();
+  EXPECT_EQ(old["ClientStatus"], "lost");
+  EXPECT_EQ(old["DesiredStatus"], "stop");
+  EXPECT_EQ(old["NextAllocation"], second);
+  json repl = c.Call("GET", "/v1/allocation/" + second).Json();
+  EXPECT_EQ(repl["PreviousAllocation"], first);
+  // Down only after the heartbeat TTL (≥ 10s) plus the 10s grace.
+  const int64_t replaced_after = st["Now"].get<int64_t>() - crashed_at;
+  EXPECT_GE(replaced_after, 20'000'000'000) << replaced_after;
+  json nodes = c.Call("GET", "/v1/nodes").Json();
+  for (const json& n : nodes) {
+    if (n["ID"] == node) {
+      EXPECT_EQ(n["Status"], "down");
+    }
+  }
+}
+
+// nomad-api.md §7.3 + §9: with stop_on_client_after D, a partitioned client stops its allocation
+// by itself D after its last heartbeat, and the server places the replacement only after
+// lostTime + D + max(kill timeout, 5s) — so the two never run at the same time.
+TEST_P(Conformance, SimPartitionedClientStopsItsAllocationBeforeTheReplacementStarts) {
+  SIM_ONLY();
+  FastCluster c(R"("Disconnect":{"StopOnClientAfter":30000000000},)");
+  json st = c.WaitFor([](const json& s) { return s["Running"].size() == 1; });
+  const std::string first = st["Running"][0]["AllocID"];
+  const std::string node = st["Running"][0]["NodeID"];
+  const int64_t cut_at = c.State()["Now"];
+  ASSERT_EQ(c.Call("POST", "/v1/sim/node/" + node + "/partition").status, 200);
+  int64_t first_gone_at = 0;
+  bool overlap = false;
+  st = c.WaitFor([&](const json& s) {
+    auto run = FastCluster::RunningAllocs(s);
+    bool has_first = std::find(run.begin(), run.end(), first) != run.end();
+    bool has_other = run.size() > (has_first ? 1u : 0u);
+    overlap = overlap || (has_first && has_other);
+    if (!has_first && first_gone_at == 0) first_gone_at = s["Now"];
+    return !has_first && has_other;
+  });
+  EXPECT_FALSE(overlap) << "the partitioned allocation and its replacement ran at the same time";
+  ASSERT_GT(first_gone_at, 0);
+  // The client-side stop: no earlier than D after the cut (its last heartbeat was before the cut
+  // by at most one heartbeat interval, 20s), and not long after.
+  EXPECT_GE(first_gone_at - cut_at, 10'000'000'000);
+  EXPECT_LE(first_gone_at - cut_at, 40'000'000'000);
+  // The replacement: after lostTime + D (30s) + max(K, 5s), where lostTime is at least the
+  // heartbeat TTL + grace (≥ 20s) after the last heartbeat, itself at most 20s before the cut.
+  EXPECT_GE(st["Now"].get<int64_t>() - cut_at, 35'000'000'000);
+  ASSERT_EQ(c.Call("POST", "/v1/sim/node/" + node + "/heal").status, 200);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, Conformance,
