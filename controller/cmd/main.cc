@@ -1,4 +1,5 @@
 // nomad-singleton: one binary, many subcommands (ARCHITECTURE.md §4.1).
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ void Usage(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closes a connection must cost an error on that write, not the process (cpprest's
+  // TLS writes raise SIGPIPE otherwise).
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     Usage(std::cerr);

@@ -100,7 +100,12 @@ struct CpprestTransport::Impl {
     // The certificate is verified against the Host header's name, and SNI carries it
     // (cpp-libs.md §9); it must not include the port.
     if (https && !tls.server_name.empty()) req.headers().add("Host", tls.server_name);
-    if (!request.body.empty()) req.set_body(request.body, "application/json");
+    if (!request.body.empty()) {
+      // The byte-vector overload: set_body(std::string) reads a container_buffer<std::string>
+      // through streambuf<uint8_t>, a type pun UBSan reports (vptr check) inside cpprest.
+      req.headers().set_content_type("application/json");
+      req.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
+    }
     return req;
   }
 };

@@ -78,7 +78,12 @@ std::multimap<std::string, std::string> ParseQuery(const std::string& raw) {
 http::http_response ToResponse(const Reply& r) {
   http::http_response resp(static_cast<http::status_code>(r.status));
   for (const auto& [k, v] : r.headers) resp.headers().add(k, v);
-  if (!r.content_type.empty()) resp.set_body(r.body, r.content_type);
+  if (!r.content_type.empty()) {
+    // A byte vector, not set_body(std::string): cpprest reads a string body through a
+    // container_buffer<std::string> as a streambuf<uint8_t>, which UBSan's vptr check rejects.
+    resp.set_body(std::vector<unsigned char>(r.body.begin(), r.body.end()));
+    resp.headers().set_content_type(r.content_type);
+  }
   return resp;
 }
 

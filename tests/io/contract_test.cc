@@ -27,6 +27,11 @@
 #include "controller/sim/http_frontend.h"
 #include "tests/io/test_http_server.h"
 
+// Sanitizer builds: suppress UBSan's vptr check inside cpprest headers only (see the file).
+extern "C" const char* __ubsan_default_options() {
+  return "suppressions=" NSG_SOURCE_DIR "/tests/io/ubsan_cpprest.supp";
+}
+
 namespace nsg::io {
 namespace {
 
