@@ -53,6 +53,9 @@ const std::vector<FlagSpec>& Flags() {
       {"sidecar", false, "", "run as the leader task; the workload runs under `guard`"},
       {"acquire-only", false, "", "split mode's prestart task: exit 0 once the lock is held"},
       {"heartbeat", false, "", "split mode's leader task: keep the lock the prestart task took"},
+      {"install-guard", false, "",
+       "sidecar mode's prestart task: put the guard into the state directory and exit 0 (the "
+       "workload task starts only after the lock task runs, which would race the copy)"},
       {"dir", true, "DIR", "state directory (default $NOMAD_ALLOC_DIR/singleton)"},
       {"address", true, "ADDR", "Nomad address (default: the Task API socket, else NOMAD_ADDR)"},
       {"token", true, "TOKEN", "ACL token (default NOMAD_TOKEN; prefer the environment)"},
@@ -219,6 +222,27 @@ Result<LockInvocation> ParseLockArgs(const std::vector<std::string>& argv,
   return inv;
 }
 
+// `lock --install-guard [--dir DIR]`: copies the static guard into the state directory. Needs no
+// Nomad access and takes no lock.
+int InstallGuardMain(const std::vector<std::string>& argv,
+                     const std::function<const char*(const char*)>& getenv) {
+  auto parsed = ParseArgs(argv, Flags(), std::cerr);
+  if (!parsed) return kExitUsage;
+  const std::string alloc_dir = Env(getenv, "NOMAD_ALLOC_DIR");
+  const std::string dir = parsed->Has("dir")   ? parsed->Get("dir")
+                          : alloc_dir.empty() ? ""
+                                              : alloc_dir + "/" + io::kStateDirName;
+  if (dir.empty()) {
+    std::cerr << "nomad-singleton lock: --install-guard needs NOMAD_ALLOC_DIR (or --dir)\n";
+    return kExitUsage;
+  }
+  if (Status st = io::InstallGuardBinary(SelfExe(), dir + "/" + io::kGuardFile); !st.ok()) {
+    std::cerr << "nomad-singleton lock: " << st.message() << "\n";
+    return lock::kExitFailed;
+  }
+  return kExitOk;
+}
+
 int LockMain(const std::vector<std::string>& argv) {
   // Block the signals we handle before any thread starts, so every thread inherits the mask and
   // they arrive only through the signalfd.
@@ -232,6 +256,9 @@ int LockMain(const std::vector<std::string>& argv) {
     struct stat st {};
     return ::stat(p.c_str(), &st) == 0;
   };
+  if (std::find(argv.begin(), argv.end(), "--install-guard") != argv.end()) {
+    return InstallGuardMain(argv, getenv);
+  }
   auto inv = ParseLockArgs(argv, getenv, exists);
   if (!inv.ok()) {
     std::cerr << "nomad-singleton lock: " << inv.status().message() << "\n";

@@ -22,6 +22,7 @@ constexpr char kRoleShim[] = "shim";
 constexpr char kRoleSidecar[] = "sidecar";
 constexpr char kRoleAcquire[] = "acquire";
 constexpr char kRoleHeartbeat[] = "heartbeat";
+constexpr char kRoleInstall[] = "install";
 
 nomad::RestartPolicy RestartOf(const spec::RestartSpec& r) {
   return {r.attempts, r.interval, r.delay, r.mode, false};
@@ -142,11 +143,18 @@ Status Inject(const Singleton& s, nomad::TaskGroup& group, size_t workload_index
     }
     case LockMode::kSidecar:
     case LockMode::kSplit: {
-      if (s.spec.lock.mode == LockMode::kSplit) {
-        nomad::Task acquire = LockTask(s, kAcquireTaskName, kRoleAcquire);
-        acquire.lifecycle = nomad::Lifecycle{"prestart", false};
-        injected.push_back(std::move(acquire));
+      // Before any main task starts, a prestart task puts the guard where the workload task's
+      // command expects it: split mode's acquire task does it on its way; sidecar mode gets a
+      // task of its own (the workload starts as soon as the lock task runs, racing its copy).
+      nomad::Task prestart = s.spec.lock.mode == LockMode::kSplit
+                                 ? LockTask(s, kAcquireTaskName, kRoleAcquire)
+                                 : LockTask(s, kInstallTaskName, kRoleInstall);
+      prestart.lifecycle = nomad::Lifecycle{"prestart", false};
+      if (s.spec.lock.mode == LockMode::kSidecar) {
+        prestart.identity.reset();  // it calls no API
+        prestart.env.clear();
       }
+      injected.push_back(std::move(prestart));
       nomad::Task lock = LockTask(s, kLockTaskName,
                                   s.spec.lock.mode == LockMode::kSplit ? kRoleHeartbeat
                                                                        : kRoleSidecar);
@@ -250,6 +258,7 @@ size_t WorkloadIndex(const nomad::TaskGroup& g) {
 std::vector<std::string> AgentArgs(const Singleton& s, const std::string& role) {
   const auto& lock = s.spec.lock;
   std::vector<std::string> args = {"lock"};
+  if (role == kRoleInstall) return {"lock", "--install-guard"};
   if (role == kRoleSidecar) args.push_back("--sidecar");
   if (role == kRoleAcquire) args.push_back("--acquire-only");
   if (role == kRoleHeartbeat) args.push_back("--heartbeat");

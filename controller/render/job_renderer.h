@@ -2,7 +2,8 @@
 //
 // The job follows the singleton guide's shapes (nomad-api.md §11, ARCHITECTURE.md §4.2):
 //   shim     the workload task's command is wrapped: `nomad-singleton lock [flags] -- CMD...`
-//   sidecar  lock task (Leader, `lock --sidecar`) + workload as a poststart sidecar whose command is
+//   sidecar  prestart `lock --install-guard` + lock task (Leader, `lock --sidecar`) + workload as a
+//            poststart sidecar whose command is
 //            wrapped by the guard `${NOMAD_ALLOC_DIR}/singleton/guard -- CMD...`; the guard starts
 //            CMD only while the lock task's lease file is valid and kills it when it goes stale
 //   split    prestart `lock --acquire-only` + leader `lock --heartbeat` + guarded poststart workload
@@ -38,6 +39,7 @@ inline constexpr char kMetaLockMode[] = "nomad-singleton/lock-mode";
 // Names of the tasks the renderer adds.
 inline constexpr char kLockTaskName[] = "singleton-lock";
 inline constexpr char kAcquireTaskName[] = "singleton-acquire";
+inline constexpr char kInstallTaskName[] = "singleton-install";
 inline constexpr char kGroupName[] = "singleton";
 // Where the lock task places the guard binary, as Nomad interpolates it for every driver.
 inline constexpr char kGuardPath[] = "${NOMAD_ALLOC_DIR}/singleton/guard";

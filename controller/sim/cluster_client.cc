@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "controller/base/duration.h"
 #include "controller/sim/cluster.h"
 #include "controller/sim/cluster_impl.h"
@@ -310,6 +312,53 @@ void Cluster::Impl::NewRunner(NodeRec& n, const AllocRec& rec) {
   Advance(n, ref);
 }
 
+namespace {
+
+// Nomad's runtime interpolation of task config and env values (a subset): ${NAME} for a variable
+// of the task environment, and ${node.unique.id}, ${node.unique.name}, ${node.datacenter},
+// ${node.pool}. Anything else is left as written, as Nomad does.
+std::string Interpolate(const std::string& in, const std::map<std::string, std::string>& env,
+                        const nomad::Node& node) {
+  std::string out;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t open = in.find("${", i);
+    size_t close = open == std::string::npos ? std::string::npos : in.find('}', open + 2);
+    if (close == std::string::npos) {
+      out.append(in, i, std::string::npos);
+      break;
+    }
+    out.append(in, i, open - i);
+    const std::string name = in.substr(open + 2, close - open - 2);
+    if (auto it = env.find(name); it != env.end()) {
+      out += it->second;
+    } else if (name == "node.unique.id") {
+      out += node.id;
+    } else if (name == "node.unique.name") {
+      out += node.name;
+    } else if (name == "node.datacenter") {
+      out += node.datacenter;
+    } else if (name == "node.pool") {
+      out += node.node_pool;
+    } else {
+      out.append(in, open, close - open + 1);
+    }
+    i = close + 1;
+  }
+  return out;
+}
+
+void InterpolateJson(nlohmann::json& j, const std::map<std::string, std::string>& env,
+                     const nomad::Node& node) {
+  if (j.is_string()) {
+    j = Interpolate(j.get<std::string>(), env, node);
+  } else if (j.is_array() || j.is_object()) {
+    for (auto& v : j) InterpolateJson(v, env, node);
+  }
+}
+
+}  // namespace
+
 TaskSpec Cluster::Impl::MakeSpec(NodeRec& n, const AllocRunner& ar, const TaskRunner& tr) {
   TaskSpec s;
   s.namespace_ = ar.view.namespace_;
@@ -349,6 +398,14 @@ TaskSpec Cluster::Impl::MakeSpec(NodeRec& n, const AllocRunner& ar, const TaskRu
     }
     s.env["NOMAD_TOKEN"] = token;
     s.env["NOMAD_UNIX_ADDR"] = "unix://" + s.secrets_dir + "/api.sock";
+  }
+  for (auto& [k, v] : s.env) v = Interpolate(v, s.env, n.node);
+  if (!s.task.config.empty()) {
+    nlohmann::json cfg = nlohmann::json::parse(s.task.config, nullptr, false);
+    if (!cfg.is_discarded()) {
+      InterpolateJson(cfg, s.env, n.node);
+      s.task.config = cfg.dump();
+    }
   }
   return s;
 }

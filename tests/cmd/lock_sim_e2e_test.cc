@@ -67,13 +67,14 @@ void ExpectAtMostOne(const std::vector<Mark>& marks) {
   }
 }
 
-// A rendered shim job with one hot standby (lock ttl 10s, delay 1s) running on a 2-node simulator.
-class LockSimEndToEnd : public ::testing::Test {
+// A rendered job of the given lock mode with one hot standby (lock ttl 10s, delay 1s) running on a
+// 2-node simulator.
+class LockSimEndToEnd : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nsg-e2e-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : name) c = c == '/' ? '-' : c;
+    dir_ = fs::temp_directory_path() / ("nsg-e2e-" + std::to_string(::getpid()) + "-" + name);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     marks_ = dir_ / "marks";
@@ -89,10 +90,10 @@ metadata: {name: e2e}
 spec:
   standby: 1
   lock:
-    mode: shim
+    mode: )") + GetParam() + R"(
     ttl: 10s
     delay: 1s
-    agent: {command: )") + NSG_BINARY + R"(}
+    agent: {command: )" + NSG_BINARY + R"(}
   task:
     driver: raw_exec
     killTimeout: 2s
@@ -106,7 +107,7 @@ spec:
     auto rendered = render::Render(loaded.valid[0]);
     ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
 
-    driver_.RegisterWith(programs_);
+    driver_->RegisterWith(programs_);
     sim::SimServer::Options opts;
     opts.nodes = 2;
     opts.cluster.alloc_root = (dir_ / "allocs").string();
@@ -118,32 +119,56 @@ spec:
     });
     // One holder starts its workload; the other allocation's shim waits on the lock.
     ASSERT_TRUE(WaitUntil([&] { return ReadMarks(marks_).size() >= 1; }, 20s))
-        << "no workload started";
+        << "no workload started:\n" << Dump();
     first_ = ReadMarks(marks_)[0];
     EXPECT_EQ(first_.what, "start");
     EXPECT_GT(first_.epoch, 0u) << "NOMAD_SINGLETON_EPOCH not handed to the workload";
-    size_t shims = 0;
-    server_->WithModel([&] { shims = server_->cluster().State().running.size(); });
-    EXPECT_EQ(shims, 2u) << "expected the holder's and the standby's shim to run";
+    // Programs: shim — two shims; sidecar — lock task + guard in each allocation; split — the
+    // holder's heartbeat and guard, and the standby's prestart acquire, still waiting.
+    const size_t expected = GetParam() == "shim" ? 2 : GetParam() == "sidecar" ? 4 : 3;
+    size_t programs = 0;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          server_->WithModel([&] { programs = server_->cluster().State().running.size(); });
+          return programs == expected;
+        },
+        5s))
+        << programs << " programs run, expected " << expected;
   }
   void TearDown() override {
     if (server_) server_->Stop();
-    fs::remove_all(dir_);
+    server_.reset();
+    driver_.reset();  // kills every process group still running
+    // Keep the allocation logs of a failed run for inspection.
+    std::error_code ec;
+    if (!HasFailure()) fs::remove_all(dir_, ec);
   }
+  // The marks, then every task's events as the simulator recorded them.
   std::string Dump() {
     std::ostringstream ss;
     ss << std::ifstream(marks_).rdbuf();
+    server_->WithModel([&] {
+      for (const auto& a : server_->cluster().State().allocations) {
+        auto full = server_->cluster().GetAllocation(a.id);
+        if (!full) continue;
+        for (const auto& [task, st] : full->task_states) {
+          ss << a.id.substr(0, 8) << " " << task << " " << st.state << ":";
+          for (const auto& e : st.events) ss << " [" << e.type << " " << e.display_message << "]";
+          ss << "\n";
+        }
+      }
+    });
     return ss.str();
   }
 
   fs::path dir_, marks_;
-  sim::ProcessDriver driver_;
+  std::unique_ptr<sim::ProcessDriver> driver_ = std::make_unique<sim::ProcessDriver>();
   sim::ProgramRegistry programs_ = sim::ProgramRegistry::WithDefaults();
   std::unique_ptr<sim::SimServer> server_;
   Mark first_;
 };
 
-TEST_F(LockSimEndToEnd, GracefulStopHandsTheLockToTheStandby) {
+TEST_P(LockSimEndToEnd, GracefulStopHandsTheLockToTheStandby) {
   // The holder's shim stops the workload, releases the lock, and the standby takes over.
   server_->WithModel([&] {
     auto r = server_->cluster().StopAllocation(first_.alloc, false, false);
@@ -164,7 +189,8 @@ TEST_F(LockSimEndToEnd, GracefulStopHandsTheLockToTheStandby) {
   std::cout << "graceful handover: " << handover * 1000 << " ms\n";
 }
 
-TEST_F(LockSimEndToEnd, HolderNodeCrashStandbyTakesOverAfterTheLockExpires) {
+TEST_P(LockSimEndToEnd, HolderNodeCrashStandbyTakesOverAfterTheLockExpires) {
+  if (GetParam() == "split") GTEST_SKIP() << "covered by shim and sidecar (21s of real time each)";
   // The holder's node dies: its shim is SIGKILLed, the workload follows (parent-death signal), the
   // lock stays held on the server for 2×TTL after the last renew, then LockDelay.
   std::string node;
@@ -187,8 +213,35 @@ TEST_F(LockSimEndToEnd, HolderNodeCrashStandbyTakesOverAfterTheLockExpires) {
   // it, and the standby's blocking query acquires within a second of that.
   EXPECT_GE(takeover, 17.6) << "the standby acquired before the lock could have expired";
   EXPECT_LE(takeover, 22.0);
-  std::cout << "crash takeover: " << takeover << " s\n";
+  std::cout << GetParam() << " crash takeover: " << takeover << " s\n";
 }
+
+TEST_P(LockSimEndToEnd, PartitionedHolderKillsItsWorkloadBeforeTheLockCanMove) {
+  if (GetParam() != "shim") GTEST_SKIP() << "covered by shim (21s of real time)";
+  // The simulator never answers requests carrying the partitioned allocation's token: renewals
+  // time out, the agent gives up G = 10s after its last successful renew and stops the workload;
+  // the lock frees 2T + D = 21s after that renew, so the standby starts only after the stop.
+  std::string node;
+  server_->WithModel([&] { node = server_->cluster().NodeOfAlloc(first_.alloc).value_or(""); });
+  ASSERT_FALSE(node.empty());
+  server_->WithModel([&] { ASSERT_TRUE(server_->cluster().Partition(node).ok()); });
+  ASSERT_TRUE(WaitUntil([&] { return ReadMarks(marks_).size() >= 3; }, 40s))
+      << "no takeover; marks:\n" << Dump();
+  auto after = ReadMarks(marks_);
+  ExpectAtMostOne(after);
+  EXPECT_EQ(after[1].what, "stop") << Dump();
+  EXPECT_EQ(after[1].alloc, first_.alloc);
+  EXPECT_EQ(after[2].what, "start");
+  EXPECT_NE(after[2].alloc, first_.alloc);
+  const double margin = after[2].at - after[1].at;
+  EXPECT_GE(margin, 5.0) << "the partitioned workload stopped only " << margin
+                         << "s before the standby's started";
+  std::cout << "partition: old workload stopped " << margin << " s before the new one started\n";
+  server_->WithModel([&] { ASSERT_TRUE(server_->cluster().Heal(node).ok()); });
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, LockSimEndToEnd, ::testing::Values("shim", "sidecar", "split"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace nsg
