@@ -8,4 +8,5 @@ DIR=build; [ "${1:-}" = "--sanitize" ] && DIR=build-asan
 python3 .ci/check-layering.py
 bash scripts/build.sh "$@"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp
 ctest --test-dir "$DIR" --output-on-failure -j "$(nproc)"

@@ -60,6 +60,13 @@ struct HttpResult {
 };
 
 // A small blocking client for one Nomad address (test thread only).
+// A byte-vector body: cpprest's set_body(std::string) reads a container_buffer<std::string> as a
+// streambuf<uint8_t>, which UBSan's vptr check rejects.
+inline void SetJsonBody(web::http::http_request& req, const std::string& body) {
+  req.set_body(std::vector<unsigned char>(body.begin(), body.end()));
+  req.headers().set_content_type("application/json");
+}
+
 class Client {
  public:
   Client(std::string addr, std::string token) : addr_(std::move(addr)), token_(std::move(token)) {
@@ -73,7 +80,7 @@ class Client {
     http::http_request req(method);
     req.set_request_uri(target);
     if (!token_.empty()) req.headers().add("X-Nomad-Token", token_);
-    if (!body.empty()) req.set_body(body, "application/json");
+    if (!body.empty()) SetJsonBody(req, body);
     return Collect(client_->request(req).get());
   }
   // Starts a request; get() the task for the result.
@@ -82,7 +89,7 @@ class Client {
     http::http_request req(method);
     req.set_request_uri(target);
     if (!token_.empty()) req.headers().add("X-Nomad-Token", token_);
-    if (!body.empty()) req.set_body(body, "application/json");
+    if (!body.empty()) SetJsonBody(req, body);
     return client_->request(req);
   }
   static HttpResult Collect(http::http_response resp) {
