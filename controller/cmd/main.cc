@@ -6,6 +6,7 @@
 
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
+#include "controller/cmd/controller_commands.h"
 #include "controller/cmd/lock_commands.h"
 
 namespace {
@@ -18,6 +19,11 @@ const std::vector<Command>& Commands() {
        nsg::cmd::ValidateMain},
       {"render", "print the Nomad job and ACL policy each spec renders to (offline)",
        nsg::cmd::RenderMain},
+      {"controller", "reconcile a directory of Singleton specs with Nomad (--specs DIR)",
+       nsg::cmd::ControllerMain},
+      {"plan", "show what the controller would change for these specs (live cluster; exit 2 = "
+               "changes)",
+       nsg::cmd::PlanMain},
       {"lock", "lock agent: run a command only while holding a Nomad variable lock (shim), or "
                "hold the lock for a guarded workload task (--sidecar, --acquire-only, --heartbeat)",
        nsg::cmd::LockMain},

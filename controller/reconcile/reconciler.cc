@@ -86,7 +86,10 @@ base::Result<Observed> Reconciler::Observe(const Desired& d) {
     auto policy = api_.ReadAclPolicy(d.rendered->policy.name);
     if (policy.ok()) {
       o.policy = std::move(policy).value();
-    } else if (policy.status().code() != StatusCode::kNotFound) {
+    } else if (policy.status().code() != StatusCode::kNotFound &&
+               policy.status().code() != StatusCode::kInvalidSpec) {
+      // kInvalidSpec: Nomad refuses ACL policy calls for good (a cluster without ACLs answers
+      // "ACL support disabled"); Execute then skips the upsert, see there.
       return policy.status();
     }
   }
@@ -112,8 +115,17 @@ Status Reconciler::Execute(const Action& a, Memory& memory, ReconcileResult& out
   nomad::WriteOptions w;
   w.namespace_ = a.namespace_;
   switch (a.kind) {
-    case Action::Kind::kUpsertPolicy:
-      return api_.UpsertAclPolicy(a.policy);
+    case Action::Kind::kUpsertPolicy: {
+      // A policy Nomad refuses for good must not block the job: without ACLs the lock task needs
+      // no policy, and with ACLs a missing policy fails closed (the lock task cannot take the
+      // lock, so no workload starts).
+      Status st = api_.UpsertAclPolicy(a.policy);
+      if (st.code() == StatusCode::kInvalidSpec) {
+        ++out.policies_skipped;
+        return Status::Ok();
+      }
+      return st;
+    }
     case Action::Kind::kRegisterJob: {
       auto r = api_.RegisterJob(a.registration, w);
       if (!r.ok()) return r.status();

@@ -50,6 +50,7 @@ struct ReconcileResult {
   std::vector<std::string> executed;  // Describe() of every action that succeeded
   int enforcement_stops = 0;          // allocations stopped (enforcement_stops_total)
   int conflicts = 0;                  // lost check-and-sets re-read and retried
+  int policies_skipped = 0;  // policy upserts Nomad refused for good (e.g. ACLs disabled)
   std::optional<Duration> requeue_after;
 };
 

@@ -167,6 +167,18 @@ TEST_F(ReconcilerTest, PolicyFailureStopsBeforeTheRegister) {
   EXPECT_NE(r.plan.Find(ConditionType::kSynced)->message.find("upsert-policy"), std::string::npos);
 }
 
+// A cluster without ACLs answers the policy endpoints "ACL support disabled" (kInvalidSpec): the
+// job must still be registered.
+TEST_F(ReconcilerTest, PolicyRefusedForGoodDoesNotBlockTheJob) {
+  api_.FailNext("ReadAclPolicy", Status::InvalidSpec("ACL support disabled"));
+  api_.FailNext("UpsertAclPolicy", Status::InvalidSpec("ACL support disabled"));
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(r.policies_skipped, 1);
+  EXPECT_EQ(api_.jobs.count("prod/billing"), 1u);
+  EXPECT_EQ(api_.policies.count("nomad-singleton-prod-billing"), 0u);
+}
+
 TEST_F(ReconcilerTest, PermissionDeniedIsRetriedAndReported) {
   api_.FailNext("RegisterJob", Status::PermissionDenied("Permission denied"));
   ReconcileResult r = Make()->Reconcile(desired_, memory_);

@@ -1,0 +1,1142 @@
+// `nomad-singleton controller`: the reconcile loop (ARCHITECTURE.md §2), wired from the tested
+// parts:
+//
+//   spec dir ──rescan──► specs_ (Desired per key) ──changed keys──┐
+//   Nomad lists ──Reset──► ClusterView ◄──Apply── event stream    ├──► WorkQueue ──► workers:
+//                                     └──────touched keys─────────┘     Reconciler.Reconcile
+//
+// Threads: the caller's thread runs the spec rescans and the periodic resync; one informer thread
+// makes the first full sync (lists → ClusterView::Reset) and then follows the event stream (a gap
+// re-lists); N worker threads take keys from the WorkQueue. Workers start only after the first
+// full sync, so nothing is planned against an empty view. /metrics, /healthz, /readyz and /status
+// are served by io::StatusServer.
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "controller/base/clock.h"
+#include "controller/base/duration.h"
+#include "controller/cmd/cli.h"
+#include "controller/cmd/commands.h"
+#include "controller/cmd/controller_commands.h"
+#include "controller/io/client_config.h"
+#include "controller/io/event_stream.h"
+#include "controller/io/http_nomad_api.h"
+#include "controller/io/http_transport.h"
+#include "controller/io/metrics_exporter.h"
+#include "controller/io/retry.h"
+#include "controller/io/spec_files.h"
+#include "controller/io/status_server.h"
+#include "controller/reconcile/cluster_view.h"
+#include "controller/reconcile/plan.h"
+#include "controller/reconcile/reconciler.h"
+#include "controller/render/job_renderer.h"
+#include "controller/runtime/work_queue.h"
+#include "controller/spec/loader.h"
+#include "controller/timing/budget.h"
+
+namespace nsg::cmd {
+namespace {
+
+using base::Duration;
+using base::Status;
+using namespace std::chrono_literals;
+using Json = nlohmann::ordered_json;
+
+// ---- Defaults (ARCHITECTURE.md §4.1) ----
+inline constexpr char kDefaultHttpAddr[] = "127.0.0.1:9464";
+// A full re-list and a wake of every key; catches anything the stream could have missed.
+inline constexpr Duration kDefaultResyncPeriod = 5min;
+// How often the spec directory is read again (no inotify yet).
+inline constexpr Duration kDefaultSpecRescan = 2s;
+inline constexpr int kDefaultWorkers = 2;
+// How long to wait before retrying a failed first sync.
+inline constexpr Duration kSyncRetry = 2s;
+
+// ---------------------------------------------------------------------------------------------
+// Flags shared by `controller` and `plan`.
+
+const std::vector<FlagSpec> kConnectionFlags = {
+    {"address", true, "ADDR", "Nomad address (NOMAD_ADDR; default http://127.0.0.1:4646)"},
+    {"token", true, "TOKEN", "ACL token (NOMAD_TOKEN); needs management rights for lock holders"},
+    {"region", true, "REGION", "region (NOMAD_REGION)"},
+    {"namespace", true, "NS", "default namespace of requests (NOMAD_NAMESPACE)"},
+    {"ca-cert", true, "FILE", "CA certificate(s) to trust (NOMAD_CACERT)"},
+    {"ca-path", true, "DIR", "directory of CA certificates (NOMAD_CAPATH)"},
+    {"client-cert", true, "FILE", "client certificate for mTLS (NOMAD_CLIENT_CERT)"},
+    {"client-key", true, "FILE", "its private key (NOMAD_CLIENT_KEY)"},
+    {"tls-server-name", true, "NAME", "server name to verify (NOMAD_TLS_SERVER_NAME)"},
+    {"tls-skip-verify", false, "", "do not verify the server certificate (NOMAD_SKIP_VERIFY)"},
+};
+
+std::vector<FlagSpec> WithConnectionFlags(std::vector<FlagSpec> flags) {
+  flags.insert(flags.end(), kConnectionFlags.begin(), kConnectionFlags.end());
+  return flags;
+}
+
+// Defaults → environment → flags → Validate().
+base::Result<io::ClientConfig> ConnectionConfig(const Args& args) {
+  auto cfg = io::ClientConfig::FromEnv([](const char* name) { return std::getenv(name); });
+  if (!cfg.ok()) return cfg.status();
+  io::ClientConfigOverrides o;
+  auto set = [&](const char* flag, std::optional<std::string>& out) {
+    if (args.Has(flag)) out = args.Get(flag);
+  };
+  set("address", o.address);
+  set("token", o.token);
+  set("region", o.region);
+  set("namespace", o.namespace_);
+  set("ca-cert", o.ca_cert);
+  set("ca-path", o.ca_path);
+  set("client-cert", o.client_cert);
+  set("client-key", o.client_key);
+  set("tls-server-name", o.tls_server_name);
+  if (args.Has("tls-skip-verify")) o.skip_verify = true;
+  cfg.value().ApplyOverrides(o);
+  if (Status st = cfg.value().Validate(); !st.ok()) return st;
+  return cfg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging: spdlog, text or JSON lines (cpp-libs.md §8: %v is not escaped, so JSON uses %J).
+
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*tm*/,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char c : msg.payload) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\r': dest.append(std::string_view("\\r")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            const char esc[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
+            dest.append(esc, esc + sizeof(esc));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
+base::Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& format,
+                                                         const std::string& level) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto log = std::make_shared<spdlog::logger>("controller", sink);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  if (format == "json") {
+    formatter->add_flag<JsonEscapedMessage>('J').set_pattern(
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%J"})");
+  } else if (format == "text") {
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v");
+  } else {
+    return Status::InvalidSpec("--log-format must be text or json, got \"" + format + "\"");
+  }
+  log->set_formatter(std::move(formatter));
+  const auto lvl = spdlog::level::from_str(level);
+  if (lvl == spdlog::level::off && level != "off") {
+    return Status::InvalidSpec(
+        "--log-level must be trace, debug, info, warning, error, critical or off, got \"" +
+        level + "\"");
+  }
+  log->set_level(lvl);
+  log->flush_on(spdlog::level::trace);
+  return log;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Specs: the desired state per key.
+
+struct SpecEntry {
+  reconcile::Desired desired;
+  std::string source;               // the file it came from
+  std::string lock_path;            // "" when the spec is invalid
+  std::vector<std::string> errors;  // kInvalid: the diagnostics of its document
+  std::string fingerprint;          // changes whenever what the reconciler sees changes
+};
+
+struct SpecSnapshot {
+  std::map<reconcile::SingletonKey, SpecEntry> entries;
+  std::vector<std::string> file_errors;  // diagnostics not attributable to a key
+};
+
+// Loads `dir`. `previous` supplies the entries of keys whose file became unreadable (so a broken
+// file makes its singletons invalid, never deleted).
+SpecSnapshot LoadSpecDir(const std::string& dir, const SpecSnapshot& previous) {
+  SpecSnapshot out;
+  const io::SpecFiles files = io::ReadSpecFiles({dir});
+  const spec::LoadResult loaded = spec::LoadSpecs(files.files, render::CheckSpec);
+
+  // Document starts per file, to attribute each diagnostic to its document.
+  std::map<std::string, std::set<int>> starts;
+  for (const auto& s : loaded.valid) starts[s.source.file].insert(s.source.line);
+  for (const auto& inv : loaded.invalid) starts[inv.pos.file].insert(inv.pos.line);
+  auto doc_of = [&](const std::string& file, int line) {
+    int start = 0;
+    for (int s : starts[file]) {
+      if (s <= line) start = s;
+    }
+    return start;
+  };
+
+  for (const auto& s : loaded.valid) {
+    SpecEntry e;
+    e.source = s.source.file;
+    e.desired.key = s.Key();
+    e.desired.adopt = s.spec.adopt;
+    e.desired.keep_on_delete = s.metadata.annotations.count(spec::kAnnotationKeep) != 0 &&
+                               s.metadata.annotations.at(spec::kAnnotationKeep) == "true";
+    auto rendered = render::Render(s);
+    if (rendered.ok()) {
+      e.desired.state = reconcile::SpecState::kValid;
+      e.lock_path = s.spec.lock.path;
+      e.fingerprint = "valid|" + rendered.value().spec_hash + "|" + e.source + "|" +
+                      (e.desired.adopt ? "adopt" : "") + "|" +
+                      (e.desired.keep_on_delete ? "keep" : "");
+      e.desired.rendered = std::move(rendered.value());
+    } else {
+      e.desired.state = reconcile::SpecState::kInvalid;
+      e.errors.push_back(rendered.status().message());
+      e.desired.invalid_message = rendered.status().message();
+      e.fingerprint = "invalid|" + e.desired.invalid_message;
+    }
+    out.entries[e.desired.key] = std::move(e);
+  }
+  std::set<std::string> broken_files;  // files with a document whose key could not be read
+  for (const auto& inv : loaded.invalid) {
+    if (inv.key.empty()) {
+      broken_files.insert(inv.pos.file);
+      continue;
+    }
+    SpecEntry e;
+    e.source = inv.pos.file;
+    e.desired.key = inv.key;
+    e.desired.state = reconcile::SpecState::kInvalid;
+    const int start = doc_of(inv.pos.file, inv.pos.line);
+    for (const auto& d : loaded.errors) {
+      if (d.pos.file == inv.pos.file && doc_of(d.pos.file, d.pos.line) == start) {
+        e.errors.push_back(d.ToString());
+      }
+    }
+    if (e.errors.empty()) e.errors.push_back("the spec is invalid");
+    std::string msg;
+    for (const auto& m : e.errors) msg += (msg.empty() ? "" : "; ") + m;
+    e.desired.invalid_message = msg;
+    e.fingerprint = "invalid|" + msg;
+    auto prev = previous.entries.find(inv.key);
+    if (prev != previous.entries.end()) {
+      e.desired.keep_on_delete = prev->second.desired.keep_on_delete;
+    }
+    out.entries[inv.key] = std::move(e);
+  }
+  for (const auto& d : files.errors) {
+    broken_files.insert(d.pos.file);
+    out.file_errors.push_back(d.ToString());
+  }
+  for (const auto& d : loaded.errors) {
+    if (broken_files.count(d.pos.file) != 0) out.file_errors.push_back(d.ToString());
+  }
+  // A key that came from a file we could not fully read stays, as invalid: never pruned because
+  // its file broke.
+  for (const auto& [key, prev] : previous.entries) {
+    if (out.entries.count(key) != 0 || broken_files.count(prev.source) == 0) continue;
+    SpecEntry e = prev;
+    e.desired.state = reconcile::SpecState::kInvalid;
+    e.desired.rendered.reset();
+    e.lock_path.clear();
+    e.errors = {prev.source + ": the file has errors (see the controller log)"};
+    e.desired.invalid_message = e.errors[0];
+    e.fingerprint = "invalid|" + e.desired.invalid_message;
+    out.entries[key] = std::move(e);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The controller.
+
+struct ControllerConfig {
+  std::string specs_dir;
+  std::string http_addr = kDefaultHttpAddr;
+  Duration resync_period = kDefaultResyncPeriod;
+  Duration spec_rescan = kDefaultSpecRescan;
+  int workers = kDefaultWorkers;
+  bool prune = false;
+  bool dry_run = false;
+};
+
+// What /status shows of the last reconcile of a key.
+struct KeyStatus {
+  reconcile::ReconcileResult last;
+  std::chrono::system_clock::time_point at;
+};
+
+double UnixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+class Controller final : public io::EventConsumer {
+ public:
+  Controller(ControllerConfig config, io::HttpNomadApi& api, io::Transport& transport,
+             const io::ClientConfig& client, io::ControllerMetrics& metrics,
+             spdlog::logger& log)
+      : config_(std::move(config)),
+        api_(api),
+        transport_(transport),
+        client_(client),
+        metrics_(metrics),
+        log_(log),
+        queue_(clock_),
+        reconciler_(api, view_, clock_,
+                    reconcile::Reconciler::Options{.prune = config_.prune,
+                                                   .dry_run = config_.dry_run}) {}
+
+  int Run(std::stop_token outer, const ControllerHooks& hooks) {
+    std::stop_callback forward(outer, [this] { stop_.request_stop(); });
+    const std::stop_token stop = stop_.get_token();
+
+    RescanSpecs();
+    auto server = io::StatusServer::Start(config_.http_addr, Handlers());
+    if (!server.ok()) {
+      log_.error("http: {}", server.status().message());
+      return kExitInvalid;
+    }
+    log_.info("http: serving /metrics /healthz /readyz /status on {}",
+              server.value()->BoundAddress());
+    if (hooks.on_listening) hooks.on_listening(server.value()->BoundAddress());
+
+    std::jthread informer([this, stop] { Inform(stop); });
+    std::vector<std::jthread> workers;
+    auto last_resync = std::chrono::steady_clock::now();
+    std::mutex mu;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      {
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, stop, config_.spec_rescan, [] { return false; });
+      }
+      if (stop.stop_requested()) break;
+      RescanSpecs();
+      if (workers.empty() && synced_.load()) {
+        log_.info("first sync done; starting {} workers", config_.workers);
+        for (int i = 0; i < config_.workers; ++i) workers.emplace_back([this] { Work(); });
+      }
+      if (synced_.load() &&
+          std::chrono::steady_clock::now() - last_resync >= config_.resync_period) {
+        last_resync = std::chrono::steady_clock::now();
+        if (Status st = Relist(); !st.ok()) {
+          log_.warn("resync: {}", st.ToString());
+        } else {
+          for (const auto& key : AllKeys()) queue_.Add(key);
+        }
+      }
+      metrics_.SetWorkQueue(queue_.Len(), queue_.Stats().retries_total);
+    }
+    log_.info("stopping: no new work; cancelling Nomad calls in flight");
+    queue_.ShutDown();
+    api_.Shutdown();
+    workers.clear();  // joins
+    informer.join();
+    log_.info("stopped");
+    return kExitOk;
+  }
+
+  // ---- io::EventConsumer (the informer thread) ----
+  void OnConnected() override {
+    metrics_.SetEventStreamUp(true);
+    if (connected_once_) metrics_.AddReconnect();
+    connected_once_ = true;
+    log_.info("event stream: connected");
+  }
+  void OnFrame(const nomad::Frame& frame) override {
+    for (const auto& e : frame.events) metrics_.AddEvent(e.topic);
+    for (const auto& key : view_.Apply(frame)) queue_.Add(key);
+  }
+  void OnGap(uint64_t resume_index, io::GapReason reason) override {
+    metrics_.AddGap();
+    log_.info("event stream: possible gap at index {} ({}); re-listing", resume_index,
+              io::GapReasonName(reason));
+    if (Status st = Relist(); !st.ok()) log_.warn("re-list after gap: {}", st.ToString());
+  }
+  void OnDisconnected(const Status& why) override {
+    metrics_.SetEventStreamUp(false);
+    log_.warn("event stream: {}", why.ToString());
+  }
+
+ private:
+  // The informer: the first full sync (retried until it works), then the event stream.
+  void Inform(std::stop_token stop) {
+    io::RealSleeper sleeper;
+    while (!stop.stop_requested()) {
+      Status st = Relist();
+      if (st.ok()) break;
+      log_.warn("initial sync: {} (retrying in {})", st.ToString(),
+                base::FormatDuration(kSyncRetry));
+      sleeper.SleepFor(kSyncRetry, stop);
+    }
+    if (stop.stop_requested()) return;
+    for (const auto& key : AllKeys()) queue_.Add(key);
+    synced_ = true;
+    io::EventStreamOptions o;
+    o.topics = {{"Job", ""}, {"Allocation", ""}, {"Node", ""}, {"Variable", ""}};
+    o.namespace_ = "*";
+    o.start_index = view_.LastIndex() + 1;
+    io::EventStreamReader reader(transport_, client_, sleeper, o, *this);
+    Status st = reader.Run(stop);
+    if (!st.ok() && st.code() != base::StatusCode::kCancelled) {
+      log_.error("event stream stopped: {}; relying on the periodic resync", st.ToString());
+    }
+    metrics_.SetEventStreamUp(false);
+  }
+
+  // Full lists → ClusterView::Reset; wakes the keys whose observed state changed.
+  Status Relist() {
+    std::lock_guard relist(relist_mu_);
+    std::map<reconcile::SingletonKey, std::string> lock_paths = WatchedLockPaths();
+    nomad::QueryOptions all;
+    all.namespace_ = "*";
+    reconcile::Snapshot snap;
+    auto jobs = api_.ListJobs(all, /*meta=*/true);
+    if (!jobs.ok()) return jobs.status();
+    uint64_t index = jobs.value().meta.last_index;
+    std::set<std::pair<std::string, std::string>> locks;  // namespace, path
+    for (const auto& stub : jobs.value().value) {
+      if (stub.id.find("/periodic-") != std::string::npos ||
+          stub.id.find("/dispatch-") != std::string::npos) {
+        continue;
+      }
+      const auto key = reconcile::KeyOf(stub.namespace_, stub.id);
+      auto managed = stub.meta.find(render::kMetaManagedBy);
+      const bool ours = managed != stub.meta.end() && managed->second == render::kManagedByValue;
+      if (!ours && lock_paths.count(key) == 0) continue;
+      nomad::QueryOptions q;
+      q.namespace_ = stub.namespace_;
+      auto job = api_.ReadJob(stub.id, q);
+      if (!job.ok() && job.status().code() == base::StatusCode::kNotFound) continue;
+      if (!job.ok()) return job.status();
+      auto lp = job.value().value.meta.find(render::kMetaLockPath);
+      if (lp != job.value().value.meta.end() && !lp->second.empty()) {
+        locks.insert({stub.namespace_, lp->second});
+      }
+      snap.jobs.push_back(std::move(job.value().value));
+    }
+    auto allocs = api_.ListAllocations(all);
+    if (!allocs.ok()) return allocs.status();
+    index = std::min(index, allocs.value().meta.last_index);
+    snap.allocations = std::move(allocs.value().value);
+    auto nodes = api_.ListNodes({});
+    if (!nodes.ok()) return nodes.status();
+    index = std::min(index, nodes.value().meta.last_index);
+    snap.nodes = std::move(nodes.value().value);
+    for (const auto& [key, path] : lock_paths) {
+      if (!path.empty()) locks.insert({key.substr(0, key.find('/')), path});
+    }
+    for (const auto& [ns, path] : locks) {
+      nomad::QueryOptions q;
+      q.namespace_ = ns;
+      auto var = api_.ReadVariable(path, q);
+      if (!var.ok() && var.status().code() == base::StatusCode::kNotFound) continue;
+      if (!var.ok()) return var.status();
+      snap.variables.push_back(std::move(var.value().value));
+    }
+    snap.index = index;
+    const reconcile::KeySet changed = view_.Reset(snap);
+    for (const auto& key : changed) queue_.Add(key);
+    metrics_.SetLastSync(UnixSeconds(std::chrono::system_clock::now()));
+    log_.debug("sync: {} jobs, {} allocations, {} nodes, {} locks at index {}; {} keys changed",
+               snap.jobs.size(), snap.allocations.size(), snap.nodes.size(),
+               snap.variables.size(), index, changed.size());
+    return Status::Ok();
+  }
+
+  std::map<reconcile::SingletonKey, std::string> WatchedLockPaths() const {
+    std::lock_guard lock(mu_);
+    std::map<reconcile::SingletonKey, std::string> out;
+    for (const auto& [key, e] : specs_.entries) out[key] = e.lock_path;
+    return out;
+  }
+
+  // Every key with a spec or in the view.
+  std::vector<reconcile::SingletonKey> AllKeys() const {
+    std::set<reconcile::SingletonKey> keys;
+    for (const auto& k : view_.Keys()) keys.insert(k);
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [k, e] : specs_.entries) keys.insert(k);
+    }
+    return {keys.begin(), keys.end()};
+  }
+
+  void RescanSpecs() {
+    SpecSnapshot previous;
+    {
+      std::lock_guard lock(mu_);
+      previous = specs_;
+    }
+    SpecSnapshot next = LoadSpecDir(config_.specs_dir, previous);
+    reconcile::KeySet changed;
+    for (const auto& [key, e] : next.entries) {
+      auto prev = previous.entries.find(key);
+      if (prev != previous.entries.end() && prev->second.fingerprint == e.fingerprint) continue;
+      changed.insert(key);
+      if (e.desired.state == reconcile::SpecState::kValid) {
+        log_.info("spec {}: {} ({}, spec hash {})", key,
+                  prev == previous.entries.end() ? "added" : "changed", e.source,
+                  e.desired.rendered->spec_hash);
+      } else {
+        for (const auto& err : e.errors) log_.warn("spec {} is invalid: {}", key, err);
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [key, e] : previous.entries) {
+        if (next.entries.count(key) != 0) continue;
+        changed.insert(key);
+        deleted_keep_[key] = e.desired.keep_on_delete;
+        log_.info("spec {}: deleted ({})", key,
+                  config_.prune ? "its job will be deregistered unless kept"
+                                : "its job is left running; --prune deregisters it");
+      }
+      for (const auto& key : changed) {
+        if (next.entries.count(key) != 0) deleted_keep_.erase(key);
+      }
+      if (next.file_errors != specs_.file_errors) {
+        for (const auto& err : next.file_errors) log_.warn("specs: {}", err);
+      }
+      specs_ = next;
+    }
+    for (const auto& [key, e] : next.entries) {
+      metrics_.SetSpecValid(key, e.desired.state == reconcile::SpecState::kValid);
+    }
+    std::map<reconcile::SingletonKey, std::string> lock_paths;
+    for (const auto& [key, e] : next.entries) lock_paths[key] = e.lock_path;
+    for (const auto& key : view_.Watch(lock_paths)) changed.insert(key);
+    for (const auto& key : changed) queue_.Add(key);
+  }
+
+  reconcile::Desired DesiredFor(const reconcile::SingletonKey& key) const {
+    std::lock_guard lock(mu_);
+    auto it = specs_.entries.find(key);
+    if (it != specs_.entries.end()) return it->second.desired;
+    reconcile::Desired d;
+    d.key = key;
+    d.state = reconcile::SpecState::kAbsent;
+    auto keep = deleted_keep_.find(key);
+    d.keep_on_delete = keep != deleted_keep_.end() && keep->second;
+    return d;
+  }
+
+  void Work() {
+    while (auto key = queue_.Get()) {
+      const reconcile::Desired desired = DesiredFor(*key);
+      reconcile::Memory memory;
+      {
+        std::lock_guard lock(mu_);
+        memory = memory_[*key];
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      reconcile::ReconcileResult r = reconciler_.Reconcile(desired, memory);
+      const Duration took = std::chrono::steady_clock::now() - t0;
+      const char* outcome = reconcile::OutcomeName(r.outcome);
+      if (r.outcome != reconcile::ReconcileResult::Outcome::kCancelled) {
+        metrics_.ObserveReconcile(outcome, took);
+      }
+      Report(*key, desired, r, took);
+      const reconcile::Condition* synced = r.plan.Find(reconcile::ConditionType::kSynced);
+      const bool gone = desired.state == reconcile::SpecState::kAbsent &&
+                        r.outcome == reconcile::ReconcileResult::Outcome::kDone && synced &&
+                        synced->reason == "Deleted";
+      {
+        std::lock_guard lock(mu_);
+        if (gone) {
+          memory_.erase(*key);
+          status_.erase(*key);
+          deleted_keep_.erase(*key);
+        } else {
+          memory_[*key] = memory;
+          status_[*key] = KeyStatus{r, std::chrono::system_clock::now()};
+        }
+      }
+      if (gone) metrics_.Forget(*key);
+      switch (r.outcome) {
+        case reconcile::ReconcileResult::Outcome::kDone:
+          queue_.Forget(*key);
+          if (r.requeue_after) queue_.AddAfter(*key, *r.requeue_after);
+          break;
+        case reconcile::ReconcileResult::Outcome::kRetry:
+          queue_.AddRateLimited(*key);
+          break;
+        case reconcile::ReconcileResult::Outcome::kPermanent:
+          queue_.Forget(*key);
+          break;
+        case reconcile::ReconcileResult::Outcome::kCancelled:
+          break;
+      }
+      queue_.Done(*key);
+      metrics_.SetWorkQueue(queue_.Len(), queue_.Stats().retries_total);
+    }
+  }
+
+  // Logs and counts what one reconcile did.
+  void Report(const reconcile::SingletonKey& key, const reconcile::Desired& desired,
+              const reconcile::ReconcileResult& r, Duration took) {
+    using Outcome = reconcile::ReconcileResult::Outcome;
+    if (r.outcome == Outcome::kCancelled) return;
+    const reconcile::PlanStats& s = r.plan.stats;
+    if (desired.state != reconcile::SpecState::kAbsent || s.limit > 0) {
+      metrics_.SetObserved(key, s.running_allocations, s.lock_held, s.up);
+    }
+    metrics_.AddEnforcementStops(key, r.enforcement_stops);
+    for (const auto& e : r.plan.events) {
+      using Kind = reconcile::PlanEvent::Kind;
+      switch (e.kind) {
+        case Kind::kDuplicateObserved:
+          metrics_.AddDuplicates(key, 1);
+          log_.warn("{}: duplicate allocation {}: {}", key, e.alloc_id, e.message);
+          break;
+        case Kind::kFailoverCompleted:
+          metrics_.ObserveFailover(key, e.duration);
+          log_.info("{}: failover {} → {} in {}", key, e.alloc_id, e.to_alloc,
+                    base::FormatDuration(e.duration));
+          break;
+        default:
+          log_.info("{}: {}", key, e.message);
+      }
+    }
+    const std::string dry = config_.dry_run ? " (dry run: nothing changed)" : "";
+    if (config_.dry_run) {
+      for (const auto& a : r.plan.actions) log_.info("{}: would {}", key, reconcile::Describe(a));
+    }
+    for (const auto& a : r.executed) log_.info("{}: {}", key, a);
+    switch (r.outcome) {
+      case Outcome::kRetry:
+        if (r.status.code() == base::StatusCode::kPermissionDenied) {
+          log_.error("{}: permission denied, will retry: {} (the controller needs a management "
+                     "token)",
+                     key, r.status.message());
+        } else {
+          log_.warn("{}: will retry: {}", key, r.status.ToString());
+        }
+        break;
+      case Outcome::kPermanent:
+        log_.error("{}: permanent error, not retried until something changes: {}", key,
+                   r.status.message());
+        break;
+      default:
+        log_.debug("{}: reconciled in {}{}", key, base::FormatDuration(took), dry);
+    }
+  }
+
+  io::HttpHandlers Handlers() {
+    io::HttpHandlers h;
+    h["/metrics"] = [this] {
+      return io::HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Serialize()};
+    };
+    h["/healthz"] = [] { return io::HttpReply{200, "text/plain; charset=utf-8", "ok\n"}; };
+    h["/readyz"] = [this] {
+      if (synced_.load()) return io::HttpReply{200, "text/plain; charset=utf-8", "ready\n"};
+      return io::HttpReply{503, "text/plain; charset=utf-8", "not ready: first sync pending\n"};
+    };
+    h["/status"] = [this] {
+      return io::HttpReply{200, "application/json", StatusJson().dump(2) + "\n"};
+    };
+    return h;
+  }
+
+  Json StatusJson() const {
+    Json out;
+    out["ready"] = synced_.load();
+    out["dry_run"] = config_.dry_run;
+    out["prune"] = config_.prune;
+    Json list = Json::array();
+    for (const auto& key : AllKeys()) {
+      const reconcile::Observed obs = view_.ObservedFor(key);
+      Json j;
+      j["singleton"] = key;
+      std::lock_guard lock(mu_);
+      auto spec = specs_.entries.find(key);
+      if (spec == specs_.entries.end()) {
+        j["spec"] = "deleted";
+      } else {
+        const SpecEntry& e = spec->second;
+        j["source"] = e.source;
+        j["valid"] = e.desired.state == reconcile::SpecState::kValid;
+        j["errors"] = e.errors;
+        if (e.desired.rendered) j["desired_spec_hash"] = e.desired.rendered->spec_hash;
+      }
+      if (obs.job) {
+        Json job;
+        job["id"] = obs.job->id;
+        job["namespace"] = obs.job->namespace_;
+        job["version"] = obs.job->version;
+        job["type"] = obs.job->type;
+        job["periodic"] = obs.job->periodic.has_value();
+        job["job_modify_index"] = obs.job->job_modify_index;
+        job["owned"] = reconcile::IsOwned(*obs.job);
+        auto h = obs.job->meta.find(render::kMetaSpecHash);
+        job["spec_hash"] = h == obs.job->meta.end() ? "" : h->second;
+        j["job"] = job;
+      } else {
+        j["job"] = nullptr;
+      }
+      Json allocs = Json::array();
+      for (const auto& a : obs.allocations) {
+        allocs.push_back({{"id", a.id},
+                          {"node", a.node_id},
+                          {"client_status", a.client_status},
+                          {"desired_status", a.desired_status}});
+      }
+      j["allocations"] = allocs;
+      auto st = status_.find(key);
+      if (st != status_.end()) {
+        const reconcile::ReconcileResult& r = st->second.last;
+        Json conds = Json::array();
+        for (const auto& c : r.plan.conditions) {
+          conds.push_back({{"type", reconcile::ConditionTypeName(c.type)},
+                           {"status", c.status},
+                           {"reason", c.reason},
+                           {"message", c.message}});
+        }
+        j["conditions"] = conds;
+        j["last_reconcile"] = {{"result", reconcile::OutcomeName(r.outcome)},
+                               {"error", r.status.ok() ? "" : r.status.ToString()},
+                               {"executed", r.executed},
+                               {"at", UnixSeconds(st->second.at)}};
+      }
+      list.push_back(std::move(j));
+    }
+    out["singletons"] = list;
+    return out;
+  }
+
+  // Constant after construction.
+  const ControllerConfig config_;
+  io::HttpNomadApi& api_;
+  io::Transport& transport_;
+  const io::ClientConfig& client_;
+  io::ControllerMetrics& metrics_;
+  spdlog::logger& log_;
+  base::SystemClock clock_;
+
+  std::stop_source stop_;
+  reconcile::ClusterView view_;  // safe for concurrent use
+  runtime::WorkQueue<reconcile::SingletonKey> queue_;
+  reconcile::Reconciler reconciler_;
+  std::atomic<bool> synced_{false};
+  bool connected_once_ = false;  // informer thread only
+  std::mutex relist_mu_;         // one re-list at a time
+
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  SpecSnapshot specs_;
+  std::map<reconcile::SingletonKey, bool> deleted_keep_;  // keep annotation of deleted specs
+  std::map<reconcile::SingletonKey, reconcile::Memory> memory_;
+  std::map<reconcile::SingletonKey, KeyStatus> status_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Flags and usage.
+
+const std::vector<FlagSpec>& ControllerFlags() {
+  static const std::vector<FlagSpec> flags = WithConnectionFlags({
+      {"specs", true, "DIR", "directory of Singleton specs, read recursively (required)"},
+      {"http-addr", true, "HOST:PORT",
+       "serve /metrics, /healthz, /readyz, /status here (default 127.0.0.1:9464; port 0 picks "
+       "one, logged at start)"},
+      {"resync-period", true, "DURATION",
+       "full re-list of Nomad state and re-check of every singleton (default 5m)"},
+      {"spec-rescan-period", true, "DURATION", "how often the spec directory is read (default 2s)"},
+      {"workers", true, "N", "singletons reconciled in parallel (default 2)"},
+      {"prune", false, "", "deregister (stop, not purge) jobs of ours whose spec was deleted"},
+      {"dry-run", false, "", "plan and log what would change; change nothing in Nomad"},
+      {"log-format", true, "FORMAT", "text (default) or json (one JSON object per line)"},
+      {"log-level", true, "LEVEL", "trace, debug, info (default), warning, error"},
+      {"leader-elect", false, "", "NOT IMPLEMENTED YET: rejected; run a single replica"},
+      {"leader-lock-path", true, "PATH", "NOT IMPLEMENTED YET (goes with --leader-elect)"},
+  });
+  return flags;
+}
+
+void ControllerUsage(std::ostream& out) {
+  out << "Usage: nomad-singleton controller --specs DIR [flags]\n\n"
+         "Reconciles the Singleton specs in DIR with Nomad: registers each spec's job (with\n"
+         "check-and-set on JobModifyIndex) and ACL policy, reverts hand-made drift, stops extra\n"
+         "allocations, and reports status. An invalid spec leaves its running job untouched; a\n"
+         "deleted spec's job is deregistered only with --prune. The Nomad connection comes from\n"
+         "NOMAD_ADDR, NOMAD_TOKEN, ... (as the Nomad CLI), overridden by the flags below; the\n"
+         "token needs management rights (lock holders are visible only to management tokens).\n\n"
+         "Leader election (--leader-elect) is not implemented yet: run exactly one replica.\n"
+         "Stops on SIGINT or SIGTERM (exit 0).\n\nFlags:\n";
+  PrintFlags(out, ControllerFlags());
+}
+
+base::Result<Duration> PositiveDuration(const Args& args, const char* flag, Duration def) {
+  if (!args.Has(flag)) return def;
+  auto d = base::ParseDuration(args.Get(flag));
+  if (!d.ok() || d.value() <= Duration(0)) {
+    return Status::InvalidSpec(std::string("--") + flag +
+                               " must be a positive duration such as 30s or 5m, got \"" +
+                               args.Get(flag) + "\"");
+  }
+  return d;
+}
+
+}  // namespace
+
+int RunController(const std::vector<std::string>& argv, std::stop_token stop,
+                  const ControllerHooks& hooks) {
+  auto args = ParseArgs(argv, ControllerFlags(), std::cerr);
+  if (!args) return kExitUsage;
+  if (args->Has("help")) {
+    ControllerUsage(std::cout);
+    return kExitOk;
+  }
+  auto usage = [](const std::string& msg) {
+    std::cerr << "nomad-singleton controller: " << msg << "\n";
+    return kExitUsage;
+  };
+  if (args->Has("leader-elect") || args->Has("leader-lock-path")) {
+    return usage("--leader-elect is not implemented yet; run exactly one controller replica");
+  }
+  if (!args->positional.empty()) return usage("unexpected argument " + args->positional[0]);
+  ControllerConfig config;
+  config.specs_dir = args->Get("specs");
+  if (config.specs_dir.empty()) return usage("--specs DIR is required (see --help)");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(config.specs_dir, ec)) {
+    return usage("--specs " + config.specs_dir + " is not a directory");
+  }
+  config.http_addr = args->Get("http-addr", kDefaultHttpAddr);
+  auto resync = PositiveDuration(*args, "resync-period", kDefaultResyncPeriod);
+  if (!resync.ok()) return usage(resync.status().message());
+  config.resync_period = resync.value();
+  auto rescan = PositiveDuration(*args, "spec-rescan-period", kDefaultSpecRescan);
+  if (!rescan.ok()) return usage(rescan.status().message());
+  config.spec_rescan = rescan.value();
+  const std::string workers = args->Get("workers", std::to_string(kDefaultWorkers));
+  char* end = nullptr;
+  const long n = std::strtol(workers.c_str(), &end, 10);
+  if (workers.empty() || *end != '\0' || n < 1 || n > 64) {
+    return usage("--workers must be a number from 1 to 64, got \"" + workers + "\"");
+  }
+  config.workers = static_cast<int>(n);
+  config.prune = args->Has("prune");
+  config.dry_run = args->Has("dry-run");
+  auto log = MakeLogger(args->Get("log-format", "text"), args->Get("log-level", "info"));
+  if (!log.ok()) return usage(log.status().message());
+  auto client = ConnectionConfig(*args);
+  if (!client.ok()) return usage(client.status().message());
+
+  auto transport = io::MakeTransport(client.value());
+  if (!transport.ok()) {
+    log.value()->error("nomad: {}", transport.status().message());
+    return kExitInvalid;
+  }
+  base::SystemClock clock;
+  io::RealSleeper sleeper;
+  io::HttpNomadApi api(*transport.value(), client.value(), clock, sleeper);
+  io::ControllerMetrics metrics(VersionString(), "");
+  log.value()->info("nomad-singleton controller {}: specs {}, {}, workers {}, resync {}{}{}",
+                    VersionString(), config.specs_dir, client.value().Describe(), config.workers,
+                    base::FormatDuration(config.resync_period), config.prune ? ", prune" : "",
+                    config.dry_run ? ", dry run" : "");
+  Controller controller(config, api, *transport.value(), client.value(), metrics, *log.value());
+  return controller.Run(stop, hooks);
+}
+
+int ControllerMain(const std::vector<std::string>& argv) {
+  // Block the stop signals before any thread starts; a dedicated thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::stop_source stop;
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    const timespec poll = {0, 200'000'000};
+    while (!done.load()) {
+      if (sigtimedwait(&set, nullptr, &poll) > 0) {
+        stop.request_stop();
+        return;
+      }
+    }
+  });
+  const int code = RunController(argv, stop.get_token());
+  done = true;
+  waiter.join();
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `nomad-singleton plan`
+
+namespace {
+
+const std::vector<FlagSpec>& PlanFlags() {
+  static const std::vector<FlagSpec> flags = WithConnectionFlags({
+      {"json", false, "", "print one JSON document (for CI)"},
+  });
+  return flags;
+}
+
+void PlanUsage(std::ostream& out) {
+  out << "Usage: nomad-singleton plan PATH... [--json] [flags]\n\n"
+         "Shows what the controller would change for the specs in PATH (files or directories),\n"
+         "against the live cluster, without changing anything: the job diff (Nomad's job plan),\n"
+         "the ACL policy change, whether the change restarts the singleton, the timer budget,\n"
+         "and jobs of ours that have no spec among PATH (deregistered only by the controller's\n"
+         "--prune). Exit 0: no changes; 2: changes; 1: an invalid spec or a Nomad error.\n\n"
+         "Flags:\n";
+  PrintFlags(out, PlanFlags());
+}
+
+// One line per changed field: "~ TaskGroups[singleton].Tasks[main].Config.args: "a" → "b"".
+void DiffLines(const std::string& prefix, const std::vector<nomad::FieldDiff>& fields,
+               const std::vector<nomad::ObjectDiff>& objects, std::vector<std::string>& out) {
+  auto mark = [](const std::string& type) {
+    return type == "Added" ? "+" : type == "Deleted" ? "-" : "~";
+  };
+  for (const auto& f : fields) {
+    if (f.type == "None" || f.type.empty()) continue;
+    out.push_back(std::string(mark(f.type)) + " " + prefix + f.name + ": \"" + f.old_value +
+                  "\" => \"" + f.new_value + "\"");
+  }
+  for (const auto& o : objects) {
+    if (o.type == "None" || o.type.empty()) continue;
+    DiffLines(prefix + o.name + ".", o.fields, o.objects, out);
+  }
+}
+
+std::vector<std::string> JobDiffLines(const nomad::JobDiff& d) {
+  std::vector<std::string> out;
+  DiffLines("", d.fields, d.objects, out);
+  for (const auto& tg : d.task_groups) {
+    if (tg.type == "None" || tg.type.empty()) continue;
+    const std::string p = "TaskGroups[" + tg.name + "].";
+    if (tg.type != "Edited") out.push_back((tg.type == "Added" ? "+ " : "- ") + p);
+    DiffLines(p, tg.fields, tg.objects, out);
+    for (const auto& t : tg.tasks) {
+      if (t.type == "None" || t.type.empty()) continue;
+      const std::string tp = p + "Tasks[" + t.name + "].";
+      if (t.type != "Edited") out.push_back((t.type == "Added" ? "+ " : "- ") + tp);
+      DiffLines(tp, t.fields, t.objects, out);
+    }
+  }
+  return out;
+}
+
+bool Restarts(const nomad::PlanResponse& p) {
+  for (const auto& [group, u] : p.desired_tg_updates) {
+    if (u.destructive_update > 0 || u.stop > 0 || u.migrate > 0) return true;
+  }
+  if (!p.diff) return false;
+  for (const auto& tg : p.diff->task_groups) {
+    for (const auto& t : tg.tasks) {
+      for (const auto& a : t.annotations) {
+        if (a.find("destroy") != std::string::npos) return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int PlanMain(const std::vector<std::string>& argv) {
+  auto args = ParseArgs(argv, PlanFlags(), std::cerr);
+  if (!args) return kExitUsage;
+  if (args->Has("help")) {
+    PlanUsage(std::cout);
+    return kExitOk;
+  }
+  if (args->positional.empty()) {
+    std::cerr << "nomad-singleton plan: give at least one spec file or directory (see --help)\n";
+    return kExitInvalid;
+  }
+  const bool json = args->Has("json");
+  auto client = ConnectionConfig(*args);
+  if (!client.ok()) {
+    std::cerr << "nomad-singleton plan: " << client.status().message() << "\n";
+    return kExitInvalid;
+  }
+  const io::SpecFiles files = io::ReadSpecFiles(args->positional);
+  const spec::LoadResult loaded = spec::LoadSpecs(files.files, render::CheckSpec);
+  bool errors = !files.errors.empty() || !loaded.errors.empty();
+  bool changes = false;
+  Json out;
+  Json errs = Json::array();
+  for (const auto& d : files.errors) errs.push_back(d.ToString());
+  for (const auto& d : loaded.errors) errs.push_back(d.ToString());
+
+  auto transport = io::MakeTransport(client.value());
+  if (!transport.ok()) {
+    std::cerr << "nomad-singleton plan: " << transport.status().message() << "\n";
+    return kExitInvalid;
+  }
+  base::SystemClock clock;
+  io::RealSleeper sleeper;
+  io::HttpNomadApi api(*transport.value(), client.value(), clock, sleeper);
+
+  std::ostringstream text;
+  Json singletons = Json::array();
+  std::set<reconcile::SingletonKey> keys;
+  for (const auto& s : loaded.valid) {
+    keys.insert(s.Key());
+    Json j;
+    j["singleton"] = s.Key();
+    j["source"] = s.source.file;
+    text << s.Key() << " (" << s.source.file << ")\n";
+    auto rendered = render::Render(s);
+    if (!rendered.ok()) {
+      errors = true;
+      errs.push_back(s.Key() + ": " + rendered.status().message());
+      continue;
+    }
+    nomad::Job& job = rendered.value().job;
+    nomad::QueryOptions q;
+    q.namespace_ = s.metadata.namespace_;
+    auto existing = api.ReadJob(s.metadata.name, q);
+    if (!existing.ok() && existing.status().code() != base::StatusCode::kNotFound) {
+      errors = true;
+      errs.push_back(s.Key() + ": read job: " + existing.status().ToString());
+      continue;
+    }
+    if (existing.ok() && reconcile::IsOwned(existing.value().value)) {
+      // Where the spec came from is not a change (reconcile/drift.h): compare as the controller.
+      for (const char* k : {render::kMetaSource, render::kMetaRevision}) {
+        auto it = existing.value().value.meta.find(k);
+        if (it != existing.value().value.meta.end()) {
+          job.meta[k] = it->second;
+        } else {
+          job.meta.erase(k);
+        }
+      }
+    }
+    nomad::WriteOptions w;
+    w.namespace_ = s.metadata.namespace_;
+    auto plan = api.PlanJob(job, /*diff=*/true, w);
+    if (!plan.ok()) {
+      errors = true;
+      errs.push_back(s.Key() + ": plan: " + plan.status().ToString());
+      continue;
+    }
+    const std::string diff_type = plan.value().diff ? plan.value().diff->type : "";
+    const bool job_changes = !existing.ok() || (diff_type != "None" && !diff_type.empty());
+    std::vector<std::string> lines;
+    if (plan.value().diff) lines = JobDiffLines(*plan.value().diff);
+    std::string job_change = !existing.ok() ? "create" : job_changes ? "update" : "none";
+    if (existing.ok() && !reconcile::IsOwned(existing.value().value)) {
+      job_change = s.spec.adopt ? "adopt" : "conflict (a job with this ID is not ours)";
+    }
+    const bool restarts = existing.ok() && job_changes && Restarts(plan.value());
+    text << "  job: " << job_change;
+    if (existing.ok()) text << " (version " << existing.value().value.version << ")";
+    text << "\n";
+    for (const auto& l : lines) text << "    " << l << "\n";
+
+    const nomad::AclPolicy& want = rendered.value().policy;
+    auto have = api.ReadAclPolicy(want.name);
+    std::string policy_change;
+    if (!have.ok() && have.status().code() == base::StatusCode::kNotFound) {
+      policy_change = "create";
+    } else if (!have.ok()) {
+      errors = true;
+      errs.push_back(s.Key() + ": read policy: " + have.status().ToString());
+      policy_change = "unknown";
+    } else {
+      policy_change = have.value().rules == want.rules &&
+                              have.value().description == want.description &&
+                              have.value().job_acl == want.job_acl
+                          ? "none"
+                          : "update";
+    }
+    text << "  policy " << want.name << ": " << policy_change << "\n";
+    text << "  restarts the singleton: " << (restarts ? "yes" : "no") << "\n";
+    const std::vector<std::string> budget = timing::Explain(s);
+    text << "  timer budget:\n";
+    for (const auto& l : budget) text << "    " << l << "\n";
+    changes = changes || job_changes || policy_change == "create" || policy_change == "update";
+    j["job"] = {{"change", job_change},
+                {"version", existing.ok() ? Json(existing.value().value.version) : Json(nullptr)},
+                {"diff", lines},
+                {"restarts", restarts}};
+    j["policy"] = {{"name", want.name}, {"change", policy_change}};
+    j["timer_budget"] = budget;
+    singletons.push_back(std::move(j));
+  }
+  for (const auto& inv : loaded.invalid) {
+    if (!inv.key.empty()) keys.insert(inv.key);
+  }
+  // Jobs of ours without a spec among PATH.
+  Json orphans = Json::array();
+  nomad::QueryOptions all;
+  all.namespace_ = "*";
+  auto jobs = api.ListJobs(all, /*meta=*/true);
+  if (!jobs.ok()) {
+    errors = true;
+    errs.push_back("list jobs: " + jobs.status().ToString());
+  } else {
+    for (const auto& stub : jobs.value().value) {
+      auto m = stub.meta.find(render::kMetaManagedBy);
+      if (m == stub.meta.end() || m->second != render::kManagedByValue || stub.stop) continue;
+      const auto key = reconcile::KeyOf(stub.namespace_, stub.id);
+      if (keys.count(key) == 0 && key == stub.namespace_ + "/" + stub.id) orphans.push_back(key);
+    }
+  }
+  if (!orphans.empty()) {
+    text << "jobs of ours without a spec here (the controller deregisters them only with "
+            "--prune):\n";
+    for (const auto& o : orphans) text << "  " << o.get<std::string>() << "\n";
+  }
+  api.Shutdown();
+  const int code = errors ? kExitInvalid : changes ? 2 : kExitOk;
+  if (json) {
+    out["singletons"] = singletons;
+    out["without_spec"] = orphans;
+    out["errors"] = errs;
+    out["changes"] = changes;
+    out["exit_code"] = code;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << text.str();
+    for (const auto& e : errs) std::cerr << e.get<std::string>() << "\n";
+    std::cout << (errors ? "errors (exit 1)" : changes ? "changes (exit 2)" : "no changes")
+              << "\n";
+  }
+  return code;
+}
+
+
+}  // namespace nsg::cmd

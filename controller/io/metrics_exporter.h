@@ -1,0 +1,90 @@
+// ControllerMetrics: the controller's Prometheus metrics (ARCHITECTURE.md §4.3), built from the
+// catalogue in metrics/catalogue.h so that names, types, labels and help cannot drift from it.
+//
+// Only metrics the controller can fill truthfully get series; the families of the others
+// (nomad_requests_total, nomad_request_duration_seconds, leader) are registered without series,
+// so a scrape never shows an invented value. Per-singleton series are removed with Forget(key)
+// when the singleton is gone (bounded cardinality).
+//
+// Owns its prometheus::Registry. Safe for concurrent use (prometheus-cpp metrics are atomic; the
+// series maps are guarded by a mutex).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "controller/base/duration.h"
+
+namespace nsg::io {
+
+class ControllerMetrics {
+ public:
+  ControllerMetrics(const std::string& version, const std::string& revision);
+  ControllerMetrics(const ControllerMetrics&) = delete;
+  ControllerMetrics& operator=(const ControllerMetrics&) = delete;
+
+  // ---- per singleton (label singleton="<ns>/<name>") ----
+  void SetSpecValid(const std::string& key, bool valid);
+  void SetObserved(const std::string& key, int running_allocations, bool lock_held, bool up);
+  void AddDuplicates(const std::string& key, int n);
+  void AddEnforcementStops(const std::string& key, int n);
+  void ObserveFailover(const std::string& key, base::Duration took);
+  // Drops every series of `key`.
+  void Forget(const std::string& key);
+
+  // ---- controller ----
+  void ObserveReconcile(const std::string& result, base::Duration took);
+  void SetWorkQueue(size_t depth, uint64_t retries_total);
+  void SetEventStreamUp(bool up);
+  void AddEvent(const std::string& topic);
+  void AddReconnect();
+  void AddGap();
+  void SetLastSync(double unix_seconds);
+
+  // The exposition text of everything.
+  std::string Serialize() const;
+
+ private:
+  struct Singleton {
+    prometheus::Gauge* running = nullptr;
+    prometheus::Gauge* lock_held = nullptr;
+    prometheus::Gauge* up = nullptr;
+    prometheus::Gauge* spec_valid = nullptr;
+    prometheus::Counter* duplicates = nullptr;
+    prometheus::Counter* stops = nullptr;
+    prometheus::Counter* failovers = nullptr;
+    prometheus::Histogram* failover_seconds = nullptr;
+  };
+  Singleton& SeriesLocked(const std::string& key);
+
+  // Constant after construction (families belong to registry_).
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::map<std::string, prometheus::Family<prometheus::Counter>*> counters_;
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> gauges_;
+  std::map<std::string, prometheus::Family<prometheus::Histogram>*> histograms_;
+  prometheus::Gauge* queue_depth_ = nullptr;
+  prometheus::Counter* queue_retries_ = nullptr;
+  prometheus::Gauge* stream_up_ = nullptr;
+  prometheus::Counter* reconnects_ = nullptr;
+  prometheus::Counter* gaps_ = nullptr;
+  prometheus::Gauge* last_sync_ = nullptr;
+  prometheus::Histogram* reconcile_seconds_ = nullptr;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  std::map<std::string, Singleton> singletons_;
+  std::map<std::string, prometheus::Counter*> reconcile_by_result_;
+  std::map<std::string, prometheus::Counter*> events_by_topic_;
+  uint64_t retries_seen_ = 0;
+};
+
+}  // namespace nsg::io
