@@ -138,12 +138,7 @@ Result<nomad::WriteResult> HttpNomadApi::RegisterJob(const nomad::RegisterReques
   std::string ns = !w.namespace_.empty() ? w.namespace_ : req.job.namespace_;
   HttpRequest r = NewRequest("POST", "/v1/jobs", ns, w.region, true);
   r.body = nomad::EncodeRegisterRequest(req);
-  auto resp = Execute(r, req.enforce_index ? Retry::kSingle : Retry::kRetried,
-                      config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeWriteResult(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, req.enforce_index ? Retry::kSingle : Retry::kRetried, nomad::DecodeWriteResult);
 }
 
 Result<nomad::PlanResponse> HttpNomadApi::PlanJob(const nomad::Job& job, bool diff,
@@ -152,11 +147,7 @@ Result<nomad::PlanResponse> HttpNomadApi::PlanJob(const nomad::Job& job, bool di
   HttpRequest r =
       NewRequest("POST", "/v1/job/" + EscapePathSegment(job.id) + "/plan", ns, w.region, true);
   r.body = nomad::EncodePlanRequest(job, diff);
-  auto resp = Execute(r, Retry::kRetried, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodePlanResponse(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, Retry::kRetried, nomad::DecodePlanResponse);
 }
 
 Result<nomad::Query<nomad::Job>> HttpNomadApi::ReadJob(const std::string& id, const Query& q) {
@@ -195,11 +186,7 @@ Result<nomad::WriteResult> HttpNomadApi::DeregisterJob(const std::string& id, bo
   HttpRequest r = NewRequest("DELETE", "/v1/job/" + EscapePathSegment(id), w.namespace_,
                              w.region, true);
   if (purge) r.query.emplace_back("purge", "true");
-  auto resp = Execute(r, Retry::kRetried, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeWriteResult(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, Retry::kRetried, nomad::DecodeWriteResult);
 }
 
 Result<nomad::WriteResult> HttpNomadApi::EvaluateJob(const std::string& id, bool force_reschedule,
@@ -207,11 +194,7 @@ Result<nomad::WriteResult> HttpNomadApi::EvaluateJob(const std::string& id, bool
   HttpRequest r = NewRequest("POST", "/v1/job/" + EscapePathSegment(id) + "/evaluate",
                              w.namespace_, w.region, true);
   r.body = nomad::EncodeEvaluateRequest(id, force_reschedule);
-  auto resp = Execute(r, Retry::kSingle, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeWriteResult(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, Retry::kSingle, nomad::DecodeWriteResult);
 }
 
 Result<nomad::Job> HttpNomadApi::ParseHcl(const std::string& hcl, const Write& w) {
@@ -252,11 +235,7 @@ Result<nomad::WriteResult> HttpNomadApi::StopAllocation(const std::string& id,
   HttpRequest r =
       NewRequest("POST", "/v1/allocation/" + EscapePathSegment(id) + "/stop", "", "", false);
   if (no_shutdown_delay) r.query.emplace_back("no_shutdown_delay", "true");
-  auto resp = Execute(r, Retry::kSingle, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeWriteResult(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, Retry::kSingle, nomad::DecodeWriteResult);
 }
 
 Result<nomad::Query<std::vector<nomad::Node>>> HttpNomadApi::ListNodes(const Query& q) {
@@ -325,11 +304,7 @@ Result<nomad::Variable> HttpNomadApi::AcquireLock(const nomad::Variable& v, cons
   r.query.emplace_back("lock-acquire", "");
   r.body = nomad::EncodeLockAcquire(v, EffectiveNamespace(ns));
   bool own_id = v.lock && !v.lock->id.empty();
-  auto resp = Execute(r, own_id ? Retry::kRetried : Retry::kSingle, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeVariable(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, own_id ? Retry::kRetried : Retry::kSingle, nomad::DecodeVariable);
 }
 
 Result<nomad::Variable> HttpNomadApi::RenewLock(const std::string& path,
@@ -338,11 +313,7 @@ Result<nomad::Variable> HttpNomadApi::RenewLock(const std::string& path,
   HttpRequest r = NewRequest("PUT", VarPath(path), w.namespace_, w.region, true);
   r.query.emplace_back("lock-renew", "");
   r.body = nomad::EncodeLockRef(TrimSlashes(path), lock_id, EffectiveNamespace(w.namespace_));
-  auto resp = Execute(r, Retry::kSingle, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeVariable(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, Retry::kSingle, nomad::DecodeVariable);
 }
 
 Result<nomad::Variable> HttpNomadApi::ReleaseLock(const std::string& path,
@@ -350,22 +321,14 @@ Result<nomad::Variable> HttpNomadApi::ReleaseLock(const std::string& path,
   HttpRequest r = NewRequest("PUT", VarPath(path), w.namespace_, w.region, true);
   r.query.emplace_back("lock-release", "");
   r.body = nomad::EncodeLockRef(TrimSlashes(path), lock_id, EffectiveNamespace(w.namespace_));
-  auto resp = Execute(r, Retry::kSingle, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeVariable(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, Retry::kSingle, nomad::DecodeVariable);
 }
 
 // ---- ACL policies (global objects: no namespace) ----
 
 Result<nomad::AclPolicy> HttpNomadApi::ReadAclPolicy(const std::string& name) {
   HttpRequest r = NewRequest("GET", "/v1/acl/policy/" + EscapePathSegment(name), "", "", false);
-  auto resp = Execute(r, Retry::kRetried, config_.request_timeout);
-  if (!resp.ok()) return resp.status();
-  auto out = nomad::DecodeAclPolicy(resp->body);
-  if (!out.ok()) return Malformed(r, out.status());
-  return out;
+  return Call(r, Retry::kRetried, nomad::DecodeAclPolicy);
 }
 
 Status HttpNomadApi::UpsertAclPolicy(const nomad::AclPolicy& policy) {

@@ -49,6 +49,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controller/base/clock.h"
@@ -138,6 +139,17 @@ class HttpNomadApi final : public nomad::NomadApi {
   nomad::QueryMeta MetaFrom(const HttpResponse& response, uint64_t requested_index) const;
   std::string EffectiveNamespace(const std::string& ns) const;
   Status Malformed(const HttpRequest& request, const Status& decode) const;
+  // Execute with the normal timeout, then decode a 2xx body (a body that does not decode is
+  // reported by Malformed()).
+  template <typename T>
+  Result<T> Call(const HttpRequest& request, Retry retry,
+                 base::Result<T> (*decode)(std::string_view)) {
+    auto resp = Execute(request, retry, config_.request_timeout);
+    if (!resp.ok()) return resp.status();
+    auto out = decode(resp->body);
+    if (!out.ok()) return Malformed(request, out.status());
+    return out;
+  }
 
   // Constant after construction.
   Transport& transport_;
