@@ -121,6 +121,23 @@ spec:
     ASSERT_TRUE(WaitUntil([&] { return ReadMarks(marks_).size() >= 1; }, 20s))
         << "no workload started:\n" << Dump();
     first_ = ReadMarks(marks_)[0];
+    // In split mode the prestart acquire task writes the lease, so the workload can start before
+    // the heartbeat task's process has reached main() and blocked its signals; a stop in that
+    // window kills it without a release (safe: the standby then waits 2T + D). Stop only once
+    // the holder's heartbeat has logged its start line, which it prints after blocking signals.
+    if (GetParam() == "split") {
+      const fs::path log =
+          dir_ / "allocs" / first_.alloc / "alloc" / "logs" / "singleton-lock.stderr.0";
+      EXPECT_TRUE(WaitUntil(
+          [&] {
+            std::ifstream in(log);
+            std::stringstream ss;
+            ss << in.rdbuf();
+            return ss.str().find("nomad-singleton lock:") != std::string::npos;
+          },
+          10s))
+          << "the holder's heartbeat task never started: " << log;
+    }
     EXPECT_EQ(first_.what, "start");
     EXPECT_GT(first_.epoch, 0u) << "NOMAD_SINGLETON_EPOCH not handed to the workload";
     // Programs: shim — two shims; sidecar — lock task + guard in each allocation; split — the
