@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential g++ cmake ninja-build git pkg-config ca-certificates curl openssl python3
   libcpprest-dev libboost-dev libboost-system-dev libssl-dev zlib1g-dev
-  libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
+  libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
 )
