@@ -82,7 +82,10 @@ class LockSimEndToEnd : public ::testing::TestWithParam<std::string> {
                              marks_.string();
     const fs::path script = dir_ / "workload.sh";
     std::ofstream(script) << "echo \"start" << line << "\n"
-                          << "trap 'echo \"stop" << line << "; exit 0' TERM INT\n"
+                          // Ignore further signals first: the guard may forward Nomad's
+                          // signal and also TERM the workload, and "stop" must be written once.
+                          << "trap 'trap \"\" TERM INT; echo \"stop" << line
+                          << "; exit 0' TERM INT\n"
                           << "while :; do sleep 0.05; done\n";
     const std::string yaml = std::string(R"(apiVersion: nomad-singleton.io/v1alpha1
 kind: Singleton
