@@ -2,8 +2,8 @@
 """Checks that no folder under controller/ includes a higher layer (ARCHITECTURE.md §2).
 
 Layers, low to high: base < model (spec, nomad) < core (render, timing, reconcile, lock)
-< runtime < edges (io) < sim < cmd. A folder may include any lower layer; within one layer only
-the pairs in SAME_LAYER_ALLOWED. Also checks that no header of a core or model folder includes a
+< runtime < edges (io) < sim, faultsim < cmd. A folder may include any lower layer; within one
+layer only the pairs in SAME_LAYER_ALLOWED. Also checks that no header of a core or model folder includes a
 JSON or YAML library header (STYLE.md: no library header leaks into a core header).
 Exit 0 when clean, 1 with one line per violation.
 """
@@ -17,13 +17,14 @@ RANK = {
     "render": 2, "timing": 2, "reconcile": 2, "lock": 2,
     "runtime": 3,
     "io": 4,
-    "sim": 5,
+    "sim": 5, "faultsim": 5,
     "cmd": 6,
 }
 SAME_LAYER_ALLOWED = {
     ("render", "timing"),
     ("reconcile", "render"), ("reconcile", "timing"), ("reconcile", "lock"),
     ("lock", "timing"),
+    ("faultsim", "sim"),
 }
 PURE = {"base", "spec", "nomad", "render", "timing", "reconcile", "lock"}
 LIB_HEADERS = re.compile(r'#include\s*[<"](nlohmann/|yaml-cpp/|simdjson|cpprest/|spdlog/|prometheus/)')

@@ -46,9 +46,11 @@ inline constexpr std::array kCatalogue = {
     MetricDef{"event_stream_reconnects_total", Type::kCounter, "", "Event stream reconnects."},
     MetricDef{"event_stream_gaps_total", Type::kCounter, "",
               "Reconnects after which events may have been missed (a re-list followed)."},
-    MetricDef{"nomad_requests_total", Type::kCounter, "op,code", "Nomad API requests."},
+    MetricDef{"nomad_requests_total", Type::kCounter, "op,code",
+              "Nomad API calls by operation and outcome (HTTP status, error or cancelled); a "
+              "call's retries count once."},
     MetricDef{"nomad_request_duration_seconds", Type::kHistogram, "op",
-              "Nomad API request latency."},
+              "Nomad API call latency, retries included."},
     MetricDef{"leader", Type::kGauge, "", "1 while this replica holds the leader lock."},
     MetricDef{"last_sync_timestamp_seconds", Type::kGauge, "",
               "Unix time of the last full sync with Nomad."},

@@ -12,6 +12,10 @@ int ValidateMain(const std::vector<std::string>& argv);
 int RenderMain(const std::vector<std::string>& argv);
 int VersionMain(const std::vector<std::string>& argv);
 int SimMain(const std::vector<std::string>& argv);
+// `status`: a running controller's /status as a table (status_command.cc).
+int StatusMain(const std::vector<std::string>& argv);
+// `simulate`: the deterministic fault simulation (simulate_command.cc, docs/failover.md).
+int SimulateMain(const std::vector<std::string>& argv);
 
 // Version string: "0.1.0 (git abc1234)".
 std::string VersionString();

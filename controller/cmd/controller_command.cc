@@ -11,6 +11,7 @@
 // full sync, so nothing is planned against an empty view. /metrics, /healthz, /readyz and /status
 // are served by io::StatusServer.
 #include <pthread.h>
+#include <unistd.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -49,12 +50,17 @@
 #include "controller/io/metrics_exporter.h"
 #include "controller/io/retry.h"
 #include "controller/io/spec_files.h"
+#include "controller/io/spec_set.h"
+#include "controller/io/spec_watcher.h"
+#include "controller/io/git_revision.h"
+#include "controller/io/lease_file.h"
+#include "controller/io/leader_elector.h"
 #include "controller/io/status_server.h"
 #include "controller/reconcile/cluster_view.h"
 #include "controller/reconcile/plan.h"
 #include "controller/reconcile/reconciler.h"
 #include "controller/render/job_renderer.h"
-#include "controller/runtime/work_queue.h"
+#include "controller/runtime/controller_core.h"
 #include "controller/spec/loader.h"
 #include "controller/timing/budget.h"
 
@@ -70,11 +76,14 @@ using Json = nlohmann::ordered_json;
 inline constexpr char kDefaultHttpAddr[] = "127.0.0.1:9464";
 // A full re-list and a wake of every key; catches anything the stream could have missed.
 inline constexpr Duration kDefaultResyncPeriod = 5min;
-// How often the spec directory is read again (no inotify yet).
-inline constexpr Duration kDefaultSpecRescan = 2s;
+// The spec directory is watched with inotify (a change is acted on ~100 ms after the last write);
+// a full re-read this often is the safety net.
+inline constexpr Duration kDefaultSpecRescan = 30s;
 inline constexpr int kDefaultWorkers = 2;
 // How long to wait before retrying a failed first sync.
 inline constexpr Duration kSyncRetry = 2s;
+// The main loop's tick: start the workers after the first sync, the periodic resync, gauges.
+inline constexpr Duration kHousekeeping = 1s;
 
 // ---------------------------------------------------------------------------------------------
 // Flags shared by `controller` and `plan`.
@@ -176,115 +185,7 @@ base::Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& form
 }
 
 // ---------------------------------------------------------------------------------------------
-// Specs: the desired state per key.
-
-struct SpecEntry {
-  reconcile::Desired desired;
-  std::string source;               // the file it came from
-  std::string lock_path;            // "" when the spec is invalid
-  std::vector<std::string> errors;  // kInvalid: the diagnostics of its document
-  std::string fingerprint;          // changes whenever what the reconciler sees changes
-};
-
-struct SpecSnapshot {
-  std::map<reconcile::SingletonKey, SpecEntry> entries;
-  std::vector<std::string> file_errors;  // diagnostics not attributable to a key
-};
-
-// Loads `dir`. `previous` supplies the entries of keys whose file became unreadable (so a broken
-// file makes its singletons invalid, never deleted).
-SpecSnapshot LoadSpecDir(const std::string& dir, const SpecSnapshot& previous) {
-  SpecSnapshot out;
-  const io::SpecFiles files = io::ReadSpecFiles({dir});
-  const spec::LoadResult loaded = spec::LoadSpecs(files.files, render::CheckSpec);
-
-  // Document starts per file, to attribute each diagnostic to its document.
-  std::map<std::string, std::set<int>> starts;
-  for (const auto& s : loaded.valid) starts[s.source.file].insert(s.source.line);
-  for (const auto& inv : loaded.invalid) starts[inv.pos.file].insert(inv.pos.line);
-  auto doc_of = [&](const std::string& file, int line) {
-    int start = 0;
-    for (int s : starts[file]) {
-      if (s <= line) start = s;
-    }
-    return start;
-  };
-
-  for (const auto& s : loaded.valid) {
-    SpecEntry e;
-    e.source = s.source.file;
-    e.desired.key = s.Key();
-    e.desired.adopt = s.spec.adopt;
-    e.desired.keep_on_delete = s.metadata.annotations.count(spec::kAnnotationKeep) != 0 &&
-                               s.metadata.annotations.at(spec::kAnnotationKeep) == "true";
-    auto rendered = render::Render(s);
-    if (rendered.ok()) {
-      e.desired.state = reconcile::SpecState::kValid;
-      e.lock_path = s.spec.lock.path;
-      e.fingerprint = "valid|" + rendered.value().spec_hash + "|" + e.source + "|" +
-                      (e.desired.adopt ? "adopt" : "") + "|" +
-                      (e.desired.keep_on_delete ? "keep" : "");
-      e.desired.rendered = std::move(rendered.value());
-    } else {
-      e.desired.state = reconcile::SpecState::kInvalid;
-      e.errors.push_back(rendered.status().message());
-      e.desired.invalid_message = rendered.status().message();
-      e.fingerprint = "invalid|" + e.desired.invalid_message;
-    }
-    out.entries[e.desired.key] = std::move(e);
-  }
-  std::set<std::string> broken_files;  // files with a document whose key could not be read
-  for (const auto& inv : loaded.invalid) {
-    if (inv.key.empty()) {
-      broken_files.insert(inv.pos.file);
-      continue;
-    }
-    SpecEntry e;
-    e.source = inv.pos.file;
-    e.desired.key = inv.key;
-    e.desired.state = reconcile::SpecState::kInvalid;
-    const int start = doc_of(inv.pos.file, inv.pos.line);
-    for (const auto& d : loaded.errors) {
-      if (d.pos.file == inv.pos.file && doc_of(d.pos.file, d.pos.line) == start) {
-        e.errors.push_back(d.ToString());
-      }
-    }
-    if (e.errors.empty()) e.errors.push_back("the spec is invalid");
-    std::string msg;
-    for (const auto& m : e.errors) msg += (msg.empty() ? "" : "; ") + m;
-    e.desired.invalid_message = msg;
-    e.fingerprint = "invalid|" + msg;
-    auto prev = previous.entries.find(inv.key);
-    if (prev != previous.entries.end()) {
-      e.desired.keep_on_delete = prev->second.desired.keep_on_delete;
-    }
-    out.entries[inv.key] = std::move(e);
-  }
-  for (const auto& d : files.errors) {
-    broken_files.insert(d.pos.file);
-    out.file_errors.push_back(d.ToString());
-  }
-  for (const auto& d : loaded.errors) {
-    if (broken_files.count(d.pos.file) != 0) out.file_errors.push_back(d.ToString());
-  }
-  // A key that came from a file we could not fully read stays, as invalid: never pruned because
-  // its file broke.
-  for (const auto& [key, prev] : previous.entries) {
-    if (out.entries.count(key) != 0 || broken_files.count(prev.source) == 0) continue;
-    SpecEntry e = prev;
-    e.desired.state = reconcile::SpecState::kInvalid;
-    e.desired.rendered.reset();
-    e.lock_path.clear();
-    e.errors = {prev.source + ": the file has errors (see the controller log)"};
-    e.desired.invalid_message = e.errors[0];
-    e.fingerprint = "invalid|" + e.desired.invalid_message;
-    out.entries[key] = std::move(e);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The controller.
+// The controller: threads and I/O around runtime::ControllerCore.
 
 struct ControllerConfig {
   std::string specs_dir;
@@ -294,39 +195,46 @@ struct ControllerConfig {
   int workers = kDefaultWorkers;
   bool prune = false;
   bool dry_run = false;
-};
-
-// What /status shows of the last reconcile of a key.
-struct KeyStatus {
-  reconcile::ReconcileResult last;
-  std::chrono::system_clock::time_point at;
+  bool leader_elect = false;
+  std::string leader_lock_path = io::kDefaultLeaderLockPath;
 };
 
 double UnixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-class Controller final : public io::EventConsumer {
+class Controller final : public io::EventConsumer, public runtime::ControllerObserver {
  public:
-  Controller(ControllerConfig config, io::HttpNomadApi& api, io::Transport& transport,
-             const io::ClientConfig& client, io::ControllerMetrics& metrics,
-             spdlog::logger& log)
+  // `election_api` (its own client, short timeouts) carries the leader lock's calls.
+  Controller(ControllerConfig config, io::HttpNomadApi& api, io::HttpNomadApi& election_api,
+             io::Transport& transport, const io::ClientConfig& client,
+             io::ControllerMetrics& metrics, spdlog::logger& log)
       : config_(std::move(config)),
         api_(api),
+        election_api_(election_api),
         transport_(transport),
         client_(client),
         metrics_(metrics),
         log_(log),
-        queue_(clock_),
-        reconciler_(api, view_, clock_,
-                    reconcile::Reconciler::Options{.prune = config_.prune,
-                                                   .dry_run = config_.dry_run}) {}
+        core_(api, clock_,
+              runtime::ControllerCore::Options{.prune = config_.prune,
+                                               .dry_run = config_.dry_run},
+              this) {}
 
   int Run(std::stop_token outer, const ControllerHooks& hooks) {
     std::stop_callback forward(outer, [this] { stop_.request_stop(); });
     const std::stop_token stop = stop_.get_token();
 
     RescanSpecs();
+    io::SpecWatcherOptions wo;
+    wo.rescan_period = config_.spec_rescan;
+    wo.poll_fallback = std::min(config_.spec_rescan, Duration(2s));
+    wo.log = [this](const std::string& line) { log_.warn("specs: {}", line); };
+    auto watcher = io::SpecWatcher::Open(config_.specs_dir, wo);
+    if (!watcher.ok()) {
+      log_.error("specs: {}", watcher.status().message());
+      return kExitInvalid;
+    }
     auto server = io::StatusServer::Start(config_.http_addr, Handlers());
     if (!server.ok()) {
       log_.error("http: {}", server.status().message());
@@ -336,7 +244,20 @@ class Controller final : public io::EventConsumer {
               server.value()->BoundAddress());
     if (hooks.on_listening) hooks.on_listening(server.value()->BoundAddress());
 
+    std::unique_ptr<io::LeaderElector> elector;
+    if (config_.leader_elect) {
+      auto e = StartElection(server.value()->BoundAddress());
+      if (!e.ok()) {
+        log_.error("leader election: {}", e.status().message());
+        return kExitInvalid;
+      }
+      elector = std::move(e.value());
+    }
     std::jthread informer([this, stop] { Inform(stop); });
+    // Spec changes (inotify, debounced) and the periodic full re-read.
+    std::jthread spec_source([this, stop, w = watcher.value().get()] {
+      while (w->Wait(stop) != io::WakeReason::kStopped) RescanSpecs();
+    });
     std::vector<std::jthread> workers;
     auto last_resync = std::chrono::steady_clock::now();
     std::mutex mu;
@@ -344,30 +265,37 @@ class Controller final : public io::EventConsumer {
     while (!stop.stop_requested()) {
       {
         std::unique_lock lock(mu);
-        cv.wait_for(lock, stop, config_.spec_rescan, [] { return false; });
+        cv.wait_for(lock, stop, kHousekeeping, [] { return false; });
       }
       if (stop.stop_requested()) break;
-      RescanSpecs();
-      if (workers.empty() && synced_.load()) {
+      if (workers.empty() && informed_.load()) {
         log_.info("first sync done; starting {} workers", config_.workers);
         for (int i = 0; i < config_.workers; ++i) workers.emplace_back([this] { Work(); });
       }
-      if (synced_.load() &&
+      if (informed_.load() &&
           std::chrono::steady_clock::now() - last_resync >= config_.resync_period) {
         last_resync = std::chrono::steady_clock::now();
-        if (Status st = Relist(); !st.ok()) {
+        if (Status st = core_.Relist(); !st.ok()) {
           log_.warn("resync: {}", st.ToString());
         } else {
-          for (const auto& key : AllKeys()) queue_.Add(key);
+          core_.QueueAll();
         }
       }
-      metrics_.SetWorkQueue(queue_.Len(), queue_.Stats().retries_total);
+      metrics_.SetWorkQueue(core_.queue().Len(), core_.queue().Stats().retries_total);
     }
     log_.info("stopping: no new work; cancelling Nomad calls in flight");
-    queue_.ShutDown();
+    if (elector) {
+      // Stop leading first (the gate closes), then release the lock for a standby replica.
+      elector->RequestStop();
+      elector->Wait();
+      election_api_.Shutdown();
+      elector.reset();
+    }
+    core_.queue().ShutDown();
     api_.Shutdown();
     workers.clear();  // joins
     informer.join();
+    spec_source.join();
     log_.info("stopped");
     return kExitOk;
   }
@@ -381,238 +309,52 @@ class Controller final : public io::EventConsumer {
   }
   void OnFrame(const nomad::Frame& frame) override {
     for (const auto& e : frame.events) metrics_.AddEvent(e.topic);
-    for (const auto& key : view_.Apply(frame)) queue_.Add(key);
+    core_.OnFrame(frame);
   }
   void OnGap(uint64_t resume_index, io::GapReason reason) override {
     metrics_.AddGap();
     log_.info("event stream: possible gap at index {} ({}); re-listing", resume_index,
               io::GapReasonName(reason));
-    if (Status st = Relist(); !st.ok()) log_.warn("re-list after gap: {}", st.ToString());
+    if (Status st = core_.Relist(); !st.ok()) log_.warn("re-list after gap: {}", st.ToString());
   }
   void OnDisconnected(const Status& why) override {
     metrics_.SetEventStreamUp(false);
     log_.warn("event stream: {}", why.ToString());
   }
 
- private:
-  // The informer: the first full sync (retried until it works), then the event stream.
-  void Inform(std::stop_token stop) {
-    io::RealSleeper sleeper;
-    while (!stop.stop_requested()) {
-      Status st = Relist();
-      if (st.ok()) break;
-      log_.warn("initial sync: {} (retrying in {})", st.ToString(),
-                base::FormatDuration(kSyncRetry));
-      sleeper.SleepFor(kSyncRetry, stop);
+  // ---- runtime::ControllerObserver ----
+  void OnSpecChanged(const reconcile::SingletonKey& key, const runtime::SpecEntry* previous,
+                     const runtime::SpecEntry* now) override {
+    if (now == nullptr) {
+      log_.info("spec {}: deleted ({})", key,
+                config_.prune ? "its job will be deregistered unless kept"
+                              : "its job is left running; --prune deregisters it");
+      return;
     }
-    if (stop.stop_requested()) return;
-    for (const auto& key : AllKeys()) queue_.Add(key);
-    synced_ = true;
-    io::EventStreamOptions o;
-    o.topics = {{"Job", ""}, {"Allocation", ""}, {"Node", ""}, {"Variable", ""}};
-    o.namespace_ = "*";
-    o.start_index = view_.LastIndex() + 1;
-    io::EventStreamReader reader(transport_, client_, sleeper, o, *this);
-    Status st = reader.Run(stop);
-    if (!st.ok() && st.code() != base::StatusCode::kCancelled) {
-      log_.error("event stream stopped: {}; relying on the periodic resync", st.ToString());
+    metrics_.SetSpecValid(key, now->desired.state == reconcile::SpecState::kValid);
+    if (now->desired.state == reconcile::SpecState::kValid) {
+      log_.info("spec {}: {} ({}, spec hash {})", key, previous ? "changed" : "added",
+                now->source, now->desired.rendered->spec_hash);
+    } else {
+      for (const auto& err : now->errors) log_.warn("spec {} is invalid: {}", key, err);
     }
-    metrics_.SetEventStreamUp(false);
   }
-
-  // Full lists → ClusterView::Reset; wakes the keys whose observed state changed.
-  Status Relist() {
-    std::lock_guard relist(relist_mu_);
-    std::map<reconcile::SingletonKey, std::string> lock_paths = WatchedLockPaths();
-    nomad::QueryOptions all;
-    all.namespace_ = "*";
-    reconcile::Snapshot snap;
-    auto jobs = api_.ListJobs(all, /*meta=*/true);
-    if (!jobs.ok()) return jobs.status();
-    uint64_t index = jobs.value().meta.last_index;
-    std::set<std::pair<std::string, std::string>> locks;  // namespace, path
-    for (const auto& stub : jobs.value().value) {
-      if (stub.id.find("/periodic-") != std::string::npos ||
-          stub.id.find("/dispatch-") != std::string::npos) {
-        continue;
-      }
-      const auto key = reconcile::KeyOf(stub.namespace_, stub.id);
-      auto managed = stub.meta.find(render::kMetaManagedBy);
-      const bool ours = managed != stub.meta.end() && managed->second == render::kManagedByValue;
-      if (!ours && lock_paths.count(key) == 0) continue;
-      nomad::QueryOptions q;
-      q.namespace_ = stub.namespace_;
-      auto job = api_.ReadJob(stub.id, q);
-      if (!job.ok() && job.status().code() == base::StatusCode::kNotFound) continue;
-      if (!job.ok()) return job.status();
-      auto lp = job.value().value.meta.find(render::kMetaLockPath);
-      if (lp != job.value().value.meta.end() && !lp->second.empty()) {
-        locks.insert({stub.namespace_, lp->second});
-      }
-      snap.jobs.push_back(std::move(job.value().value));
-    }
-    auto allocs = api_.ListAllocations(all);
-    if (!allocs.ok()) return allocs.status();
-    index = std::min(index, allocs.value().meta.last_index);
-    snap.allocations = std::move(allocs.value().value);
-    auto nodes = api_.ListNodes({});
-    if (!nodes.ok()) return nodes.status();
-    index = std::min(index, nodes.value().meta.last_index);
-    snap.nodes = std::move(nodes.value().value);
-    for (const auto& [key, path] : lock_paths) {
-      if (!path.empty()) locks.insert({key.substr(0, key.find('/')), path});
-    }
-    for (const auto& [ns, path] : locks) {
-      nomad::QueryOptions q;
-      q.namespace_ = ns;
-      auto var = api_.ReadVariable(path, q);
-      if (!var.ok() && var.status().code() == base::StatusCode::kNotFound) continue;
-      if (!var.ok()) return var.status();
-      snap.variables.push_back(std::move(var.value().value));
-    }
-    snap.index = index;
-    const reconcile::KeySet changed = view_.Reset(snap);
-    for (const auto& key : changed) queue_.Add(key);
+  void OnFileErrors(const std::vector<std::string>& errors) override {
+    for (const auto& err : errors) log_.warn("specs: {}", err);
+  }
+  void OnSynced(const runtime::SyncStats& s) override {
     metrics_.SetLastSync(UnixSeconds(std::chrono::system_clock::now()));
-    log_.debug("sync: {} jobs, {} allocations, {} nodes, {} locks at index {}; {} keys changed",
-               snap.jobs.size(), snap.allocations.size(), snap.nodes.size(),
-               snap.variables.size(), index, changed.size());
-    return Status::Ok();
+    log_.debug("sync: {} jobs ({} read), {} allocations, {} nodes, {} locks ({} read) at index "
+               "{}; {} keys changed",
+               s.jobs, s.job_reads, s.allocations, s.nodes, s.locks, s.variable_reads, s.index,
+               s.changed_keys);
   }
-
-  std::map<reconcile::SingletonKey, std::string> WatchedLockPaths() const {
-    std::lock_guard lock(mu_);
-    std::map<reconcile::SingletonKey, std::string> out;
-    for (const auto& [key, e] : specs_.entries) out[key] = e.lock_path;
-    return out;
-  }
-
-  // Every key with a spec or in the view.
-  std::vector<reconcile::SingletonKey> AllKeys() const {
-    std::set<reconcile::SingletonKey> keys;
-    for (const auto& k : view_.Keys()) keys.insert(k);
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& [k, e] : specs_.entries) keys.insert(k);
-    }
-    return {keys.begin(), keys.end()};
-  }
-
-  void RescanSpecs() {
-    SpecSnapshot previous;
-    {
-      std::lock_guard lock(mu_);
-      previous = specs_;
-    }
-    SpecSnapshot next = LoadSpecDir(config_.specs_dir, previous);
-    reconcile::KeySet changed;
-    for (const auto& [key, e] : next.entries) {
-      auto prev = previous.entries.find(key);
-      if (prev != previous.entries.end() && prev->second.fingerprint == e.fingerprint) continue;
-      changed.insert(key);
-      if (e.desired.state == reconcile::SpecState::kValid) {
-        log_.info("spec {}: {} ({}, spec hash {})", key,
-                  prev == previous.entries.end() ? "added" : "changed", e.source,
-                  e.desired.rendered->spec_hash);
-      } else {
-        for (const auto& err : e.errors) log_.warn("spec {} is invalid: {}", key, err);
-      }
-    }
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& [key, e] : previous.entries) {
-        if (next.entries.count(key) != 0) continue;
-        changed.insert(key);
-        deleted_keep_[key] = e.desired.keep_on_delete;
-        log_.info("spec {}: deleted ({})", key,
-                  config_.prune ? "its job will be deregistered unless kept"
-                                : "its job is left running; --prune deregisters it");
-      }
-      for (const auto& key : changed) {
-        if (next.entries.count(key) != 0) deleted_keep_.erase(key);
-      }
-      if (next.file_errors != specs_.file_errors) {
-        for (const auto& err : next.file_errors) log_.warn("specs: {}", err);
-      }
-      specs_ = next;
-    }
-    for (const auto& [key, e] : next.entries) {
-      metrics_.SetSpecValid(key, e.desired.state == reconcile::SpecState::kValid);
-    }
-    std::map<reconcile::SingletonKey, std::string> lock_paths;
-    for (const auto& [key, e] : next.entries) lock_paths[key] = e.lock_path;
-    for (const auto& key : view_.Watch(lock_paths)) changed.insert(key);
-    for (const auto& key : changed) queue_.Add(key);
-  }
-
-  reconcile::Desired DesiredFor(const reconcile::SingletonKey& key) const {
-    std::lock_guard lock(mu_);
-    auto it = specs_.entries.find(key);
-    if (it != specs_.entries.end()) return it->second.desired;
-    reconcile::Desired d;
-    d.key = key;
-    d.state = reconcile::SpecState::kAbsent;
-    auto keep = deleted_keep_.find(key);
-    d.keep_on_delete = keep != deleted_keep_.end() && keep->second;
-    return d;
-  }
-
-  void Work() {
-    while (auto key = queue_.Get()) {
-      const reconcile::Desired desired = DesiredFor(*key);
-      reconcile::Memory memory;
-      {
-        std::lock_guard lock(mu_);
-        memory = memory_[*key];
-      }
-      const auto t0 = std::chrono::steady_clock::now();
-      reconcile::ReconcileResult r = reconciler_.Reconcile(desired, memory);
-      const Duration took = std::chrono::steady_clock::now() - t0;
-      const char* outcome = reconcile::OutcomeName(r.outcome);
-      if (r.outcome != reconcile::ReconcileResult::Outcome::kCancelled) {
-        metrics_.ObserveReconcile(outcome, took);
-      }
-      Report(*key, desired, r, took);
-      const reconcile::Condition* synced = r.plan.Find(reconcile::ConditionType::kSynced);
-      const bool gone = desired.state == reconcile::SpecState::kAbsent &&
-                        r.outcome == reconcile::ReconcileResult::Outcome::kDone && synced &&
-                        synced->reason == "Deleted";
-      {
-        std::lock_guard lock(mu_);
-        if (gone) {
-          memory_.erase(*key);
-          status_.erase(*key);
-          deleted_keep_.erase(*key);
-        } else {
-          memory_[*key] = memory;
-          status_[*key] = KeyStatus{r, std::chrono::system_clock::now()};
-        }
-      }
-      if (gone) metrics_.Forget(*key);
-      switch (r.outcome) {
-        case reconcile::ReconcileResult::Outcome::kDone:
-          queue_.Forget(*key);
-          if (r.requeue_after) queue_.AddAfter(*key, *r.requeue_after);
-          break;
-        case reconcile::ReconcileResult::Outcome::kRetry:
-          queue_.AddRateLimited(*key);
-          break;
-        case reconcile::ReconcileResult::Outcome::kPermanent:
-          queue_.Forget(*key);
-          break;
-        case reconcile::ReconcileResult::Outcome::kCancelled:
-          break;
-      }
-      queue_.Done(*key);
-      metrics_.SetWorkQueue(queue_.Len(), queue_.Stats().retries_total);
-    }
-  }
-
-  // Logs and counts what one reconcile did.
-  void Report(const reconcile::SingletonKey& key, const reconcile::Desired& desired,
-              const reconcile::ReconcileResult& r, Duration took) {
+  void OnForgotten(const reconcile::SingletonKey& key) override { metrics_.Forget(key); }
+  void OnReconciled(const reconcile::SingletonKey& key, const reconcile::Desired& desired,
+                    const reconcile::ReconcileResult& r, Duration took) override {
     using Outcome = reconcile::ReconcileResult::Outcome;
     if (r.outcome == Outcome::kCancelled) return;
+    metrics_.ObserveReconcile(reconcile::OutcomeName(r.outcome), took);
     const reconcile::PlanStats& s = r.plan.stats;
     if (desired.state != reconcile::SpecState::kAbsent || s.limit > 0) {
       metrics_.SetObserved(key, s.running_allocations, s.lock_held, s.up);
@@ -625,8 +367,12 @@ class Controller final : public io::EventConsumer {
           metrics_.AddDuplicates(key, 1);
           log_.warn("{}: duplicate allocation {}: {}", key, e.alloc_id, e.message);
           break;
-        case Kind::kFailoverCompleted:
+        case Kind::kFailoverCompleted: {
           metrics_.ObserveFailover(key, e.duration);
+          std::lock_guard lock(failover_mu_);
+          last_failover_[key] = {std::chrono::duration<double>(e.duration).count(),
+                                 UnixSeconds(std::chrono::system_clock::now())};
+        }
           log_.info("{}: failover {} → {} in {}", key, e.alloc_id, e.to_alloc,
                     base::FormatDuration(e.duration));
           break;
@@ -658,6 +404,76 @@ class Controller final : public io::EventConsumer {
     }
   }
 
+ private:
+  // --leader-elect: the worker side writes only while this replica holds the leader lock.
+  base::Result<std::unique_ptr<io::LeaderElector>> StartElection(const std::string& http_addr) {
+    core_.SetActive(false);
+    metrics_.SetLeader(false);
+    io::LeaderElectorOptions o;
+    o.path = config_.leader_lock_path;
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    o.holder_items = {{"hostname", host},
+                      {"pid", std::to_string(getpid())},
+                      {"http_addr", http_addr}};
+    o.on_started_leading = [this](uint64_t epoch) {
+      log_.info("leader election: leading (epoch {}); reconciling", epoch);
+      metrics_.SetLeader(true);
+      core_.SetActive(true);
+    };
+    o.on_stopped_leading = [this] {
+      log_.warn("leader election: not leading; writes stop now");
+      core_.SetActive(false);
+      metrics_.SetLeader(false);
+    };
+    o.log = [this](const std::string& line) { log_.info("leader election: {}", line); };
+    auto e = io::LeaderElector::Create(std::move(o), election_api_, boot_clock_);
+    if (!e.ok()) return e.status();
+    e.value()->Start();
+    log_.info("leader election: campaigning for {} as a standby until the lock is ours",
+              config_.leader_lock_path);
+    return e;
+  }
+
+  // The informer: the first full sync (retried until it works), then the event stream.
+  void Inform(std::stop_token stop) {
+    io::RealSleeper sleeper;
+    while (!stop.stop_requested()) {
+      Status st = core_.Relist();
+      if (st.ok()) break;
+      log_.warn("initial sync: {} (retrying in {})", st.ToString(),
+                base::FormatDuration(kSyncRetry));
+      sleeper.SleepFor(kSyncRetry, stop);
+    }
+    if (stop.stop_requested()) return;
+    core_.QueueAll();
+    informed_ = true;
+    io::EventStreamOptions o;
+    o.topics = {{"Job", ""}, {"Allocation", ""}, {"Node", ""}, {"Variable", ""}};
+    o.namespace_ = "*";
+    o.start_index = core_.view().LastIndex() + 1;
+    io::EventStreamReader reader(transport_, client_, sleeper, o, *this);
+    Status st = reader.Run(stop);
+    if (!st.ok() && st.code() != base::StatusCode::kCancelled) {
+      log_.error("event stream stopped: {}; relying on the periodic resync", st.ToString());
+    }
+    metrics_.SetEventStreamUp(false);
+  }
+
+  void RescanSpecs() {
+    std::lock_guard lock(rescan_mu_);
+    const std::string revision = io::GitRevision(config_.specs_dir).value_or("");
+    runtime::SpecSet next = io::LoadSpecSet(config_.specs_dir, core_.Specs(), revision);
+    core_.ApplySpecs(std::move(next));
+  }
+
+  void Work() {
+    while (auto key = core_.queue().Get()) {
+      core_.Process(*key);
+      metrics_.SetWorkQueue(core_.queue().Len(), core_.queue().Stats().retries_total);
+    }
+  }
+
   io::HttpHandlers Handlers() {
     io::HttpHandlers h;
     h["/metrics"] = [this] {
@@ -665,7 +481,7 @@ class Controller final : public io::EventConsumer {
     };
     h["/healthz"] = [] { return io::HttpReply{200, "text/plain; charset=utf-8", "ok\n"}; };
     h["/readyz"] = [this] {
-      if (synced_.load()) return io::HttpReply{200, "text/plain; charset=utf-8", "ready\n"};
+      if (informed_.load()) return io::HttpReply{200, "text/plain; charset=utf-8", "ready\n"};
       return io::HttpReply{503, "text/plain; charset=utf-8", "not ready: first sync pending\n"};
     };
     h["/status"] = [this] {
@@ -676,21 +492,26 @@ class Controller final : public io::EventConsumer {
 
   Json StatusJson() const {
     Json out;
-    out["ready"] = synced_.load();
+    out["ready"] = informed_.load();
     out["dry_run"] = config_.dry_run;
     out["prune"] = config_.prune;
+    const runtime::SpecSet specs = core_.Specs();
+    const auto statuses = core_.Statuses();
+    const base::TimePoint now = clock_.Now();
+    const double unix_now = UnixSeconds(std::chrono::system_clock::now());
+    if (!specs.revision.empty()) out["revision"] = specs.revision;
     Json list = Json::array();
-    for (const auto& key : AllKeys()) {
-      const reconcile::Observed obs = view_.ObservedFor(key);
+    for (const auto& key : core_.AllKeys()) {
+      const reconcile::Observed obs = core_.view().ObservedFor(key);
       Json j;
       j["singleton"] = key;
-      std::lock_guard lock(mu_);
-      auto spec = specs_.entries.find(key);
-      if (spec == specs_.entries.end()) {
+      auto spec = specs.entries.find(key);
+      if (spec == specs.entries.end()) {
         j["spec"] = "deleted";
       } else {
-        const SpecEntry& e = spec->second;
+        const runtime::SpecEntry& e = spec->second;
         j["source"] = e.source;
+        if (!e.revision.empty()) j["revision"] = e.revision;
         j["valid"] = e.desired.state == reconcile::SpecState::kValid;
         j["errors"] = e.errors;
         if (e.desired.rendered) j["desired_spec_hash"] = e.desired.rendered->spec_hash;
@@ -718,9 +539,22 @@ class Controller final : public io::EventConsumer {
                           {"desired_status", a.desired_status}});
       }
       j["allocations"] = allocs;
-      auto st = status_.find(key);
-      if (st != status_.end()) {
+      j["lock"] = {{"known", obs.lock.known},
+                   {"holder", obs.lock.holder && !obs.lock.holder->alloc_id.empty()
+                                  ? Json(obs.lock.holder->alloc_id)
+                                  : Json(nullptr)},
+                   {"epoch", obs.lock.holder ? obs.lock.holder->epoch : 0}};
+      {
+        std::lock_guard lock(failover_mu_);
+        auto f = last_failover_.find(key);
+        if (f != last_failover_.end()) {
+          j["last_failover"] = {{"duration_seconds", f->second.first}, {"at", f->second.second}};
+        }
+      }
+      auto st = statuses.find(key);
+      if (st != statuses.end()) {
         const reconcile::ReconcileResult& r = st->second.last;
+        if (r.plan.stats.limit > 0) j["desired_allocations"] = r.plan.stats.limit;
         Json conds = Json::array();
         for (const auto& c : r.plan.conditions) {
           conds.push_back({{"type", reconcile::ConditionTypeName(c.type)},
@@ -729,10 +563,11 @@ class Controller final : public io::EventConsumer {
                            {"message", c.message}});
         }
         j["conditions"] = conds;
-        j["last_reconcile"] = {{"result", reconcile::OutcomeName(r.outcome)},
-                               {"error", r.status.ok() ? "" : r.status.ToString()},
-                               {"executed", r.executed},
-                               {"at", UnixSeconds(st->second.at)}};
+        j["last_reconcile"] = {
+            {"result", reconcile::OutcomeName(r.outcome)},
+            {"error", r.status.ok() ? "" : r.status.ToString()},
+            {"executed", r.executed},
+            {"at", unix_now - std::chrono::duration<double>(now - st->second.at).count()}};
       }
       list.push_back(std::move(j));
     }
@@ -743,26 +578,22 @@ class Controller final : public io::EventConsumer {
   // Constant after construction.
   const ControllerConfig config_;
   io::HttpNomadApi& api_;
+  io::HttpNomadApi& election_api_;
   io::Transport& transport_;
   const io::ClientConfig& client_;
   io::ControllerMetrics& metrics_;
   spdlog::logger& log_;
   base::SystemClock clock_;
+  io::BootClock boot_clock_;
 
   std::stop_source stop_;
-  reconcile::ClusterView view_;  // safe for concurrent use
-  runtime::WorkQueue<reconcile::SingletonKey> queue_;
-  reconcile::Reconciler reconciler_;
-  std::atomic<bool> synced_{false};
-  bool connected_once_ = false;  // informer thread only
-  std::mutex relist_mu_;         // one re-list at a time
-
-  mutable std::mutex mu_;
-  // Guarded by mu_.
-  SpecSnapshot specs_;
-  std::map<reconcile::SingletonKey, bool> deleted_keep_;  // keep annotation of deleted specs
-  std::map<reconcile::SingletonKey, reconcile::Memory> memory_;
-  std::map<reconcile::SingletonKey, KeyStatus> status_;
+  runtime::ControllerCore core_;  // safe for concurrent use
+  std::atomic<bool> informed_{false};  // the first sync is done and every key queued
+  bool connected_once_ = false;        // informer thread only
+  std::mutex rescan_mu_;               // one RescanSpecs at a time
+  mutable std::mutex failover_mu_;
+  // The last failover per key (for /status), guarded by failover_mu_.
+  std::map<reconcile::SingletonKey, std::pair<double, double>> last_failover_;  // seconds, unix at
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -776,14 +607,17 @@ const std::vector<FlagSpec>& ControllerFlags() {
        "one, logged at start)"},
       {"resync-period", true, "DURATION",
        "full re-list of Nomad state and re-check of every singleton (default 5m)"},
-      {"spec-rescan-period", true, "DURATION", "how often the spec directory is read (default 2s)"},
+      {"spec-rescan-period", true, "DURATION",
+       "full re-read of the spec directory, the safety net behind inotify (default 30s)"},
       {"workers", true, "N", "singletons reconciled in parallel (default 2)"},
       {"prune", false, "", "deregister (stop, not purge) jobs of ours whose spec was deleted"},
       {"dry-run", false, "", "plan and log what would change; change nothing in Nomad"},
       {"log-format", true, "FORMAT", "text (default) or json (one JSON object per line)"},
       {"log-level", true, "LEVEL", "trace, debug, info (default), warning, error"},
-      {"leader-elect", false, "", "NOT IMPLEMENTED YET: rejected; run a single replica"},
-      {"leader-lock-path", true, "PATH", "NOT IMPLEMENTED YET (goes with --leader-elect)"},
+      {"leader-elect", false, "",
+       "run as one of several replicas: reconcile only while holding the leader lock (TTL 15s)"},
+      {"leader-lock-path", true, "PATH",
+       "the leader lock's variable path (default nomad-singleton/leader)"},
   });
   return flags;
 }
@@ -796,7 +630,8 @@ void ControllerUsage(std::ostream& out) {
          "deleted spec's job is deregistered only with --prune. The Nomad connection comes from\n"
          "NOMAD_ADDR, NOMAD_TOKEN, ... (as the Nomad CLI), overridden by the flags below; the\n"
          "token needs management rights (lock holders are visible only to management tokens).\n\n"
-         "Leader election (--leader-elect) is not implemented yet: run exactly one replica.\n"
+         "With --leader-elect, replicas share a Nomad variable lock and only its holder writes;\n"
+         "without it, run exactly one replica.\n"
          "Stops on SIGINT or SIGTERM (exit 0).\n\nFlags:\n";
   PrintFlags(out, ControllerFlags());
 }
@@ -826,8 +661,8 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
     std::cerr << "nomad-singleton controller: " << msg << "\n";
     return kExitUsage;
   };
-  if (args->Has("leader-elect") || args->Has("leader-lock-path")) {
-    return usage("--leader-elect is not implemented yet; run exactly one controller replica");
+  if (args->Has("leader-lock-path") && !args->Has("leader-elect")) {
+    return usage("--leader-lock-path goes with --leader-elect");
   }
   if (!args->positional.empty()) return usage("unexpected argument " + args->positional[0]);
   ControllerConfig config;
@@ -853,6 +688,8 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   config.workers = static_cast<int>(n);
   config.prune = args->Has("prune");
   config.dry_run = args->Has("dry-run");
+  config.leader_elect = args->Has("leader-elect");
+  config.leader_lock_path = args->Get("leader-lock-path", io::kDefaultLeaderLockPath);
   auto log = MakeLogger(args->Get("log-format", "text"), args->Get("log-level", "info"));
   if (!log.ok()) return usage(log.status().message());
   auto client = ConnectionConfig(*args);
@@ -865,13 +702,23 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   }
   base::SystemClock clock;
   io::RealSleeper sleeper;
-  io::HttpNomadApi api(*transport.value(), client.value(), clock, sleeper);
   io::ControllerMetrics metrics(VersionString(), "");
+  io::HttpNomadApi::Options api_options;
+  api_options.observer = [&metrics](std::string_view op, std::string_view code, Duration took) {
+    metrics.ObserveRequest(op, code, took);
+  };
+  io::HttpNomadApi api(*transport.value(), client.value(), clock, sleeper, api_options);
+  metrics.SetLeader(true);  // a single replica (no --leader-elect) always leads
+  // The leader lock's calls: their own client, with a timeout within a renew interval (T/3).
+  io::ClientConfig election_client = client.value();
+  election_client.request_timeout = std::min(election_client.request_timeout, Duration(5s));
+  io::HttpNomadApi election_api(*transport.value(), election_client, clock, sleeper);
   log.value()->info("nomad-singleton controller {}: specs {}, {}, workers {}, resync {}{}{}",
                     VersionString(), config.specs_dir, client.value().Describe(), config.workers,
                     base::FormatDuration(config.resync_period), config.prune ? ", prune" : "",
                     config.dry_run ? ", dry run" : "");
-  Controller controller(config, api, *transport.value(), client.value(), metrics, *log.value());
+  Controller controller(config, api, election_api, *transport.value(), client.value(), metrics,
+                        *log.value());
   return controller.Run(stop, hooks);
 }
 

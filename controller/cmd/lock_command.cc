@@ -1,6 +1,5 @@
 // `nomad-singleton lock`: flags and environment → io::LockRunner over HttpNomadApi.
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,25 +75,6 @@ Result<Duration> DurationFlag(const Args& a, const std::string& name, Duration d
 std::string Env(const std::function<const char*(const char*)>& getenv, const char* key) {
   const char* v = getenv(key);
   return v ? v : "";
-}
-
-// A random UUID v4: our own lock ID, so a retried acquire is idempotent.
-std::string RandomUuid() {
-  unsigned char b[16] = {};
-  size_t got = 0;
-  while (got < sizeof b) {
-    ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
-  return out;
 }
 
 std::string SelfExe() {
@@ -183,7 +163,7 @@ Result<LockInvocation> ParseLockArgs(const std::vector<std::string>& argv,
   // With a guard, the workload is killed up to one guard poll after the deadline.
   c.guard_poll = o.mode == io::LockMode::kShim ? Duration(0) : timing::Assumptions{}.guard_poll;
   c.namespace_ = a.Has("namespace") ? a.Get("namespace") : Env(getenv, "NOMAD_NAMESPACE");
-  c.lock_id = RandomUuid();
+  c.lock_id = io::RandomLockId();  // our own: a retried acquire is idempotent
   if (Status st = lock::Validate(c); !st.ok()) return st;
 
   const std::string alloc_dir = Env(getenv, "NOMAD_ALLOC_DIR");

@@ -24,6 +24,9 @@ const std::vector<Command>& Commands() {
       {"plan", "show what the controller would change for these specs (live cluster; exit 2 = "
                "changes)",
        nsg::cmd::PlanMain},
+      {"status", "show a running controller's singletons: holder, allocations, conditions "
+                 "(exit 2 = not all Ready)",
+       nsg::cmd::StatusMain},
       {"lock", "lock agent: run a command only while holding a Nomad variable lock (shim), or "
                "hold the lock for a guarded workload task (--sidecar, --acquire-only, --heartbeat)",
        nsg::cmd::LockMain},
@@ -31,6 +34,9 @@ const std::vector<Command>& Commands() {
        nsg::cmd::GuardMain},
       {"sim", "run the embedded Nomad API simulator (HTTP, virtual time, fault injection)",
        nsg::cmd::SimMain},
+      {"simulate", "prove at-most-one under seeded crashes and partitions (deterministic fault "
+                   "simulation; also checks your own specs' timers)",
+       nsg::cmd::SimulateMain},
       {"version", "print the version and build information", nsg::cmd::VersionMain},
   };
   return kCommands;

@@ -81,18 +81,61 @@ HttpRequest HttpNomadApi::ReadRequest(std::string path, const Query& q,
   return r;
 }
 
-Result<HttpResponse> HttpNomadApi::Execute(const HttpRequest& request, Retry retry,
+std::string_view HttpNomadApi::OpName(Op op) {
+  switch (op) {
+    case Op::kJobRegister: return "job.register";
+    case Op::kJobPlan: return "job.plan";
+    case Op::kJobRead: return "job.read";
+    case Op::kJobsList: return "jobs.list";
+    case Op::kJobAllocations: return "job.allocations";
+    case Op::kJobDeregister: return "job.deregister";
+    case Op::kJobEvaluate: return "job.evaluate";
+    case Op::kJobsParse: return "jobs.parse";
+    case Op::kAllocsList: return "allocs.list";
+    case Op::kAllocRead: return "alloc.read";
+    case Op::kAllocStop: return "alloc.stop";
+    case Op::kNodesList: return "nodes.list";
+    case Op::kVarRead: return "var.read";
+    case Op::kVarsList: return "vars.list";
+    case Op::kVarWrite: return "var.write";
+    case Op::kVarDelete: return "var.delete";
+    case Op::kLockAcquire: return "lock.acquire";
+    case Op::kLockRenew: return "lock.renew";
+    case Op::kLockRelease: return "lock.release";
+    case Op::kAclPolicyRead: return "acl.policy.read";
+    case Op::kAclPolicyUpsert: return "acl.policy.upsert";
+    case Op::kAclPolicyDelete: return "acl.policy.delete";
+  }
+  return "unknown";
+}
+
+Result<HttpResponse> HttpNomadApi::Execute(Op op, const HttpRequest& request, Retry retry,
                                            Duration timeout, HttpResponse* error_response) {
+  const base::TimePoint start = clock_.Now();
+  std::string code;
+  Result<HttpResponse> r = Attempts(request, retry, timeout, error_response, &code);
+  if (options_.observer) options_.observer(OpName(op), code, clock_.Now() - start);
+  return r;
+}
+
+Result<HttpResponse> HttpNomadApi::Attempts(const HttpRequest& request, Retry retry,
+                                            Duration timeout, HttpResponse* error_response,
+                                            std::string* code) {
   const std::string what = request.method + " " + request.path;
   std::optional<Backoff> backoff;  // made on the first retry only
   const base::TimePoint start = clock_.Now();
   for (int attempt = 1;; ++attempt) {
-    if (stop_.stop_requested()) return Status::Cancelled(what + ": client shut down");
+    if (stop_.stop_requested()) {
+      *code = "cancelled";
+      return Status::Cancelled(what + ": client shut down");
+    }
     Result<HttpResponse> r = transport_.RoundTrip(request, {timeout, stop_.get_token()});
     Status st;
     if (!r.ok()) {
+      *code = r.status().code() == base::StatusCode::kCancelled ? "cancelled" : "error";
       st = Status(r.status().code(), Redact(r.status().message(), config_.token));
     } else {
+      *code = std::to_string(r->status);
       st = StatusFromHttp(r->status, r->body, what);
       if (st.ok()) return r;
       st = Status(st.code(), Redact(st.message(), config_.token));
@@ -106,13 +149,14 @@ Result<HttpResponse> HttpNomadApi::Execute(const HttpRequest& request, Retry ret
     Duration wait = backoff->Next();
     if (clock_.Now() - start + wait > options_.max_retry_elapsed) return st;
     if (!sleeper_.SleepFor(wait, stop_.get_token())) {
+      *code = "cancelled";
       return Status::Cancelled(what + ": client shut down");
     }
   }
 }
 
-Result<HttpResponse> HttpNomadApi::Read(const HttpRequest& request, const Query& q) {
-  return Execute(request, Retry::kRetried, TimeoutFor(q));
+Result<HttpResponse> HttpNomadApi::Read(Op op, const HttpRequest& request, const Query& q) {
+  return Execute(op, request, Retry::kRetried, TimeoutFor(q));
 }
 
 QueryMeta HttpNomadApi::MetaFrom(const HttpResponse& response, uint64_t requested_index) const {
@@ -138,7 +182,8 @@ Result<nomad::WriteResult> HttpNomadApi::RegisterJob(const nomad::RegisterReques
   std::string ns = !w.namespace_.empty() ? w.namespace_ : req.job.namespace_;
   HttpRequest r = NewRequest("POST", "/v1/jobs", ns, w.region, true);
   r.body = nomad::EncodeRegisterRequest(req);
-  return Call(r, req.enforce_index ? Retry::kSingle : Retry::kRetried, nomad::DecodeWriteResult);
+  return Call(Op::kJobRegister, r, req.enforce_index ? Retry::kSingle : Retry::kRetried,
+              nomad::DecodeWriteResult);
 }
 
 Result<nomad::PlanResponse> HttpNomadApi::PlanJob(const nomad::Job& job, bool diff,
@@ -147,12 +192,12 @@ Result<nomad::PlanResponse> HttpNomadApi::PlanJob(const nomad::Job& job, bool di
   HttpRequest r =
       NewRequest("POST", "/v1/job/" + EscapePathSegment(job.id) + "/plan", ns, w.region, true);
   r.body = nomad::EncodePlanRequest(job, diff);
-  return Call(r, Retry::kRetried, nomad::DecodePlanResponse);
+  return Call(Op::kJobPlan, r, Retry::kRetried, nomad::DecodePlanResponse);
 }
 
 Result<nomad::Query<nomad::Job>> HttpNomadApi::ReadJob(const std::string& id, const Query& q) {
   HttpRequest r = ReadRequest("/v1/job/" + EscapePathSegment(id), q);
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kJobRead, r, q);
   if (!resp.ok()) return resp.status();
   auto job = nomad::DecodeJob(resp->body);
   if (!job.ok()) return Malformed(r, job.status());
@@ -163,7 +208,7 @@ Result<nomad::Query<std::vector<nomad::JobStub>>> HttpNomadApi::ListJobs(const Q
                                                                          bool meta) {
   HttpRequest r = ReadRequest("/v1/jobs", q);
   if (meta) r.query.emplace_back("meta", "true");
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kJobsList, r, q);
   if (!resp.ok()) return resp.status();
   auto jobs = nomad::DecodeJobStubList(resp->body);
   if (!jobs.ok()) return Malformed(r, jobs.status());
@@ -174,7 +219,7 @@ Result<nomad::Query<std::vector<nomad::Allocation>>> HttpNomadApi::JobAllocation
     const std::string& id, const Query& q, bool all) {
   HttpRequest r = ReadRequest("/v1/job/" + EscapePathSegment(id) + "/allocations", q);
   if (all) r.query.emplace_back("all", "true");
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kJobAllocations, r, q);
   if (!resp.ok()) return resp.status();
   auto allocs = nomad::DecodeAllocationList(resp->body);
   if (!allocs.ok()) return Malformed(r, allocs.status());
@@ -186,7 +231,7 @@ Result<nomad::WriteResult> HttpNomadApi::DeregisterJob(const std::string& id, bo
   HttpRequest r = NewRequest("DELETE", "/v1/job/" + EscapePathSegment(id), w.namespace_,
                              w.region, true);
   if (purge) r.query.emplace_back("purge", "true");
-  return Call(r, Retry::kRetried, nomad::DecodeWriteResult);
+  return Call(Op::kJobDeregister, r, Retry::kRetried, nomad::DecodeWriteResult);
 }
 
 Result<nomad::WriteResult> HttpNomadApi::EvaluateJob(const std::string& id, bool force_reschedule,
@@ -194,13 +239,13 @@ Result<nomad::WriteResult> HttpNomadApi::EvaluateJob(const std::string& id, bool
   HttpRequest r = NewRequest("POST", "/v1/job/" + EscapePathSegment(id) + "/evaluate",
                              w.namespace_, w.region, true);
   r.body = nomad::EncodeEvaluateRequest(id, force_reschedule);
-  return Call(r, Retry::kSingle, nomad::DecodeWriteResult);
+  return Call(Op::kJobEvaluate, r, Retry::kSingle, nomad::DecodeWriteResult);
 }
 
 Result<nomad::Job> HttpNomadApi::ParseHcl(const std::string& hcl, const Write& w) {
   HttpRequest r = NewRequest("POST", "/v1/jobs/parse", w.namespace_, w.region, true);
   r.body = nomad::EncodeParseRequest(hcl);
-  auto resp = Execute(r, Retry::kRetried, config_.request_timeout);
+  auto resp = Execute(Op::kJobsParse, r, Retry::kRetried, config_.request_timeout);
   if (!resp.ok()) return resp.status();
   auto job = nomad::DecodeJob(resp->body);
   if (!job.ok()) return Malformed(r, job.status());
@@ -212,7 +257,7 @@ Result<nomad::Job> HttpNomadApi::ParseHcl(const std::string& hcl, const Write& w
 Result<nomad::Query<std::vector<nomad::Allocation>>> HttpNomadApi::ListAllocations(
     const Query& q) {
   HttpRequest r = ReadRequest("/v1/allocations", q);
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kAllocsList, r, q);
   if (!resp.ok()) return resp.status();
   auto allocs = nomad::DecodeAllocationList(resp->body);
   if (!allocs.ok()) return Malformed(r, allocs.status());
@@ -223,7 +268,7 @@ Result<nomad::Query<nomad::Allocation>> HttpNomadApi::ReadAllocation(const std::
                                                                      const Query& q) {
   // Allocation IDs are global: no ?namespace (nomad-api.md §1.3).
   HttpRequest r = ReadRequest("/v1/allocation/" + EscapePathSegment(id), q, false);
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kAllocRead, r, q);
   if (!resp.ok()) return resp.status();
   auto alloc = nomad::DecodeAllocation(resp->body);
   if (!alloc.ok()) return Malformed(r, alloc.status());
@@ -235,12 +280,12 @@ Result<nomad::WriteResult> HttpNomadApi::StopAllocation(const std::string& id,
   HttpRequest r =
       NewRequest("POST", "/v1/allocation/" + EscapePathSegment(id) + "/stop", "", "", false);
   if (no_shutdown_delay) r.query.emplace_back("no_shutdown_delay", "true");
-  return Call(r, Retry::kSingle, nomad::DecodeWriteResult);
+  return Call(Op::kAllocStop, r, Retry::kSingle, nomad::DecodeWriteResult);
 }
 
 Result<nomad::Query<std::vector<nomad::Node>>> HttpNomadApi::ListNodes(const Query& q) {
   HttpRequest r = ReadRequest("/v1/nodes", q, false);
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kNodesList, r, q);
   if (!resp.ok()) return resp.status();
   auto nodes = nomad::DecodeNodeList(resp->body);
   if (!nodes.ok()) return Malformed(r, nodes.status());
@@ -252,7 +297,7 @@ Result<nomad::Query<std::vector<nomad::Node>>> HttpNomadApi::ListNodes(const Que
 Result<nomad::Query<nomad::Variable>> HttpNomadApi::ReadVariable(const std::string& path,
                                                                  const Query& q) {
   HttpRequest r = ReadRequest(VarPath(path), q);
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kVarRead, r, q);
   if (!resp.ok()) return resp.status();
   auto var = nomad::DecodeVariable(resp->body);
   if (!var.ok()) return Malformed(r, var.status());
@@ -261,7 +306,7 @@ Result<nomad::Query<nomad::Variable>> HttpNomadApi::ReadVariable(const std::stri
 
 Result<nomad::Query<std::vector<nomad::Variable>>> HttpNomadApi::ListVariables(const Query& q) {
   HttpRequest r = ReadRequest("/v1/vars", q);
-  auto resp = Read(r, q);
+  auto resp = Read(Op::kVarsList, r, q);
   if (!resp.ok()) return resp.status();
   auto vars = nomad::DecodeVariableList(resp->body);
   if (!vars.ok()) return Malformed(r, vars.status());
@@ -276,7 +321,8 @@ Result<nomad::Variable> HttpNomadApi::SetVariable(const nomad::Variable& v,
   if (cas) r.query.emplace_back("cas", std::to_string(*cas));
   r.body = nomad::EncodeVariableSet(v, EffectiveNamespace(ns));
   HttpResponse error;
-  auto resp = Execute(r, cas ? Retry::kSingle : Retry::kRetried, config_.request_timeout, &error);
+  auto resp = Execute(Op::kVarWrite, r, cas ? Retry::kSingle : Retry::kRetried,
+                      config_.request_timeout, &error);
   if (!resp.ok()) {
     // The 409 body is the conflicting variable as JSON (nomad-api.md §2.5).
     if (resp.status().code() == base::StatusCode::kConflict && conflict != nullptr) {
@@ -294,7 +340,8 @@ Status HttpNomadApi::DeleteVariable(const std::string& path, std::optional<uint6
                                     const Write& w) {
   HttpRequest r = NewRequest("DELETE", VarPath(path), w.namespace_, w.region, true);
   if (cas) r.query.emplace_back("cas", std::to_string(*cas));
-  auto resp = Execute(r, cas ? Retry::kSingle : Retry::kRetried, config_.request_timeout);
+  auto resp = Execute(Op::kVarDelete, r, cas ? Retry::kSingle : Retry::kRetried,
+                      config_.request_timeout);
   return resp.ok() ? Status::Ok() : resp.status();
 }
 
@@ -304,7 +351,8 @@ Result<nomad::Variable> HttpNomadApi::AcquireLock(const nomad::Variable& v, cons
   r.query.emplace_back("lock-acquire", "");
   r.body = nomad::EncodeLockAcquire(v, EffectiveNamespace(ns));
   bool own_id = v.lock && !v.lock->id.empty();
-  return Call(r, own_id ? Retry::kRetried : Retry::kSingle, nomad::DecodeVariable);
+  return Call(Op::kLockAcquire, r, own_id ? Retry::kRetried : Retry::kSingle,
+              nomad::DecodeVariable);
 }
 
 Result<nomad::Variable> HttpNomadApi::RenewLock(const std::string& path,
@@ -313,7 +361,7 @@ Result<nomad::Variable> HttpNomadApi::RenewLock(const std::string& path,
   HttpRequest r = NewRequest("PUT", VarPath(path), w.namespace_, w.region, true);
   r.query.emplace_back("lock-renew", "");
   r.body = nomad::EncodeLockRef(TrimSlashes(path), lock_id, EffectiveNamespace(w.namespace_));
-  return Call(r, Retry::kSingle, nomad::DecodeVariable);
+  return Call(Op::kLockRenew, r, Retry::kSingle, nomad::DecodeVariable);
 }
 
 Result<nomad::Variable> HttpNomadApi::ReleaseLock(const std::string& path,
@@ -321,28 +369,28 @@ Result<nomad::Variable> HttpNomadApi::ReleaseLock(const std::string& path,
   HttpRequest r = NewRequest("PUT", VarPath(path), w.namespace_, w.region, true);
   r.query.emplace_back("lock-release", "");
   r.body = nomad::EncodeLockRef(TrimSlashes(path), lock_id, EffectiveNamespace(w.namespace_));
-  return Call(r, Retry::kSingle, nomad::DecodeVariable);
+  return Call(Op::kLockRelease, r, Retry::kSingle, nomad::DecodeVariable);
 }
 
 // ---- ACL policies (global objects: no namespace) ----
 
 Result<nomad::AclPolicy> HttpNomadApi::ReadAclPolicy(const std::string& name) {
   HttpRequest r = NewRequest("GET", "/v1/acl/policy/" + EscapePathSegment(name), "", "", false);
-  return Call(r, Retry::kRetried, nomad::DecodeAclPolicy);
+  return Call(Op::kAclPolicyRead, r, Retry::kRetried, nomad::DecodeAclPolicy);
 }
 
 Status HttpNomadApi::UpsertAclPolicy(const nomad::AclPolicy& policy) {
   HttpRequest r =
       NewRequest("POST", "/v1/acl/policy/" + EscapePathSegment(policy.name), "", "", false);
   r.body = nomad::EncodeAclPolicy(policy);
-  auto resp = Execute(r, Retry::kRetried, config_.request_timeout);
+  auto resp = Execute(Op::kAclPolicyUpsert, r, Retry::kRetried, config_.request_timeout);
   return resp.ok() ? Status::Ok() : resp.status();
 }
 
 Status HttpNomadApi::DeleteAclPolicy(const std::string& name) {
   HttpRequest r =
       NewRequest("DELETE", "/v1/acl/policy/" + EscapePathSegment(name), "", "", false);
-  auto resp = Execute(r, Retry::kRetried, config_.request_timeout);
+  auto resp = Execute(Op::kAclPolicyDelete, r, Retry::kRetried, config_.request_timeout);
   return resp.ok() ? Status::Ok() : resp.status();
 }
 

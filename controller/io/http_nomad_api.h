@@ -40,12 +40,22 @@
 //
 // Shutdown() cancels calls in flight and makes later calls return kCancelled at once.
 //
+// Observation (metrics): Options::observer, when set, is called once per API call (after its last
+// attempt, retries included) with the call's fixed operation name (OpName below: "job.register",
+// "var.read", ...; one per NomadApi method, so label cardinality stays bounded), the outcome code
+// of the last attempt ("200", "404", "500", ...; "error" for a transport failure such as a refused
+// connection or a timeout; "cancelled" after Shutdown) and the time the call took, backoff sleeps
+// included, by `clock`. A 2xx whose body does not decode still reports its HTTP status. The
+// observer runs on the calling thread, possibly on several threads at once, and must not call
+// back into this object.
+//
 // Borrows `transport`, `clock` and `sleeper`; they must outlive this object. Safe for concurrent
 // use. Logs nothing: every outcome is a Status, and no message contains the token (error bodies
 // are scrubbed of it too).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -60,6 +70,10 @@
 
 namespace nsg::io {
 
+// Called once per API call: (op, code, took). See "Observation" above.
+using RequestObserver =
+    std::function<void(std::string_view op, std::string_view code, Duration took)>;
+
 class HttpNomadApi final : public nomad::NomadApi {
  public:
   struct Options {
@@ -68,7 +82,17 @@ class HttpNomadApi final : public nomad::NomadApi {
     Duration max_retry_elapsed = std::chrono::seconds(60);
     Duration blocking_margin = std::chrono::seconds(10);
     uint64_t seed = 0;  // jitter seed; 0 = random
+    RequestObserver observer;  // may be empty
   };
+
+  // The operation names passed to the observer, one per NomadApi method.
+  enum class Op {
+    kJobRegister, kJobPlan, kJobRead, kJobsList, kJobAllocations, kJobDeregister, kJobEvaluate,
+    kJobsParse, kAllocsList, kAllocRead, kAllocStop, kNodesList, kVarRead, kVarsList, kVarWrite,
+    kVarDelete, kLockAcquire, kLockRenew, kLockRelease, kAclPolicyRead, kAclPolicyUpsert,
+    kAclPolicyDelete,
+  };
+  static std::string_view OpName(Op op);
 
   // Nomad's cap on a blocking query's wait (MaxBlockingRPCQueryTime, nomad-api.md §1.6).
   static constexpr Duration kMaxBlockingWait = std::chrono::minutes(5);
@@ -131,20 +155,24 @@ class HttpNomadApi final : public nomad::NomadApi {
   HttpRequest NewRequest(std::string method, std::string path, const std::string& ns,
                          const std::string& region, bool with_namespace) const;
   HttpRequest ReadRequest(std::string path, const Query& q, bool with_namespace = true) const;
-  // Sends with retries. A 2xx returns the response; anything else its Status, and a non-2xx
-  // response is also copied to *error_response when given.
-  Result<HttpResponse> Execute(const HttpRequest& request, Retry retry, Duration timeout,
+  // Sends with retries and reports the call to the observer. A 2xx returns the response;
+  // anything else its Status, and a non-2xx response is also copied to *error_response when
+  // given.
+  Result<HttpResponse> Execute(Op op, const HttpRequest& request, Retry retry, Duration timeout,
                                HttpResponse* error_response = nullptr);
-  Result<HttpResponse> Read(const HttpRequest& request, const Query& q);
+  // The retry loop of Execute; *code receives the outcome code of the last attempt.
+  Result<HttpResponse> Attempts(const HttpRequest& request, Retry retry, Duration timeout,
+                                HttpResponse* error_response, std::string* code);
+  Result<HttpResponse> Read(Op op, const HttpRequest& request, const Query& q);
   nomad::QueryMeta MetaFrom(const HttpResponse& response, uint64_t requested_index) const;
   std::string EffectiveNamespace(const std::string& ns) const;
   Status Malformed(const HttpRequest& request, const Status& decode) const;
   // Execute with the normal timeout, then decode a 2xx body (a body that does not decode is
   // reported by Malformed()).
   template <typename T>
-  Result<T> Call(const HttpRequest& request, Retry retry,
+  Result<T> Call(Op op, const HttpRequest& request, Retry retry,
                  base::Result<T> (*decode)(std::string_view)) {
-    auto resp = Execute(request, retry, config_.request_timeout);
+    auto resp = Execute(op, request, retry, config_.request_timeout);
     if (!resp.ok()) return resp.status();
     auto out = decode(resp->body);
     if (!out.ok()) return Malformed(request, out.status());

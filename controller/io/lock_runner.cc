@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -219,13 +220,25 @@ class LockRunner::Worker {
 Result<std::unique_ptr<LockRunner>> LockRunner::Create(LockRunnerOptions options,
                                                        nomad::NomadApi& api,
                                                        const base::Clock& clock) {
+  return Create(std::move(options), nullptr, api, clock);
+}
+
+Result<std::unique_ptr<LockRunner>> LockRunner::Create(LockRunnerOptions options,
+                                                       std::unique_ptr<RuntimeHolder> holder,
+                                                       nomad::NomadApi& api,
+                                                       const base::Clock& clock) {
+  const bool in_process = options.mode == LockMode::kInProcess;
+  if (in_process != (holder != nullptr)) {
+    return Status::InvalidSpec(
+        "in-process mode needs the caller's holder; no other mode takes one");
+  }
   if (options.mode == LockMode::kShim && options.command.empty()) {
     return Status::InvalidSpec("no command: nomad-singleton lock [flags] -- CMD [ARGS...]");
   }
   if (options.mode != LockMode::kShim && !options.command.empty()) {
     return Status::InvalidSpec("a command is only for shim mode (the guard runs the workload)");
   }
-  if (options.mode != LockMode::kShim && options.state_dir.empty()) {
+  if (options.mode != LockMode::kShim && !in_process && options.state_dir.empty()) {
     return Status::InvalidSpec(
         "sidecar and split mode need a state directory (NOMAD_ALLOC_DIR is not set)");
   }
@@ -233,19 +246,24 @@ Result<std::unique_ptr<LockRunner>> LockRunner::Create(LockRunnerOptions options
   if (!options.log) options.log = DefaultLockLog();
   auto agent = lock::Agent::Create(options.config);
   if (!agent.ok()) return agent.status();
-  return std::unique_ptr<LockRunner>(
-      new LockRunner(std::move(options), std::move(agent).value(), api, clock));
+  if (options.mode == LockMode::kShim) {
+    holder = std::make_unique<ProcessHolder>(options.command, options.state_dir, options.log);
+  } else if (!in_process) {
+    holder = std::make_unique<LeaseHolder>(options, options.mode == LockMode::kAcquireOnly);
+  }
+  return std::unique_ptr<LockRunner>(new LockRunner(
+      std::move(options), std::move(agent).value(), std::move(holder), api, clock));
 }
 
-LockRunner::LockRunner(LockRunnerOptions options, lock::Agent agent, nomad::NomadApi& api,
+LockRunner::LockRunner(LockRunnerOptions options, lock::Agent agent,
+                       std::unique_ptr<RuntimeHolder> holder, nomad::NomadApi& api,
                        const base::Clock& clock)
-    : opts_(std::move(options)), api_(api), clock_(clock), agent_(std::move(agent)) {
+    : opts_(std::move(options)),
+      api_(api),
+      clock_(clock),
+      agent_(std::move(agent)),
+      holder_(std::move(holder)) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (opts_.mode == LockMode::kShim) {
-    holder_ = std::make_unique<ProcessHolder>(opts_.command, opts_.state_dir, opts_.log);
-  } else {
-    holder_ = std::make_unique<LeaseHolder>(opts_, opts_.mode == LockMode::kAcquireOnly);
-  }
   ops_ = std::make_unique<Worker>();
   reads_ = std::make_unique<Worker>();
 }
@@ -274,7 +292,7 @@ void LockRunner::Post(Completion c) {
 }
 
 int LockRunner::Prepare() {
-  if (opts_.mode == LockMode::kShim) return 0;
+  if (opts_.mode == LockMode::kShim || opts_.mode == LockMode::kInProcess) return 0;
   if (Status st = MakeDirs(opts_.state_dir); !st.ok()) {
     Log(st.ToString());
     return lock::kExitFailed;
@@ -456,8 +474,8 @@ std::optional<std::string> LockAgentAddress(
   return std::nullopt;
 }
 
-std::function<void(const std::string&)> DefaultLockLog() {
-  return [](const std::string& line) {
+std::function<void(const std::string&)> DefaultLockLog(const std::string& prefix) {
+  return [prefix](const std::string& line) {
     const auto t = std::chrono::system_clock::now();
     const std::time_t secs = std::chrono::system_clock::to_time_t(t);
     const long ms = static_cast<long>(
@@ -467,9 +485,27 @@ std::function<void(const std::string&)> DefaultLockLog() {
     ::gmtime_r(&secs, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-    std::fprintf(stderr, "%s.%03ldZ nomad-singleton lock: %s\n", stamp, ms, line.c_str());
+    std::fprintf(stderr, "%s.%03ldZ %s: %s\n", stamp, ms, prefix.c_str(), line.c_str());
     std::fflush(stderr);
   };
+}
+
+std::string RandomLockId() {
+  unsigned char b[16] = {};
+  size_t got = 0;
+  while (got < sizeof b) {
+    ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
 }
 
 std::string WallClockRfc3339() {

@@ -8,6 +8,8 @@
 //   kSidecar     lease file for the guard       write lease (held) + epoch file
 //   kAcquireOnly lease file + handoff           write lease, epoch and handoff, then exit 0
 //   kHeartbeat   lease file (from the handoff)  Resume(): renew at once, rewrite the lease
+//   kInProcess   the caller's RuntimeHolder     its Start() (the controller's leader election,
+//                                               leader_elector.h)
 //
 // Graceful stop in sidecar/split mode (Nomad stops the leader task first): the runner marks the
 // lease "stopping", the guard TERMs the workload (KILL after the kill timeout) and reports it dead
@@ -47,7 +49,7 @@ namespace nsg::io {
 using base::Duration;
 using base::TimePoint;
 
-enum class LockMode { kShim, kSidecar, kAcquireOnly, kHeartbeat };
+enum class LockMode { kShim, kSidecar, kAcquireOnly, kHeartbeat, kInProcess };
 
 struct LockRunnerOptions {
   lock::Config config;
@@ -88,6 +90,12 @@ class LockRunner {
   static base::Result<std::unique_ptr<LockRunner>> Create(LockRunnerOptions options,
                                                           nomad::NomadApi& api,
                                                           const base::Clock& clock);
+  // kInProcess: the runner drives `holder` (owned, called only from the Run() thread). Fails as
+  // above, and when the mode is not kInProcess or `holder` is null.
+  static base::Result<std::unique_ptr<LockRunner>> Create(LockRunnerOptions options,
+                                                          std::unique_ptr<RuntimeHolder> holder,
+                                                          nomad::NomadApi& api,
+                                                          const base::Clock& clock);
   ~LockRunner();
   LockRunner(const LockRunner&) = delete;
   LockRunner& operator=(const LockRunner&) = delete;
@@ -104,8 +112,8 @@ class LockRunner {
   class Worker;
   using Completion = std::function<lock::Actions(lock::Agent&, TimePoint)>;
 
-  LockRunner(LockRunnerOptions options, lock::Agent agent, nomad::NomadApi& api,
-             const base::Clock& clock);
+  LockRunner(LockRunnerOptions options, lock::Agent agent, std::unique_ptr<RuntimeHolder> holder,
+             nomad::NomadApi& api, const base::Clock& clock);
   void Execute(lock::Actions actions);
   void Post(Completion c);
   void Log(const std::string& line) const;
@@ -141,8 +149,13 @@ std::optional<std::string> LockAgentAddress(
     const std::function<const char*(const char*)>& getenv,
     const std::function<bool(const std::string&)>& exists);
 
-// The default log: "HH:MM:SS.mmmZ nomad-singleton lock: <line>" on stderr. Thread-safe.
-std::function<void(const std::string&)> DefaultLockLog();
+// The default log: "HH:MM:SS.mmmZ <prefix>: <line>" on stderr. Thread-safe.
+std::function<void(const std::string&)> DefaultLockLog(
+    const std::string& prefix = "nomad-singleton lock");
+
+// A random UUID (version 4) from getrandom(2): a lock ID of our own, so that a retried acquire is
+// idempotent (lock::Config::lock_id).
+std::string RandomLockId();
 
 // RFC 3339 UTC wall time with seconds ("2026-11-21T05:41:07Z"), for holder metadata only.
 std::string WallClockRfc3339();

@@ -15,6 +15,9 @@ const prometheus::Histogram::BucketBoundaries kReconcileBuckets = {
 // Failover time is bounded below by the lock TTL + delay (seconds to a minute or two).
 const prometheus::Histogram::BucketBoundaries kFailoverBuckets = {1,  2,  5,   10,  15, 20,
                                                                   30, 45, 60, 90, 120, 300};
+// A Nomad API call: a millisecond on loopback to the request timeout, retries included.
+const prometheus::Histogram::BucketBoundaries kRequestBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 }  // namespace
 
@@ -150,6 +153,32 @@ void ControllerMetrics::AddEvent(const std::string& topic) {
 void ControllerMetrics::AddReconnect() { reconnects_->Increment(); }
 void ControllerMetrics::AddGap() { gaps_->Increment(); }
 void ControllerMetrics::SetLastSync(double unix_seconds) { last_sync_->Set(unix_seconds); }
+
+void ControllerMetrics::ObserveRequest(std::string_view op, std::string_view code,
+                                       base::Duration took) {
+  std::lock_guard lock(mu_);
+  std::pair<std::string, std::string> key(op, code);
+  auto c = requests_by_op_code_.find(key);
+  if (c == requests_by_op_code_.end()) {
+    prometheus::Counter* counter =
+        &counters_.at("nomad_requests_total")->Add({{"op", key.first}, {"code", key.second}});
+    c = requests_by_op_code_.emplace(std::move(key), counter).first;
+  }
+  c->second->Increment();
+  auto h = request_seconds_by_op_.find(op);
+  if (h == request_seconds_by_op_.end()) {
+    prometheus::Histogram* histogram = &histograms_.at("nomad_request_duration_seconds")
+                                            ->Add({{"op", std::string(op)}}, kRequestBuckets);
+    h = request_seconds_by_op_.emplace(std::string(op), histogram).first;
+  }
+  h->second->Observe(base::ToSeconds(took));
+}
+
+void ControllerMetrics::SetLeader(bool leader) {
+  std::lock_guard lock(mu_);
+  if (leader_ == nullptr) leader_ = &gauges_.at("leader")->Add({});
+  leader_->Set(leader ? 1 : 0);
+}
 
 std::string ControllerMetrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -1,20 +1,24 @@
 // ControllerMetrics: the controller's Prometheus metrics (ARCHITECTURE.md §4.3), built from the
 // catalogue in metrics/catalogue.h so that names, types, labels and help cannot drift from it.
 //
-// Only metrics the controller can fill truthfully get series; the families of the others
-// (nomad_requests_total, nomad_request_duration_seconds, leader) are registered without series,
-// so a scrape never shows an invented value. Per-singleton series are removed with Forget(key)
-// when the singleton is gone (bounded cardinality).
+// Only metrics the controller can fill truthfully get series: the families of
+// nomad_requests_total and nomad_request_duration_seconds get one series per op (and code) the
+// first time ObserveRequest sees it, and leader none until SetLeader is called, so a scrape never
+// shows an invented value. Per-singleton series are removed with Forget(key) when the singleton
+// is gone (bounded cardinality); op names are the fixed set of HttpNomadApi::OpName.
 //
 // Owns its prometheus::Registry. Safe for concurrent use (prometheus-cpp metrics are atomic; the
 // series maps are guarded by a mutex).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -49,6 +53,11 @@ class ControllerMetrics {
   void AddReconnect();
   void AddGap();
   void SetLastSync(double unix_seconds);
+  // One Nomad API call (HttpNomadApi's RequestObserver): op "job.register", code "200", "404",
+  // "error", "cancelled", ...; `took` includes retries.
+  void ObserveRequest(std::string_view op, std::string_view code, base::Duration took);
+  // 1 while this replica is the leader.
+  void SetLeader(bool leader);
 
   // The exposition text of everything.
   std::string Serialize() const;
@@ -84,6 +93,9 @@ class ControllerMetrics {
   std::map<std::string, Singleton> singletons_;
   std::map<std::string, prometheus::Counter*> reconcile_by_result_;
   std::map<std::string, prometheus::Counter*> events_by_topic_;
+  std::map<std::pair<std::string, std::string>, prometheus::Counter*> requests_by_op_code_;
+  std::map<std::string, prometheus::Histogram*, std::less<>> request_seconds_by_op_;
+  prometheus::Gauge* leader_ = nullptr;
   uint64_t retries_seen_ = 0;
 };
 

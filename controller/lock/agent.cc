@@ -116,7 +116,9 @@ std::string_view StateName(State s) {
 }
 
 Result<Agent> Agent::Create(Config config) {
-  if (Status st = Validate(config); !st.ok()) return st;
+  if (!config.unchecked_negative_control) {
+    if (Status st = Validate(config); !st.ok()) return st;
+  }
   return Agent(std::move(config));
 }
 

@@ -126,6 +126,9 @@ struct Config {
   // Nomad's lower bound on the TTL; tests that run real processes under short real timers lower
   // it (never the CLI).
   Duration min_ttl_for_test = kMinTtl;
+  // The fault simulation's negative control ("the timer rule deliberately broken") builds agents
+  // whose timers break the rule; Create() then skips Validate(). Never set outside faultsim.
+  bool unchecked_negative_control = false;
 };
 
 // Checks what Nomad and the timer rule require: a path in Nomad's alphabet; T in [10s, 24h];

@@ -130,6 +130,8 @@ bool IsOwned(const nomad::Job& job) {
   return it != job.meta.end() && it->second == render::kManagedByValue;
 }
 
+bool IsPeriodic(const nomad::Job& job) { return job.periodic && job.periodic->enabled; }
+
 bool IsLive(const nomad::Allocation& a) {
   const bool active = a.client_status == nomad::kClientRunning ||
                       a.client_status == nomad::kClientPending ||
@@ -199,7 +201,9 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
     case SpecState::kValid: {
       if (!valid) break;  // a kValid Desired without Rendered is a caller bug: do nothing
       const render::Rendered& want = *d.rendered;
-      const bool policy_differs = !o.policy || !SamePolicy(*o.policy, want.policy);
+      // Without ACLs there is no policy to keep (Nomad refuses the policy endpoints).
+      const bool policy_differs =
+          !o.acl_disabled && (!o.policy || !SamePolicy(*o.policy, want.policy));
       if (job == nullptr) {
         if (policy_differs) r.actions.push_back(PolicyAction(want.policy, "Creating"));
         r.actions.push_back(RegisterAction(want, 0, "Creating"));
@@ -257,7 +261,9 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
                 o.policy ? "ACL policy " + want.policy.name + " differs; updating it"
                          : "ACL policy " + want.policy.name + " is missing; creating it"};
       } else {
-        sync = {true, "InSync", "job and ACL policy match the spec"};
+        sync = {true, "InSync",
+                o.acl_disabled ? "job matches the spec (the cluster has no ACLs: no policy)"
+                               : "job and ACL policy match the spec"};
         if (!fields.empty()) {
           std::string list;
           for (const auto& f : fields) list += (list.empty() ? "" : ", ") + f;
@@ -309,6 +315,12 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
 
   // ---- Enforcement and failover tracking (jobs of ours only) ----
   const bool enforce = ours && !deregistering;
+  // A periodic parent has no allocations of its own: its runs are child jobs
+  // ("<id>/periodic-<ts>") whose allocations the ClusterView files under the parent's key, so
+  // at-most-one is enforced over the children (ProhibitOverlap keeps runs apart; a run that
+  // overlaps anyway is a duplicate like any other), and no live allocation between runs is normal.
+  const nomad::Job* shape = valid ? &d.rendered->job : job;
+  const bool periodic = shape != nullptr && IsPeriodic(*shape);
   const std::optional<LockHolder>& holder = o.lock.holder;
   const bool holder_unknown = !o.lock.known || (holder && holder->alloc_id.empty());
   const std::string holder_id = holder ? holder->alloc_id : "";
@@ -408,6 +420,27 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
   } else if (job->stop) {
     ready.reason = "JobStopped";
     ready.message = "job " + job_ref + " is stopped";
+  } else if (periodic) {
+    // The parent is what the spec asks for; a run in progress only refines the message.
+    const nomad::Allocation* ha = holder && !holder_unknown ? FindAlloc(o, holder_id) : nullptr;
+    ready.status = true;
+    if (ha != nullptr && IsRunning(*ha) && LostCause(o, *ha).empty()) {
+      ready.reason = "HolderRunning";
+      ready.message = "run allocation " + holder_id + " (job " + ha->job_id +
+                      ") holds the lock and runs";
+    } else {
+      ready.reason = "Scheduled";
+      ready.message = "periodic job " + job_ref + " is registered (schedule \"" +
+                      shape->periodic->spec + "\"); ";
+      if (r.stats.live_allocations == 0) {
+        ready.message += "no run in progress";
+      } else if (holder_unknown) {
+        ready.message += "a run is live; reading which allocation holds the lock";
+      } else {
+        ready.message += std::to_string(r.stats.live_allocations) +
+                         " run allocation(s) live, none running with the lock";
+      }
+    }
   } else if (holder_unknown) {
     ready.reason = "HolderUnknown";
     ready.message = o.lock.known ? "the lock is held; reading which allocation holds it"
@@ -441,7 +474,7 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
                 "holder " + Short(f.from_alloc) + ": " + f.cause + " " +
                     base::FormatDuration(opt.now - f.started_at) +
                     " ago; waiting for a new holder"};
-  } else if (enforce && !job->stop && r.stats.live_allocations < r.stats.limit) {
+  } else if (enforce && !job->stop && !periodic && r.stats.live_allocations < r.stats.limit) {
     degraded = {ConditionType::kDegraded, true, "MissingAllocations",
                 std::to_string(r.stats.live_allocations) + " of " +
                     std::to_string(r.stats.limit) + " allocations are live"};

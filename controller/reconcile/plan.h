@@ -64,7 +64,8 @@
 //     the job after us). Otherwise the difference is the server's normalization of what we sent;
 //     re-sending would change nothing (Synced=T; the message names the fields).
 //   [Policy] = UpsertPolicy first, when the policy is missing or differs (name, description,
-//   rules, JobACL). Register(JMI) = EnforceIndex on the observed job's JobModifyIndex.
+//   rules, JobACL), unless the cluster has no ACLs. Register(JMI) = EnforceIndex on the observed
+//   job's JobModifyIndex.
 //
 //   enforcement                                  actions and events        conditions
 //   -------------------------------------------  ------------------------  ------------------------
@@ -80,6 +81,8 @@
 //   live allocations < limit                     -                         Degraded=T
 //                                                                          MissingAllocations
 //   holder's alloc running, its node up          -                         Ready=T HolderRunning
+//   periodic parent, no run holding the lock     -                         Ready=T Scheduled; never
+//                                                                          MissingAllocations
 //
 // limit = the desired group Count (1 + standby), or the observed job's Count when the spec is
 // invalid or deleted. "Live" = client status running, pending or unknown, with DesiredStatus run
@@ -88,6 +91,16 @@
 // CreateIndex (ties: larger ID first); never the holder. A holder whose allocation is being failed
 // over does not count against the limit, so the replacement Nomad places for it is never taken
 // for a duplicate. Actions are ordered: UpsertPolicy, RegisterJob, StopAllocation, DeregisterJob.
+//
+// Periodic jobs (spec.schedule; the desired job's, or for an invalid or deleted spec the observed
+// job's, Periodic block): the parent has no allocations; Observed::allocations holds its runs'
+// ("<id>/periodic-<ts>" children, filed under the parent's key by the ClusterView), and the
+// enforcement rows apply to them with the same limit: two runs that are live at once keep the
+// lock holder and stop the rest. Ready is true while the parent is registered (HolderRunning
+// during a run that holds the lock, else Scheduled); fewer live allocations than the limit is
+// normal between runs.
+//
+// A cluster without ACLs (Observed::acl_disabled): no policy is compared or upserted.
 #pragma once
 
 #include <cstdint>
@@ -193,6 +206,9 @@ struct Observed {
   std::vector<nomad::Allocation> allocations;  // of this job, any status
   std::map<std::string, std::string> node_status;  // node ID → Node.Status, for those allocations
   std::optional<nomad::AclPolicy> policy;     // nullopt = no policy with the rendered name
+  // The cluster has no ACLs (Nomad refuses the policy endpoints, "ACL support disabled"): there
+  // is no policy to compare or write, and the job alone decides Synced.
+  bool acl_disabled = false;
   LockState lock;
   Memory memory;
   friend bool operator==(const Observed&, const Observed&) = default;
@@ -277,6 +293,10 @@ PlanResult Plan(const Desired& desired, const Observed& observed, const PlanOpti
 
 // True when Meta[kMetaManagedBy] says the job is ours.
 bool IsOwned(const nomad::Job& job);
+
+// True for a periodic parent job (an enabled Periodic block): it launches "<id>/periodic-<ts>"
+// children and has no allocations of its own.
+bool IsPeriodic(const nomad::Job& job);
 
 // Whether an allocation counts as live for at-most-one (see "Live" above).
 bool IsLive(const nomad::Allocation& a);

@@ -82,18 +82,39 @@ base::Result<Observed> Reconciler::Observe(const Desired& d) {
     }
   }
   // The policy: only a valid spec has one to compare with.
-  if (d.state == SpecState::kValid && d.rendered) {
+  if (d.state == SpecState::kValid && d.rendered && AclProbeDue()) {
     auto policy = api_.ReadAclPolicy(d.rendered->policy.name);
     if (policy.ok()) {
       o.policy = std::move(policy).value();
-    } else if (policy.status().code() != StatusCode::kNotFound &&
-               policy.status().code() != StatusCode::kInvalidSpec) {
-      // kInvalidSpec: Nomad refuses ACL policy calls for good (a cluster without ACLs answers
-      // "ACL support disabled"); Execute then skips the upsert, see there.
+      NoteAcls(/*disabled=*/false);
+    } else if (policy.status().code() == StatusCode::kNotFound) {
+      NoteAcls(/*disabled=*/false);
+    } else if (policy.status().code() == StatusCode::kInvalidSpec) {
+      // A read by name is refused for good only by a cluster without ACLs ("ACL support
+      // disabled"): there is no policy to keep.
+      NoteAcls(/*disabled=*/true);
+    } else {
       return policy.status();
     }
   }
+  o.acl_disabled = AclsDisabled();
   return o;
+}
+
+bool Reconciler::AclProbeDue() const {
+  std::lock_guard lock(acl_mu_);
+  return !acl_disabled_ || clock_.Now() - acl_probed_at_ >= options_.acl_probe_interval;
+}
+
+void Reconciler::NoteAcls(bool disabled) {
+  std::lock_guard lock(acl_mu_);
+  if (disabled) acl_probed_at_ = clock_.Now();
+  acl_disabled_ = disabled;
+}
+
+bool Reconciler::AclsDisabled() const {
+  std::lock_guard lock(acl_mu_);
+  return acl_disabled_;
 }
 
 Status Reconciler::RefreshJob(const std::string& ns, const std::string& id) {
@@ -120,6 +141,7 @@ Status Reconciler::Execute(const Action& a, Memory& memory, ReconcileResult& out
       // no policy, and with ACLs a missing policy fails closed (the lock task cannot take the
       // lock, so no workload starts).
       Status st = api_.UpsertAclPolicy(a.policy);
+      if (st.ok()) NoteAcls(/*disabled=*/false);
       if (st.code() == StatusCode::kInvalidSpec) {
         ++out.policies_skipped;
         return Status::Ok();

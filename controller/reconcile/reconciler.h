@@ -18,6 +18,12 @@
 //   kCancelled  shutdown; nothing to requeue.
 // A stop of an allocation Nomad no longer has (kNotFound) is success: it is gone.
 //
+// A cluster without ACLs refuses the policy endpoints for good ("ACL support disabled",
+// kInvalidSpec). The Reconciler remembers that (for all keys, for its lifetime): the plan then
+// neither compares nor upserts a policy, and the policy read — the probe that notices ACLs being
+// turned on — is sent at most once per Options::acl_probe_interval instead of on every
+// reconcile. A policy read or upsert that succeeds forgets it at once.
+//
 // Memory (the singleton's status between reconciles) belongs to the caller; Reconcile updates it
 // even when an action fails, because what was observed (a failover start, a duplicate counted)
 // stays true.
@@ -27,6 +33,7 @@
 // time); `api` and `view` are safe for concurrent use.
 #pragma once
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +48,8 @@ namespace nsg::reconcile {
 
 // How many times a lost check-and-set is re-read and retried within one reconcile.
 inline constexpr int kDefaultMaxConflictRetries = 3;
+// On a cluster without ACLs, how often the policy is read again to notice ACLs being enabled.
+inline constexpr Duration kDefaultAclProbeInterval = 5min;
 
 struct ReconcileResult {
   enum class Outcome { kDone, kRetry, kPermanent, kCancelled };
@@ -63,6 +72,7 @@ class Reconciler {
     bool dry_run = false;  // --dry-run: plan and report, change nothing
     int max_conflict_retries = kDefaultMaxConflictRetries;
     Duration holder_unknown_requeue = kDefaultHolderUnknownRequeue;
+    Duration acl_probe_interval = kDefaultAclProbeInterval;
   };
 
   Reconciler(nomad::NomadApi& api, ClusterView& view, const base::Clock& clock, Options options);
@@ -79,12 +89,23 @@ class Reconciler {
   // Re-reads the job after a lost check-and-set.
   base::Status RefreshJob(const std::string& ns, const std::string& id);
   base::Status Execute(const Action& a, Memory& memory, ReconcileResult& out);
+  // Whether to read the policy now: always, unless the cluster is known to have no ACLs and the
+  // last probe is younger than acl_probe_interval.
+  bool AclProbeDue() const;
+  // A policy call answered: `disabled` = refused for good (ACL support disabled).
+  void NoteAcls(bool disabled);
+  bool AclsDisabled() const;
 
   // Constant after construction.
   nomad::NomadApi& api_;
   ClusterView& view_;
   const base::Clock& clock_;
   const Options options_;
+
+  // What this Reconciler learnt about the cluster's ACLs. Guarded by acl_mu_.
+  mutable std::mutex acl_mu_;
+  bool acl_disabled_ = false;
+  TimePoint acl_probed_at_{};  // when a policy read last found ACLs disabled
 };
 
 }  // namespace nsg::reconcile

@@ -350,8 +350,12 @@ void Cluster::Impl::Commit(Write& w) {
   for (const std::string& n : w.pull_nodes) SchedulePull(n);
 }
 
+// Workload identities stay valid until the allocation is client-terminal, not merely
+// server-terminal (DesiredStatus stop): Nomad lets a stopping allocation's tasks — poststop ones,
+// and a lock agent releasing its lock during a graceful stop — keep using their identity
+// (hashicorp/nomad#19268 made the legacy Vault path match the workload-identity one).
 void Cluster::Impl::RevokeIfTerminal(const Allocation& a) {
-  if (!Terminal(a) || !cluster.token_revoker_) return;
+  if (!ClientTerminal(a.client_status) || !cluster.token_revoker_) return;
   cluster.token_revoker_(a.id);
 }
 

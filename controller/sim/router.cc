@@ -156,6 +156,51 @@ void Router::AddFault(Fault fault) {
 
 void Router::ClearFaults() { faults_.clear(); }
 
+// --- Request accounting ----------------------------------------------------------------------
+
+std::string Router::RouteTemplate(const std::string& path) {
+  // Collection prefixes whose next segment(s) name one object; the object's own sub-resources
+  // (the last segment, when it is one of these) are kept.
+  struct Prefix {
+    std::string_view prefix;
+    std::string_view param;
+    std::vector<std::string_view> subs;
+  };
+  static const std::vector<Prefix> kPrefixes = {
+      {"/v1/job/", ":id",
+       {"allocations", "plan", "evaluate", "evaluations", "versions", "summary", "deployments",
+        "scale", "dispatch", "periodic/force"}},
+      {"/v1/allocation/", ":id", {"stop"}},
+      {"/v1/node/", ":id", {"allocations", "drain", "eligibility", "purge"}},
+      {"/v1/var/", ":path", {}},
+      {"/v1/acl/policy/", ":name", {}},
+  };
+  for (const Prefix& p : kPrefixes) {
+    if (!StartsWith(path, p.prefix) || path.size() == p.prefix.size()) continue;
+    const std::string_view rest = std::string_view(path).substr(p.prefix.size());
+    for (std::string_view sub : p.subs) {
+      if (rest.size() > sub.size() + 1 && rest.substr(rest.size() - sub.size()) == sub &&
+          rest[rest.size() - sub.size() - 1] == '/') {
+        return std::string(p.prefix) + std::string(p.param) + "/" + std::string(sub);
+      }
+    }
+    return std::string(p.prefix) + std::string(p.param);
+  }
+  return path;
+}
+
+uint64_t Router::RequestTotal() const {
+  uint64_t n = 0;
+  for (const auto& [route, count] : request_counts_) n += count;
+  return n;
+}
+
+void Router::Account(const Request& req) {
+  if (StartsWith(req.path, "/v1/sim/")) return;
+  ++request_counts_[req.method + " " + RouteTemplate(req.path)];
+  if (request_observer_) request_observer_(req);
+}
+
 Router::Fault* Router::MatchFault(const Request& req) {
   // The longest matching route wins; ties go to the fault added first.
   Fault* best = nullptr;
@@ -178,6 +223,7 @@ bool Router::FromPartitionedAlloc(const Request& req) const {
 // --- Dispatch --------------------------------------------------------------------------------
 
 void Router::Submit(Request req, std::function<void(Reply)> done) {
+  Account(req);
   if (!StartsWith(req.path, "/v1/sim/")) {
     if (FromPartitionedAlloc(req)) {
       dropped_.emplace(next_id_++, std::move(done));

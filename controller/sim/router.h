@@ -18,7 +18,10 @@
 //   * the simulator control API under /v1/sim/ and injected faults (status, latency, drop) per
 //     path prefix; requests carrying the workload token of an allocation whose node is
 //     partitioned are never answered (the client times out), as a Task API call from a cut-off
-//     client would be.
+//     client would be;
+//   * request accounting for tests and benchmarks: every request outside /v1/sim/ is counted by
+//     "METHOD route" (RouteTemplate) as it arrives, before faults and partitions, and handed to an
+//     optional observer. Counting never changes what the model does.
 //
 // Completion callbacks run synchronously inside Submit() for immediate replies, and later inside
 // SimCore::AdvanceTo() for parked or delayed ones. They must not call back into the router; nor
@@ -154,6 +157,26 @@ class Router {
   void AddFault(Fault fault);
   void ClearFaults();
 
+  // Ends every open event stream as a server restart or a proxy's idle timeout would (the client
+  // sees the body end and must reconnect). Returns how many were closed.
+  size_t CloseStreams();
+
+  // Requests that arrived (outside /v1/sim/), by "METHOD route" — e.g. "GET /v1/job/:id",
+  // "POST /v1/allocation/:id/stop", "GET /v1/event/stream" — since construction or the last
+  // ResetRequestCounts().
+  const std::map<std::string, uint64_t>& RequestCounts() const { return request_counts_; }
+  uint64_t RequestTotal() const;
+  void ResetRequestCounts() { request_counts_.clear(); }
+  // Called with every request that arrives (outside /v1/sim/), before faults and partitions, on
+  // the thread that owns the router (so with the HTTP front end's model mutex held): it must be
+  // quick and must not call back into the router or the model. Empty = none.
+  void SetRequestObserver(std::function<void(const Request&)> observer) {
+    request_observer_ = std::move(observer);
+  }
+  // The route of `path` with its parameters replaced: "/v1/job/x/allocations" →
+  // "/v1/job/:id/allocations", "/v1/var/a/b" → "/v1/var/:path".
+  static std::string RouteTemplate(const std::string& path);
+
   // Introspection for tests and the control API.
   size_t ParkedQueries() const { return parked_.size(); }
   size_t OpenStreams() const { return streams_.size(); }
@@ -198,6 +221,8 @@ class Router {
   void ScheduleRecheck();
   void FinishParked(uint64_t id);
   Fault* MatchFault(const Request& req);
+  // Counts `req` and tells the observer (see RequestCounts).
+  void Account(const Request& req);
   bool FromPartitionedAlloc(const Request& req) const;
 
   // Routes (routes_*.cc).
@@ -247,6 +272,8 @@ class Router {
   std::vector<Fault> faults_;
   std::map<uint64_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::shared_ptr<StreamSink>> dropped_streams_;  // never answered (faults)
+  std::map<std::string, uint64_t> request_counts_;  // "METHOD route" → requests
+  std::function<void(const Request&)> request_observer_;
 };
 
 }  // namespace nsg::sim

@@ -43,6 +43,7 @@ std::vector<std::string> Router::KnownNamespaces() const {
 
 uint64_t Router::SubmitStream(Request req, std::shared_ptr<StreamSink> sink,
                               StreamFraming framing) {
+  Account(req);
   // Faults and partitions apply as for Submit (latency is not modelled for streams).
   if (FromPartitionedAlloc(req)) {
     dropped_streams_.push_back(std::move(sink));
@@ -161,6 +162,13 @@ void Router::ArmHeartbeat(uint64_t id) {
 }
 
 void Router::CancelStream(uint64_t id) { CloseStream(id, /*notify_sink=*/false); }
+
+size_t Router::CloseStreams() {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, s] : streams_) ids.push_back(id);
+  for (uint64_t id : ids) CloseStream(id, /*notify_sink=*/true);
+  return ids.size();
+}
 
 void Router::CloseStream(uint64_t id, bool notify_sink) {
   auto it = streams_.find(id);

@@ -9,6 +9,9 @@
 //   DELETE /v1/sim/faults                                 clears every fault
 //   POST   /v1/sim/leader-election                        new leader: heartbeat TTLs, lock timers
 //   POST   /v1/sim/acl/token      {"Policies":["p"]}      → {"SecretID":"..."}
+//   POST   /v1/sim/streams/close                          ends every event stream → {"Closed":n}
+//   GET    /v1/sim/requests                               → {"Total":n,"Counts":{"GET /v1/jobs":n}}
+//   DELETE /v1/sim/requests                               resets the request counters
 // Latency is a Go duration string or integer nanoseconds.
 #include <nlohmann/json.hpp>
 
@@ -94,6 +97,25 @@ Reply Router::RouteSim(Ctx& ctx) {
     }
     AddFault(std::move(f));
     return ok();
+  }
+  if (rest == "streams/close") {
+    if (!write) return MethodNotAllowed();
+    NJson out = NJson::object();
+    out["Closed"] = CloseStreams();
+    return Json(200, out.dump());
+  }
+  if (rest == "requests") {
+    if (req.method == "DELETE") {
+      ResetRequestCounts();
+      return ok();
+    }
+    if (req.method != "GET") return MethodNotAllowed();
+    NJson out = NJson::object();
+    out["Total"] = RequestTotal();
+    NJson counts = NJson::object();
+    for (const auto& [route, n] : RequestCounts()) counts[route] = n;
+    out["Counts"] = std::move(counts);
+    return Json(200, out.dump());
   }
   if (rest == "acl/token") {
     if (!write) return MethodNotAllowed();

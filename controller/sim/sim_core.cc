@@ -45,17 +45,22 @@ std::optional<TimePoint> SimCore::NextTimerAt() const {
 }
 
 void SimCore::AdvanceTo(TimePoint t) {
-  while (!timers_.empty() && timers_.begin()->first.first <= t) {
-    auto it = timers_.begin();
-    TimePoint due = it->first.first;
-    TimerId id = it->first.second;
-    Timer timer = std::move(it->second);
-    timers_.erase(it);
-    timer_due_.erase(id);
-    if (due > now_) now_ = due;
-    timer.fn();
+  while (RunNext(t)) {
   }
   if (t > now_) now_ = t;
+}
+
+bool SimCore::RunNext(TimePoint limit) {
+  if (timers_.empty() || timers_.begin()->first.first > limit) return false;
+  auto it = timers_.begin();
+  TimePoint due = it->first.first;
+  TimerId id = it->first.second;
+  Timer timer = std::move(it->second);
+  timers_.erase(it);
+  timer_due_.erase(id);
+  if (due > now_) now_ = due;
+  timer.fn();
+  return true;
 }
 
 uint64_t SimCore::Uniform(uint64_t lo, uint64_t hi) {

@@ -70,6 +70,10 @@ class SimCore {
   // Runs every timer due at or before `t` in order, then sets Now() to `t` (never backwards).
   void AdvanceTo(TimePoint t);
   void AdvanceBy(Duration d) { AdvanceTo(now_ + d); }
+  // Runs the earliest timer if it is due at or before `limit` and returns true; otherwise runs
+  // nothing and returns false. Lets a caller that waits inside a timer (the fault simulation's
+  // synchronous API calls) move time one event at a time; re-entrant like AdvanceTo.
+  bool RunNext(TimePoint limit);
 
   // Deterministic randomness.
   std::mt19937_64& Rng() { return rng_; }

@@ -1364,6 +1364,10 @@ struct DocRecord {
 
 }  // namespace
 
+std::optional<std::string> VariablePathError(std::string_view path) {
+  return CheckVariablePath(path);
+}
+
 LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& check) {
   LoadResult result;
   std::vector<DocRecord> docs;

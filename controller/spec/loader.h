@@ -10,7 +10,9 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controller/spec/singleton.h"
@@ -53,5 +55,11 @@ using SpecCheck = std::function<void(const Singleton& s, std::vector<Diagnostic>
 // singleton that is otherwise valid. Also reports the same singleton (namespace/name) defined more
 // than once, naming both places; all its definitions are then invalid.
 LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& check = nullptr);
+
+// Why `path` is not a Nomad variable path a lock can use (nomad-api.md §2.3: 1-128 characters of
+// a-z A-Z 0-9 - _ ~ /, no empty segment, only nomad/jobs... etc. under the reserved "nomad/"), or
+// nullopt when it is fine. The message completes "<path> ...", e.g. "must be 1 to 128 characters
+// long".
+std::optional<std::string> VariablePathError(std::string_view path);
 
 }  // namespace nsg::spec

@@ -3,23 +3,19 @@
 // Checks convergence of a spec directory, zero writes on a restart over an unchanged cluster,
 // edits, invalid specs, hand drift, the HTTP endpoints, and `plan`'s exit codes. Every wait is on
 // a condition with a deadline.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <future>
 #include <memory>
 #include <optional>
-#include <stop_token>
+#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,97 +23,18 @@
 #include "controller/cmd/controller_commands.h"
 #include "controller/render/job_renderer.h"
 #include "controller/sim/http_frontend.h"
+#include "tests/cmd/controller_e2e_util.h"
+#include "tests/test_support/wait.h"
 
 namespace nsg {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-template <typename Pred>
-bool WaitUntil(Pred pred, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
-// A plain HTTP/1.1 GET on 127.0.0.1; returns {status, body} or nullopt.
-std::optional<std::pair<int, std::string>> HttpGet(const std::string& host_port,
-                                                   const std::string& path) {
-  const auto colon = host_port.rfind(':');
-  const int port = std::stoi(host_port.substr(colon + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return std::nullopt;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  std::string resp;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0) resp.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  if (resp.size() < 12) return std::nullopt;
-  const auto body = resp.find("\r\n\r\n");
-  return std::make_pair(std::stoi(resp.substr(9, 3)),
-                        body == std::string::npos ? "" : resp.substr(body + 4));
-}
-
-std::string SpecYaml(const std::string& name, const std::string& arg) {
-  return "apiVersion: nomad-singleton.io/v1alpha1\n"
-         "kind: Singleton\n"
-         "metadata: {name: " +
-         name +
-         "}\n"
-         "spec:\n"
-         "  lock: {mode: shim, ttl: 10s, delay: 1s}\n"
-         "  task:\n"
-         "    driver: raw_exec\n"
-         "    config:\n"
-         "      command: /bin/sleep\n"
-         "      args: [\"" +
-         arg + "\"]\n";
-}
-
-// The controller on a thread, stopped through a stop_source.
-class RunningController {
- public:
-  explicit RunningController(std::vector<std::string> argv) {
-    std::promise<std::string> listening;
-    auto addr = listening.get_future();
-    thread_ = std::thread([this, argv, p = std::move(listening)]() mutable {
-      cmd::ControllerHooks hooks;
-      hooks.on_listening = [&p](const std::string& a) { p.set_value(a); };
-      code_ = cmd::RunController(argv, stop_.get_token(), hooks);
-    });
-    if (addr.wait_for(10s) == std::future_status::ready) http_ = addr.get();
-  }
-  ~RunningController() { Stop(); }
-  int Stop() {
-    stop_.request_stop();
-    if (thread_.joinable()) thread_.join();
-    return code_;
-  }
-  const std::string& http() const { return http_; }
-
- private:
-  std::stop_source stop_;
-  std::thread thread_;
-  std::string http_;
-  int code_ = -1;
-};
+using cmd::testing::ControllerSimTest;
+using cmd::testing::HttpGet;
+using cmd::testing::SpecYaml;
+using test_support::WaitUntil;
 
 // ControllerMain in a child process (forked before this process has started any thread when
 // ctest runs the test alone): SIGTERM stops it with exit 0, and --log-format json writes one valid
@@ -169,100 +86,14 @@ TEST(ControllerMainProcess, SigtermExitsZeroAndJsonLogsParse) {
   fs::remove_all(dir);
 }
 
-class ControllerEndToEnd : public ::testing::Test {
+class ControllerEndToEnd : public ControllerSimTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nsg-ctl-e2e-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "specs");
-    sim::SimServer::Options opts;
-    opts.nodes = 3;
-    // ACLs on, as in production (with ACLs off Nomad answers the policy endpoints with 400).
-    opts.acl.enabled = true;
-    token_ = opts.acl.management_secret;
-    opts.cluster.alloc_root = (dir_ / "allocs").string();
-    server_ = std::make_unique<sim::SimServer>(opts);
-    ASSERT_TRUE(server_->Start().ok());
-  }
-  void TearDown() override {
-    controller_.reset();
-    if (server_) server_->Stop();
-    fs::remove_all(dir_);
-  }
-
-  void WriteSpec(const std::string& name, const std::string& text) {
-    const fs::path tmp = dir_ / (name + ".tmp");
-    std::ofstream(tmp) << text;
-    fs::rename(tmp, dir_ / "specs" / (name + ".yaml"));  // atomic: no half-written file is read
-  }
-
-  void StartController(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"--specs", (dir_ / "specs").string(), "--http-addr",
-                                     "127.0.0.1:0", "--address", server_->Address(), "--token", token_,
-                                     "--spec-rescan-period", "100ms", "--log-level", "debug"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    controller_ = std::make_unique<RunningController>(argv);
-    ASSERT_FALSE(controller_->http().empty()) << "the controller did not start its HTTP server";
-  }
-
-  std::optional<nomad::Job> Job(const std::string& id) {
-    std::optional<nomad::Job> j;
-    server_->WithModel([&] { j = server_->cluster().GetJob("default", id); });
-    return j;
-  }
-
-  int RunningAllocs(const std::string& id) {
-    int n = 0;
-    server_->WithModel([&] {
-      for (const auto& a : server_->cluster().State().allocations) {
-        if (a.job_id == id && a.client_status == "running" && a.desired_status == "run") ++n;
-      }
-    });
-    return n;
-  }
-
-  nlohmann::json Status() {
-    auto r = HttpGet(controller_->http(), "/status");
-    if (!r || r->first != 200) return nlohmann::json::object();
-    return nlohmann::json::parse(r->second, nullptr, false);
-  }
-
-  // The controller has reconciled every listed key at least once since `after` (unix seconds)
-  // and found it in sync.
-  bool Reconciled(const std::vector<std::string>& keys, double after, const char* reason) {
-    const auto st = Status();
-    if (!st.contains("singletons")) return false;
-    size_t found = 0;
-    for (const auto& s : st["singletons"]) {
-      if (std::find(keys.begin(), keys.end(), s.value("singleton", "")) == keys.end()) continue;
-      if (!s.contains("last_reconcile") || s["last_reconcile"]["at"].get<double>() < after) {
-        continue;
-      }
-      for (const auto& c : s["conditions"]) {
-        if (c["type"] == "Synced" && c["reason"] == reason) ++found;
-      }
-    }
-    return found == keys.size();
-  }
-
-  static double Now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-
   int Plan(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {(dir_ / "specs").string(), "--address", server_->Address(),
                                      "--token", token_};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return cmd::PlanMain(argv);
   }
-
-  fs::path dir_;
-  std::string token_;
-  std::unique_ptr<sim::SimServer> server_;
-  std::unique_ptr<RunningController> controller_;
 };
 
 TEST_F(ControllerEndToEnd, ConvergesAndRestartWritesNothing) {
@@ -338,8 +169,15 @@ TEST_F(ControllerEndToEnd, EditInvalidAndDrift) {
   const auto v1 = *Job("alpha");
   EXPECT_NE(v1.meta.at(render::kMetaSpecHash), v0.meta.at(render::kMetaSpecHash));
   ASSERT_TRUE(WaitUntil([&] { return Reconciled({"default/alpha"}, 0, "InSync"); }, 30s));
-  // The new version replaces the allocation (a destructive update).
-  ASSERT_TRUE(WaitUntil([&] { return RunningAllocs("alpha") == 1; }, 30s)) << Status().dump(2);
+  // The new version replaces the allocation (a destructive update): wait for the replacement,
+  // not the old allocation that runs until the scheduler has stopped it.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const auto running = RunningAllocList("alpha");
+        return running.size() == 1 && running[0].create_index > v1.job_modify_index;
+      },
+      30s))
+      << Status().dump(2);
 
   // A spec made invalid leaves the job untouched.
   std::string bad = SpecYaml("alpha", "4000");
@@ -412,7 +250,7 @@ TEST_F(ControllerEndToEnd, PruneStopsJobOfDeletedSpec) {
 }
 
 TEST_F(ControllerEndToEnd, RejectsLeaderElectAndBadFlags) {
-  EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--leader-elect"}, {}), 2);
+  EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--leader-lock-path", "x/leader"}, {}), 2);
   EXPECT_EQ(cmd::RunController({"--http-addr", "127.0.0.1:0"}, {}), 2);  // --specs missing
   EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--workers", "0"}, {}), 2);
   EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--log-format", "xml"}, {}), 2);

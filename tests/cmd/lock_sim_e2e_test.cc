@@ -19,12 +19,14 @@
 #include "controller/sim/http_frontend.h"
 #include "controller/sim/process_driver.h"
 #include "controller/spec/loader.h"
+#include "tests/test_support/wait.h"
 
 namespace nsg {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using test_support::WaitUntil;
 
 struct Mark {
   std::string what;  // start | stop
@@ -45,17 +47,6 @@ std::vector<Mark> ReadMarks(const fs::path& p) {
     if (!m.what.empty()) out.push_back(m);
   }
   return out;
-}
-
-// Polls `pred` until it holds or `limit` passes (the work happens in other processes).
-template <typename Pred>
-bool WaitUntil(Pred pred, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 // Starts and stops never interleave: every start follows the stop of the previous start.

@@ -26,6 +26,7 @@
 #include "controller/io/http_transport.h"
 #include "controller/sim/http_frontend.h"
 #include "tests/io/test_http_server.h"
+#include "tests/test_support/wait.h"
 
 // Sanitizer builds: suppress UBSan's vptr check inside cpprest headers only (see the file).
 extern "C" const char* __ubsan_default_options() {
@@ -37,7 +38,7 @@ namespace {
 
 using base::StatusCode;
 using ::testing::HasSubstr;
-using testing::WaitFor;
+using test_support::WaitUntil;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr size_t kSimEventBuffer = 8;
@@ -466,11 +467,11 @@ TEST_P(ContractTest, BlockingQueryWakesOnWrite) {
     returned = true;
   });
   // The query must stay parked until the write (no write yet: it must not return).
-  EXPECT_FALSE(WaitFor([&] { return returned.load(); }, 300));
+  EXPECT_FALSE(WaitUntil([&] { return returned.load(); }, std::chrono::milliseconds(300)));
   auto write_at = SteadyClock::now();
   v.items = {{"n", "1"}};
   ASSERT_TRUE(api->SetVariable(v, {}, {}, nullptr).ok());
-  ASSERT_TRUE(WaitFor([&] { return returned.load(); }, 10000));
+  ASSERT_TRUE(WaitUntil([&] { return returned.load(); }, std::chrono::seconds(10)));
   auto woke_after = SteadyClock::now() - write_at;
   waiter.join();
   ASSERT_TRUE(blocked.ok()) << blocked.status().ToString();
@@ -525,13 +526,13 @@ TEST_P(ContractTest, EventStreamDeliversVariableEvents) {
   o.topics = {{"Variable", path}};
   EventStreamReader reader(*transport_, config_, sleeper_, o, rec);
   std::jthread runner([&](std::stop_token st) { (void)reader.Run(st); });
-  ASSERT_TRUE(WaitFor([&] { return rec.connected.load() >= 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return rec.connected.load() >= 1; }));
   nomad::Variable v;
   v.path = path;
   v.items = {{"k", "v"}};
   auto set = api->SetVariable(v, {}, {}, nullptr);
   ASSERT_TRUE(set.ok()) << set.status().ToString();
-  if (!WaitFor([&] { return rec.FrameCount() >= 1; }, 10000)) {
+  if (!WaitUntil([&] { return rec.FrameCount() >= 1; }, std::chrono::seconds(10))) {
     runner.request_stop();
     runner.join();
     if (!sim_) GTEST_SKIP() << "no Variable event (Nomad < 2.0 has no Variable topic)";
@@ -610,7 +611,7 @@ TEST_P(SimFaultTest, DroppedStreamIsReopened) {
   o.backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(50)};
   EventStreamReader reader(*transport_, config_, sleeper_, o, rec);
   std::jthread runner([&](std::stop_token st) { (void)reader.Run(st); });
-  ASSERT_TRUE(WaitFor([&] { return rec.connected.load() >= 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return rec.connected.load() >= 1; }));
   runner.request_stop();
   runner.join();
   std::lock_guard lock(rec.mu);
@@ -643,7 +644,7 @@ TEST_P(SimFaultTest, ResumeAfterTheIndexLeftTheBufferReportsAGap) {
   o.start_index = first + 1;  // what a client that saw `first` would resume from
   EventStreamReader reader(*transport_, config_, sleeper_, o, rec);
   std::jthread runner([&](std::stop_token st) { (void)reader.Run(st); });
-  ASSERT_TRUE(WaitFor([&] { return rec.FrameCount() >= 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return rec.FrameCount() >= 1; }));
   runner.request_stop();
   runner.join();
   std::lock_guard lock(rec.mu);

@@ -14,6 +14,7 @@
 #include "controller/nomad/codec.h"
 #include "tests/io/fake_transport.h"
 #include "tests/io/test_http_server.h"
+#include "tests/test_support/wait.h"
 #include "controller/io/unix_socket_transport.h"
 
 namespace nsg::io {
@@ -23,7 +24,7 @@ using base::StatusCode;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::FakeSleeper;
-using testing::WaitFor;
+using test_support::WaitUntil;
 
 // One scripted connection: the status, then steps run in order on the reader thread.
 struct Step {
@@ -233,7 +234,7 @@ TEST_F(EventStreamTest, HeartbeatsSkippedAndLinesSplitAnywhere) {
   c.steps.push_back(Block());
   transport_.Add(c);
   Start();
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("frame") == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == 2; }));
   EXPECT_EQ(Stop().code(), StatusCode::kCancelled);
   EXPECT_THAT(consumer_.Log(), ElementsAre("connected", "frame 5", "frame 6"));
   EXPECT_EQ(reader_->stats().heartbeats, 2u);
@@ -245,7 +246,7 @@ TEST_F(EventStreamTest, DuplicatesAndOlderIndexesAreDropped) {
   c.steps = {Data(FrameLine(5) + FrameLine(5) + FrameLine(4) + FrameLine(7)), Block()};
   transport_.Add(c);
   Start();
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("frame") == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == 2; }));
   (void)Stop();
   EXPECT_THAT(consumer_.Log(), ElementsAre("connected", "frame 5", "frame 7"));
   EXPECT_EQ(reader_->stats().duplicates, 2u);
@@ -261,7 +262,7 @@ TEST_F(EventStreamTest, ReconnectResumesAtLastIndexPlusOneAndReportsAGap) {
   transport_.Add(first);
   transport_.Add(second);
   Start();
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("frame") == 3; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == 3; }));
   (void)Stop();
   EXPECT_THAT(consumer_.Log(),
               ElementsAre("connected", "frame 10", "frame 11", "disconnected UNAVAILABLE",
@@ -280,7 +281,7 @@ TEST_F(EventStreamTest, StartIndexReportsAGapOnTheFirstConnection) {
   c.steps = {Data(kHeartbeat), Block()};
   transport_.Add(c);
   Start();
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("gap") == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("gap") == 1; }));
   (void)Stop();
   EXPECT_THAT(consumer_.Log(), ElementsAre("connected", "gap 100 resumed"));
   EXPECT_THAT(RequestTarget(transport_.Requests()[0]), HasSubstr("index=100"));
@@ -296,7 +297,7 @@ TEST_F(EventStreamTest, MissingHeartbeatsTriggerAReconnect) {
   transport_.Add(next);
   options_.liveness_timeout = std::chrono::milliseconds(150);
   Start();
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("frame") == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == 2; }));
   // Stop before the second connection's own liveness timeout can fire.
   (void)Stop();
   EXPECT_EQ(reader_->stats().liveness_timeouts, 1u);
@@ -310,7 +311,7 @@ TEST_F(EventStreamTest, OkAfter200WithNoDataIsReportedAndBacksOffGrowing) {
   for (int i = 0; i < 3; ++i) transport_.Add(ScriptedConn{200, {}, Status::Ok()});
   options_.backoff = {std::chrono::seconds(1), std::chrono::seconds(100)};
   Start();
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("disconnected") == 3; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("disconnected") == 3; }));
   (void)Stop();
   auto d = consumer_.Disconnects();
   EXPECT_THAT(d[0].message(), HasSubstr("right after 200 with no data"));
@@ -341,7 +342,7 @@ TEST_F(EventStreamTest, UndecodableLineIsAGap) {
   c.steps = {Data(FrameLine(5) + "{\"Index\": oops}\n" + FrameLine(6)), Block()};
   transport_.Add(c);
   Start();
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("frame") == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == 2; }));
   (void)Stop();
   EXPECT_THAT(consumer_.Log(),
               ElementsAre("connected", "frame 5", "gap 6 undecodable-frame", "frame 6"));
@@ -359,10 +360,10 @@ TEST_F(EventStreamTest, SlowConsumerBlocksTheReaderWithABoundedQueue) {
   Start();
   // The consumer holds frame 1; the queue fills with 4 lines; the reader is stuck pushing the
   // 6th line and reads nothing more.
-  ASSERT_TRUE(WaitFor([&] { return transport_.data_entered() == 6; }));
+  ASSERT_TRUE(WaitUntil([&] { return transport_.data_entered() == 6; }));
   EXPECT_EQ(transport_.data_returned(), 5);
   consumer_.Hold(false);
-  ASSERT_TRUE(WaitFor([&] { return consumer_.Count("frame") == static_cast<size_t>(kFrames); }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == static_cast<size_t>(kFrames); }));
   (void)Stop();
   EXPECT_LE(reader_->stats().max_queue_depth, 4u);
   EXPECT_EQ(reader_->last_index(), static_cast<uint64_t>(kFrames));
@@ -370,7 +371,7 @@ TEST_F(EventStreamTest, SlowConsumerBlocksTheReaderWithABoundedQueue) {
 
 TEST_F(EventStreamTest, StopWhileConnectingAndWhileStreaming) {
   Start();  // no script: the fake never answers
-  ASSERT_TRUE(WaitFor([&] { return transport_.Requests().size() == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return transport_.Requests().size() == 1; }));
   EXPECT_EQ(Stop().code(), StatusCode::kCancelled);
   EXPECT_EQ(consumer_.Count("disconnected"), 0u);
 }
@@ -417,7 +418,7 @@ TEST_P(EventStreamOverSocketTest, ChunkedAndCloseDelimited) {
   EventStreamReader reader(**transport, cfg, sleeper, opts, consumer);
   Status result;
   std::jthread runner([&](std::stop_token st) { result = reader.Run(st); });
-  ASSERT_TRUE(WaitFor([&] { return consumer.Count("frame") == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer.Count("frame") == 2; }));
   runner.request_stop();
   runner.join();
   EXPECT_EQ(result.code(), StatusCode::kCancelled);

@@ -3,11 +3,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "controller/io/http_transport.h"
 #include "controller/io/status_map.h"
 #include "controller/nomad/codec.h"
 #include "tests/io/fake_transport.h"
@@ -16,6 +26,7 @@ namespace nsg::io {
 namespace {
 
 using base::StatusCode;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
@@ -607,6 +618,151 @@ TEST_F(HttpNomadApiTest, TokenNeverAppearsInErrors) {
     EXPECT_THAT(s.message(), HasSubstr("<redacted>"));
   }
   EXPECT_EQ(statuses[0].code(), StatusCode::kPermissionDenied);
+}
+
+// ---- The request observer (nomad_requests_total, nomad_request_duration_seconds) ----
+
+struct Observed {
+  std::string op, code;
+  Duration took{0};
+};
+
+// Records every observer call; thread-safe.
+struct RecordingObserver {
+  std::shared_ptr<std::mutex> mu = std::make_shared<std::mutex>();
+  std::shared_ptr<std::vector<Observed>> calls = std::make_shared<std::vector<Observed>>();
+  RequestObserver Hook() const {
+    return [mu = mu, calls = calls](std::string_view op, std::string_view code, Duration took) {
+      std::lock_guard lock(*mu);
+      calls->push_back({std::string(op), std::string(code), took});
+    };
+  }
+  std::vector<Observed> Calls() const {
+    std::lock_guard lock(*mu);
+    return *calls;
+  }
+  // "op code" per call, in order.
+  std::vector<std::string> OpCodes() const {
+    std::vector<std::string> out;
+    for (const Observed& o : Calls()) out.push_back(o.op + " " + o.code);
+    return out;
+  }
+};
+
+TEST_F(HttpNomadApiTest, ObserverSeesOneCallWithOpAndHttpStatus) {
+  RecordingObserver rec;
+  options_.observer = rec.Hook();
+  transport_.PushResponse(200, R"({"ID":"web"})");
+  ASSERT_TRUE(api().ReadJob("web", {}).ok());
+  transport_.PushResponse(404, "job not found");
+  EXPECT_EQ(api().ReadJob("web", {}).status().code(), StatusCode::kNotFound);
+  transport_.PushResponse(409, "");
+  EXPECT_FALSE(api().RenewLock("p", "id", {}).ok());
+  // 500 is retried: four attempts, one observation with the last status and the whole time.
+  for (int i = 0; i < 4; ++i) transport_.PushResponse(500, "rpc error: no cluster leader");
+  const base::TimePoint before = clock_.Now();
+  EXPECT_EQ(api().ListJobs({}, false).status().code(), StatusCode::kUnavailable);
+  const Duration retried_for = clock_.Now() - before;
+  EXPECT_EQ(transport_.requests.size(), 7u);
+
+  EXPECT_THAT(rec.OpCodes(),
+              ElementsAre("job.read 200", "job.read 404", "lock.renew 409", "jobs.list 500"));
+  auto calls = rec.Calls();
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[0].took, Duration(0));  // the virtual clock did not move
+  EXPECT_GT(retried_for, Duration(0));
+  EXPECT_EQ(calls[3].took, retried_for);  // backoff sleeps included
+}
+
+TEST_F(HttpNomadApiTest, ObserverSeesTransportErrorsAndCancellation) {
+  RecordingObserver rec;
+  options_.observer = rec.Hook();
+  options_.max_attempts = 2;
+  transport_.PushError(Status::Unavailable("connect: connection refused"));
+  transport_.PushError(Status::Unavailable("connect: connection refused"));
+  EXPECT_EQ(api().ReadVariable("p", {}).status().code(), StatusCode::kUnavailable);
+  // A 2xx that does not decode still reports the HTTP status it had.
+  transport_.PushResponse(200, "not json");
+  EXPECT_EQ(api().ReadAllocation("a", {}).status().code(), StatusCode::kInternal);
+  api().Shutdown();
+  EXPECT_EQ(api().StopAllocation("a", false).status().code(), StatusCode::kCancelled);
+
+  EXPECT_THAT(rec.OpCodes(),
+              ElementsAre("var.read error", "alloc.read 200", "alloc.stop cancelled"));
+}
+
+TEST_F(HttpNomadApiTest, ObserverSeesARefusedConnectionOverARealSocket) {
+  // A port that was just free: bind, learn it, close; nothing listens there now.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  ClientConfig cfg;
+  cfg.address = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  cfg.request_timeout = std::chrono::seconds(5);
+  auto transport = MakeTransport(cfg);
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+
+  RecordingObserver rec;
+  options_.observer = rec.Hook();
+  options_.max_attempts = 1;
+  HttpNomadApi api(**transport, cfg, clock_, sleeper_, options_);
+  EXPECT_EQ(api.ListAllocations({}).status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(rec.OpCodes(), ElementsAre("allocs.list error"));
+}
+
+TEST_F(HttpNomadApiTest, EveryMethodHasItsOwnFixedOpName) {
+  const std::map<std::string, std::string> want = {
+      {"ReadJob", "job.read"},
+      {"ListJobs", "jobs.list"},
+      {"JobAllocations", "job.allocations"},
+      {"ListAllocations", "allocs.list"},
+      {"ReadAllocation", "alloc.read"},
+      {"ListNodes", "nodes.list"},
+      {"ReadVariable", "var.read"},
+      {"ListVariables", "vars.list"},
+      {"ReadAclPolicy", "acl.policy.read"},
+      {"PlanJob", "job.plan"},
+      {"ParseHcl", "jobs.parse"},
+      {"DeregisterJob", "job.deregister"},
+      {"RegisterJob", "job.register"},
+      {"RegisterJobEnforceIndex", "job.register"},
+      {"SetVariable", "var.write"},
+      {"SetVariableCas", "var.write"},
+      {"DeleteVariable", "var.delete"},
+      {"DeleteVariableCas", "var.delete"},
+      {"AcquireLockOwnId", "lock.acquire"},
+      {"AcquireLockServerId", "lock.acquire"},
+      {"RenewLock", "lock.renew"},
+      {"ReleaseLock", "lock.release"},
+      {"StopAllocation", "alloc.stop"},
+      {"EvaluateJob", "job.evaluate"},
+      {"UpsertAclPolicy", "acl.policy.upsert"},
+      {"DeleteAclPolicy", "acl.policy.delete"},
+  };
+  std::set<std::string> distinct;
+  for (const RetryCase& c : RetryCases()) {
+    SCOPED_TRACE(c.name);
+    RecordingObserver rec;
+    options_.observer = rec.Hook();
+    FakeTransport t;
+    HttpNomadApi api(t, config_, clock_, sleeper_, options_);
+    t.PushResponse(200, OkBodyFor(c.name));
+    EXPECT_TRUE(c.call(api).ok());
+    auto calls = rec.Calls();
+    ASSERT_EQ(calls.size(), 1u);
+    ASSERT_TRUE(want.count(c.name));
+    EXPECT_EQ(calls[0].op, want.at(c.name));
+    EXPECT_EQ(calls[0].code, "200");
+    distinct.insert(calls[0].op);
+  }
+  // One name per NomadApi method (22), none shared between methods.
+  EXPECT_EQ(distinct.size(), 22u);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // condition with a deadline (never sleeping for a fixed time), and pid files.
 #pragma once
 
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -13,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include "tests/test_support/wait.h"
 
 namespace nsg::io::testing {
 
@@ -33,16 +34,7 @@ class TempDir {
   std::string path_;
 };
 
-// Polls `cond` (every 5 ms) until it holds or `timeout` passes; returns whether it held.
-template <typename F>
-bool WaitUntil(F cond, std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    ::poll(nullptr, 0, 5);
-  }
-  return cond();
-}
+using test_support::WaitUntil;
 
 inline std::string Slurp(const std::string& path) {
   std::ifstream in(path);

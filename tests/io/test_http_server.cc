@@ -332,13 +332,4 @@ bool MakeTestPki(const std::string& dir, std::string* error) {
              error);
 }
 
-bool WaitFor(const std::function<bool()>& pred, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 }  // namespace nsg::io::testing

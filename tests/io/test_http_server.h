@@ -100,7 +100,4 @@ std::string Chunk(std::string_view data);
 // CLI fails.
 bool MakeTestPki(const std::string& dir, std::string* error);
 
-// Waits until `pred` holds or `timeout_ms` passes; true when it held.
-bool WaitFor(const std::function<bool()>& pred, int timeout_ms = 10000);
-
 }  // namespace nsg::io::testing

@@ -16,6 +16,7 @@
 #include "controller/io/http_transport.h"
 #include "controller/io/unix_socket_transport.h"
 #include "tests/io/test_http_server.h"
+#include "tests/test_support/wait.h"
 
 namespace nsg::io {
 namespace {
@@ -27,7 +28,7 @@ using testing::HttpResponseBytes;
 using testing::ServedRequest;
 using testing::TestConn;
 using testing::TestHttpServer;
-using testing::WaitFor;
+using test_support::WaitUntil;
 
 using Clock = std::chrono::steady_clock;
 
@@ -179,7 +180,7 @@ TEST_P(TransportTest, CancellationEndsACallPromptly) {
   auto t = Make(server->url());
   std::stop_source stop;
   std::thread canceller([&] {
-    WaitFor([&] { return arrived.load(); });
+    WaitUntil([&] { return arrived.load(); });
     stop.request_stop();
   });
   HttpRequest r;
@@ -210,10 +211,10 @@ TEST_P(TransportTest, ChunkedStreamArrivesLineByLine) {
     conn.Write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                "Transfer-Encoding: chunked\r\n\r\n");
     conn.Write(Chunk("{}\n"));
-    WaitFor([&] { return step.load() >= 1; });
+    WaitUntil([&] { return step.load() >= 1; });
     conn.Write(Chunk("{\"Index\":1,"));  // a line split across chunks
     conn.Write(Chunk("\"Events\":[]}\n"));
-    WaitFor([&] { return step.load() >= 2; });
+    WaitUntil([&] { return step.load() >= 2; });
     conn.Write(Chunk(""));
   });
   auto t = Make(server->url());
@@ -224,10 +225,10 @@ TEST_P(TransportTest, ChunkedStreamArrivesLineByLine) {
     r.path = "/v1/event/stream";
     result = t->Stream(r, {}, c);
   });
-  ASSERT_TRUE(WaitFor([&] { return c.data() == "{}\n"; }));
+  ASSERT_TRUE(WaitUntil([&] { return c.data() == "{}\n"; }));
   EXPECT_EQ(c.status(), 200);
   step = 1;
-  ASSERT_TRUE(WaitFor([&] { return c.data() == "{}\n{\"Index\":1,\"Events\":[]}\n"; }));
+  ASSERT_TRUE(WaitUntil([&] { return c.data() == "{}\n{\"Index\":1,\"Events\":[]}\n"; }));
   step = 2;
   reader.join();
   EXPECT_TRUE(result.ok()) << result.ToString();
@@ -250,7 +251,7 @@ TEST_P(TransportTest, StreamCancellation) {
     o.cancel = stop.get_token();
     result = t->Stream(r, o, c);
   });
-  ASSERT_TRUE(WaitFor([&] { return c.data() == "{}\n"; }));
+  ASSERT_TRUE(WaitUntil([&] { return c.data() == "{}\n"; }));
   auto start = Clock::now();
   stop.request_stop();
   reader.join();
@@ -269,9 +270,9 @@ TEST(AsioTransportTest, CloseDelimitedStreamArrivesLive) {
   auto server = TestHttpServer::StartTcp([&](const ServedRequest&, TestConn& conn) {
     conn.Write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
     conn.Write("{}\n");
-    WaitFor([&] { return step.load() >= 1; });
+    WaitUntil([&] { return step.load() >= 1; });
     conn.Write("{\"Index\":2,\"Events\":[]}\n");
-    WaitFor([&] { return step.load() >= 2; });
+    WaitUntil([&] { return step.load() >= 2; });
     conn.Close();
   });
   ClientConfig cfg;
@@ -285,9 +286,9 @@ TEST(AsioTransportTest, CloseDelimitedStreamArrivesLive) {
     r.path = "/v1/event/stream";
     result = (*t)->Stream(r, {}, c);
   });
-  ASSERT_TRUE(WaitFor([&] { return c.data() == "{}\n"; }));
+  ASSERT_TRUE(WaitUntil([&] { return c.data() == "{}\n"; }));
   step = 1;
-  ASSERT_TRUE(WaitFor([&] { return c.data() == "{}\n{\"Index\":2,\"Events\":[]}\n"; }));
+  ASSERT_TRUE(WaitUntil([&] { return c.data() == "{}\n{\"Index\":2,\"Events\":[]}\n"; }));
   step = 2;
   reader.join();
   EXPECT_TRUE(result.ok()) << result.ToString();

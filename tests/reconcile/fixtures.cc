@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "controller/spec/loader.h"
 
@@ -10,14 +11,14 @@ namespace nsg::reconcile::testing {
 
 using namespace std::chrono_literals;
 
-spec::Singleton Billing(int standby, const std::string& mode) {
+spec::Singleton Billing(int standby, const std::string& mode, const std::string& schedule) {
   const std::string yaml = R"(apiVersion: nomad-singleton.io/v1alpha1
 kind: Singleton
 metadata:
   name: billing
   namespace: prod
 spec:
-  datacenters: ["dc1"]
+  datacenters: ["dc1"])" + (schedule.empty() ? "" : "\n  schedule: \"" + schedule + "\"") + R"(
   standby: )" + std::to_string(standby) + R"(
   lock: {mode: )" + mode + R"(}
   task:
@@ -104,9 +105,13 @@ nomad::Allocation& World::alloc(const std::string& id) {
   throw std::runtime_error("no allocation " + id);
 }
 
-World Healthy(int standby) {
+namespace {
+
+// `spec` rendered and registered by us at JobModifyIndex 20 with its policy; nodes n1 and n2
+// ready; the lock variable read (free); now = 1000s. No allocations.
+World Registered(spec::Singleton spec) {
   World w;
-  w.spec = Billing(standby);
+  w.spec = std::move(spec);
   render::Rendered r = RenderOrDie(w.spec);
   w.desired.key = kKey;
   w.desired.state = SpecState::kValid;
@@ -115,17 +120,36 @@ World Healthy(int standby) {
   w.observed.policy = r.policy;
   w.observed.policy->create_index = 7;
   w.observed.policy->modify_index = 9;
+  w.observed.node_status = {{"n1", nomad::kNodeReady}, {"n2", nomad::kNodeReady}};
+  w.observed.lock.known = true;
+  w.observed.memory.written_job_modify_index = 20;
+  w.options.now = base::TimePoint(1000s);
+  return w;
+}
+
+}  // namespace
+
+World Healthy(int standby) {
+  World w = Registered(Billing(standby));
   w.observed.allocations.push_back(Alloc("a1", nomad::kClientRunning, 30, "n1"));
   for (int i = 0; i < standby; ++i) {
     w.observed.allocations.push_back(
         Alloc("s" + std::to_string(i), nomad::kClientRunning, 31 + i, "n2"));
   }
-  w.observed.node_status = {{"n1", nomad::kNodeReady}, {"n2", nomad::kNodeReady}};
-  w.observed.lock.known = true;
   w.observed.lock.holder = LockHolder{"a1", 40};
-  w.observed.memory.written_job_modify_index = 20;
   w.observed.memory.last_holder = LockHolder{"a1", 40};
-  w.options.now = base::TimePoint(1000s);
+  return w;
+}
+
+std::string RunJobId(int64_t launch) { return "billing/periodic-" + std::to_string(launch); }
+
+World HealthyPeriodic() {
+  World w = Registered(Billing(0, "shim", "30 2 * * *"));
+  nomad::Allocation last = Alloc("r0", nomad::kClientComplete, 30, "n1");
+  last.job_id = RunJobId(1724000000);
+  w.observed.allocations.push_back(last);
+  w.observed.lock.history = {LockHolder{"r0", 40}};
+  w.observed.memory.last_holder = LockHolder{"r0", 40};
   return w;
 }
 

@@ -17,8 +17,9 @@ inline constexpr char kKey[] = "prod/billing";
 inline constexpr char kLockPath[] = "nomad/jobs/billing/lock";
 
 // prod/billing: raw_exec workload "main" with Env APP_MODE=prod, `standby` standbys, lock mode
-// `mode` (sidecar | shim | split).
-spec::Singleton Billing(int standby = 0, const std::string& mode = "sidecar");
+// `mode` (sidecar | shim | split); a non-empty `schedule` makes it periodic.
+spec::Singleton Billing(int standby = 0, const std::string& mode = "sidecar",
+                        const std::string& schedule = "");
 render::Rendered RenderOrDie(const spec::Singleton& s);
 
 // `rendered` as GET /v1/job/:id answers after a register at `job_modify_index`: the server's
@@ -46,5 +47,14 @@ struct World {
 };
 
 World Healthy(int standby = 0);
+
+// The child job ID of a periodic billing run launched at `launch` (unix seconds).
+std::string RunJobId(int64_t launch);
+
+// A periodic billing (shim mode, schedule "30 2 * * *") between runs: the parent job ours at
+// JobModifyIndex 20, no allocations of its own; the last run's allocation r0 (job
+// RunJobId(1724000000), CreateIndex 30, node n1) complete; the lock free, r0 its past holder at
+// epoch 40 (and Memory::last_holder).
+World HealthyPeriodic();
 
 }  // namespace nsg::reconcile::testing

@@ -26,6 +26,7 @@ using EventKind = PlanEvent::Kind;
 const char kPolicy[] = "upsert-policy nomad-singleton-prod-billing";
 const char kRegister[] = "register prod/billing enforce=";
 const char kHealthy[] = "Ready=T:HolderRunning Synced=T:InSync Degraded=F:AsExpected";
+const char kPeriodicIdle[] = "Ready=T:Scheduled Synced=T:InSync Degraded=F:AsExpected";
 
 std::string Conditions(const PlanResult& r) {
   std::string s;
@@ -102,6 +103,17 @@ void StoppedJob(World& w) {
   w.alloc("a1").client_status = nomad::kClientComplete;
   w.alloc("a1").desired_status = nomad::kDesiredStop;
   w.observed.lock.holder.reset();
+}
+// A run of the periodic world: an allocation of child job RunJobId(launch) on node n2.
+void Run(World& w, const std::string& id, int64_t launch, uint64_t create_index,
+         const std::string& status = nomad::kClientRunning) {
+  nomad::Allocation a = Alloc(id, status, create_index, "n2");
+  a.job_id = testing::RunJobId(launch);
+  w.observed.allocations.push_back(a);
+}
+void AclsDisabled(World& w) {
+  w.observed.policy.reset();
+  w.observed.acl_disabled = true;
 }
 void Failover(World& w, Duration ago, const std::string& from = "a1", uint64_t epoch = 40) {
   w.observed.memory.failover =
@@ -859,6 +871,157 @@ std::vector<Row> Rows() {
        .actions = {Reg(25, "Drifted"), Stop("a3")},
        .conditions = "Ready=F:HolderNotRunning Synced=F:Drifted Degraded=T:Duplicates",
        .events = {"DuplicateObserved:a3", "FailoverStarted:a1"}},
+
+      // ---------------- Periodic parent (spec.schedule) and its runs ----------------
+      {.name = "PeriodicParentBetweenRunsIsReady",
+       .setup = [](World& w) { w = testing::HealthyPeriodic(); },
+       .conditions = kPeriodicIdle,
+       .check =
+           [](const PlanResult& r, const World&) {
+             EXPECT_EQ(r.stats.limit, 1);
+             EXPECT_EQ(r.stats.live_allocations, 0);
+             EXPECT_FALSE(r.stats.lock_held);
+             EXPECT_TRUE(r.stats.up);
+             EXPECT_FALSE(r.requeue_after.has_value());
+             EXPECT_NE(Cond(r, ConditionType::kReady).message.find("no run in progress"),
+                       std::string::npos);
+           }},
+      {.name = "PeriodicRunStartingWithoutTheLockIsNotMissing",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Run(w, "r1", 1724000100, 50, nomad::kClientPending);
+       },
+       .conditions = kPeriodicIdle},
+      {.name = "PeriodicRunHoldingTheLockIsReady",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Run(w, "r1", 1724000100, 50);
+         Holder(w, "r1", 60);
+       },
+       .conditions = "Ready=T:HolderRunning Synced=T:InSync Degraded=F:AsExpected",
+       .events = {"HolderChanged:r0->r1"},
+       .check =
+           [](const PlanResult& r, const World&) {
+             EXPECT_EQ(r.memory.last_holder, (LockHolder{"r1", 60}));
+             EXPECT_TRUE(r.stats.up);
+           }},
+      {.name = "PeriodicOverlappingRunsStopTheOneWithoutTheLock",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Run(w, "r1", 1724000100, 50);
+         Run(w, "r2", 1724000200, 55);
+         Holder(w, "r1", 60);
+         w.observed.memory.last_holder = LockHolder{"r1", 60};
+       },
+       .actions = {Stop("r2")},
+       .conditions = "Ready=T:HolderRunning Synced=T:InSync Degraded=T:Duplicates",
+       .events = {"DuplicateObserved:r2"},
+       .check = [](const PlanResult& r,
+                   const World&) { EXPECT_EQ(r.stats.duplicates, 1); }},
+      {.name = "PeriodicOverlapKeepsANewerRunHoldingTheLock",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Run(w, "r1", 1724000100, 50);
+         Run(w, "r2", 1724000200, 55);
+         Holder(w, "r2", 60);
+         w.observed.memory.last_holder = LockHolder{"r2", 60};
+       },
+       .actions = {Stop("r1")},
+       .conditions = "Ready=T:HolderRunning Synced=T:InSync Degraded=T:Duplicates",
+       .events = {"DuplicateObserved:r1"}},
+      {.name = "PeriodicPastRunStillClaimingTheLockIsStopped",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         w.alloc("r0").client_status = nomad::kClientRunning;  // came back from a partition
+         Run(w, "r1", 1724000100, 50);
+         Holder(w, "r1", 60);
+         w.observed.memory.last_holder = LockHolder{"r1", 60};
+       },
+       .actions = {Stop("r0")},
+       .conditions = "Ready=T:HolderRunning Synced=T:InSync Degraded=T:Duplicates",
+       .events = {"DuplicateObserved:r0"}},
+      {.name = "PeriodicOverlapWithHolderNotReadYetStopsNothing",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Run(w, "r1", 1724000100, 50);
+         Run(w, "r2", 1724000200, 55);
+         Holder(w, "", 60);
+       },
+       .conditions = kPeriodicIdle,
+       .check =
+           [](const PlanResult& r, const World&) {
+             EXPECT_EQ(r.requeue_after, kDefaultHolderUnknownRequeue);
+             EXPECT_NE(Cond(r, ConditionType::kReady).message.find("reading which allocation"),
+                       std::string::npos);
+           }},
+      {.name = "PeriodicRunLostStartsFailover",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Run(w, "r1", 1724000100, 50, nomad::kClientLost);
+         w.alloc("r1").desired_status = nomad::kDesiredStop;
+         Holder(w, "r1", 60);
+         w.observed.memory.last_holder = LockHolder{"r1", 60};
+       },
+       .conditions = "Ready=T:Scheduled Synced=T:InSync Degraded=T:FailoverInProgress",
+       .events = {"FailoverStarted:r1"}},
+      {.name = "PeriodicInvalidSpecUsesTheObservedJob",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Invalid(w);
+       },
+       .conditions = "Ready=T:Scheduled Synced=F:InvalidSpec Degraded=F:AsExpected "
+                     "Invalid=T:InvalidSpec"},
+      {.name = "PeriodicDeletedSpecOrphanIsNotMissingAllocations",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         Deleted(w);
+       },
+       .conditions = "Ready=T:Scheduled Synced=F:Orphaned Degraded=F:AsExpected "
+                     "Orphaned=T:PruneDisabled"},
+      {.name = "PeriodicParentStoppedIsNotReady",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         w.job().stop = true;
+       },
+       .actions = {Reg(20, "JobStopped")},
+       .conditions = "Ready=F:JobStopped Synced=F:JobStopped Degraded=F:AsExpected"},
+      {.name = "PeriodicParentMissingIsCreated",
+       .setup = [](World& w) {
+         w = testing::HealthyPeriodic();
+         NoJob(w);
+       },
+       .actions = {Reg(0, "Creating")},
+       .conditions = "Ready=F:JobMissing Synced=F:Creating Degraded=F:AsExpected"},
+      {.name = "ServiceJobWithoutAllocationsIsStillMissingThem",
+       .setup = [](World& w) {
+         w.observed.allocations.clear();
+         w.observed.lock.holder.reset();
+       },
+       .conditions = "Ready=F:NoHolder Synced=T:InSync Degraded=T:MissingAllocations"},
+
+      // ---------------- A cluster without ACLs ----------------
+      {.name = "AclsDisabledNoPolicyIsInSync",
+       .setup = AclsDisabled,
+       .conditions = kHealthy,
+       .check =
+           [](const PlanResult& r, const World&) {
+             EXPECT_NE(Cond(r, ConditionType::kSynced).message.find("no ACLs"),
+                       std::string::npos);
+           }},
+      {.name = "AclsDisabledJobMissingRegistersWithoutPolicy",
+       .setup = [](World& w) {
+         NoJob(w);
+         AclsDisabled(w);
+       },
+       .actions = {Reg(0, "Creating")},
+       .conditions = "Ready=F:JobMissing Synced=F:Creating Degraded=F:AsExpected"},
+      {.name = "AclsDisabledSpecChangedRegistersOnly",
+       .setup = [](World& w) {
+         AclsDisabled(w);
+         w.job().meta[render::kMetaSpecHash] = "0000000000000000";
+       },
+       .actions = {Reg(20, "SpecChanged")},
+       .conditions = "Ready=T:HolderRunning Synced=F:SpecChanged Degraded=F:AsExpected"},
   };
 }
 

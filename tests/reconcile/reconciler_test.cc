@@ -168,15 +168,87 @@ TEST_F(ReconcilerTest, PolicyFailureStopsBeforeTheRegister) {
 }
 
 // A cluster without ACLs answers the policy endpoints "ACL support disabled" (kInvalidSpec): the
-// job must still be registered.
+// job must still be registered, and no policy upsert is sent (it would be refused).
 TEST_F(ReconcilerTest, PolicyRefusedForGoodDoesNotBlockTheJob) {
   api_.FailNext("ReadAclPolicy", Status::InvalidSpec("ACL support disabled"));
-  api_.FailNext("UpsertAclPolicy", Status::InvalidSpec("ACL support disabled"));
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy, "RegisterJob prod/billing enforce=0"}));
+  EXPECT_EQ(api_.jobs.count("prod/billing"), 1u);
+  EXPECT_EQ(api_.policies.count("nomad-singleton-prod-billing"), 0u);
+}
+
+// With ACLs on, a policy Nomad refuses as invalid is skipped (fail closed: the lock task cannot
+// take the lock) and the job is still registered.
+TEST_F(ReconcilerTest, PolicyUpsertRefusedWithAclsOnIsSkipped) {
+  api_.FailNext("UpsertAclPolicy", Status::InvalidSpec("invalid policy rules"));
   ReconcileResult r = Make()->Reconcile(desired_, memory_);
   EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
   EXPECT_EQ(r.policies_skipped, 1);
-  EXPECT_EQ(api_.jobs.count("prod/billing"), 1u);
-  EXPECT_EQ(api_.policies.count("nomad-singleton-prod-billing"), 0u);
+  EXPECT_EQ(api_.calls,
+            (Lines{kReadVar, kReadPolicy, "UpsertAclPolicy nomad-singleton-prod-billing",
+                   "RegisterJob prod/billing enforce=0"}));
+}
+
+int CountCalls(const Lines& calls, const std::string& prefix) {
+  return static_cast<int>(std::count_if(calls.begin(), calls.end(), [&](const std::string& c) {
+    return c.rfind(prefix, 0) == 0;
+  }));
+}
+
+// The Reconciler remembers a cluster without ACLs: later reconciles (of any key) send neither the
+// refused upsert nor the read, until the probe interval has passed; the probe that finds ACLs on
+// forgets it, and the missing policy is then created.
+TEST_F(ReconcilerTest, RemembersAClusterWithoutAcls) {
+  Running();
+  api_.policies.clear();
+  auto rec = Make({.acl_probe_interval = 60s});
+  api_.FailNext("ReadAclPolicy", Status::InvalidSpec("ACL support disabled"));
+  ReconcileResult first = rec->Reconcile(desired_, memory_);
+  EXPECT_EQ(first.outcome, Outcome::kDone) << first.status.ToString();
+  EXPECT_EQ(api_.calls, (Lines{kReadVar, kReadPolicy}));
+  EXPECT_TRUE(first.plan.actions.empty());
+  const Condition* synced = first.plan.Find(ConditionType::kSynced);
+  ASSERT_NE(synced, nullptr);
+  EXPECT_TRUE(synced->status) << synced->reason << ": " << synced->message;
+  EXPECT_NE(synced->message.find("no ACLs"), std::string::npos) << synced->message;
+
+  api_.calls.clear();
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(5s);
+    EXPECT_EQ(rec->Reconcile(desired_, memory_).outcome, Outcome::kDone);
+  }
+  EXPECT_EQ(CountCalls(api_.calls, "ReadAclPolicy"), 0) << "probed before the interval";
+  EXPECT_EQ(CountCalls(api_.calls, "UpsertAclPolicy"), 0);
+
+  // The interval has passed: one probe, still disabled.
+  clock_.Advance(10s);
+  api_.FailNext("ReadAclPolicy", Status::InvalidSpec("ACL support disabled"));
+  rec->Reconcile(desired_, memory_);
+  rec->Reconcile(desired_, memory_);
+  EXPECT_EQ(CountCalls(api_.calls, "ReadAclPolicy"), 1);
+  EXPECT_EQ(CountCalls(api_.calls, "UpsertAclPolicy"), 0);
+
+  // ACLs turned on: the next probe finds the policy missing and creates it.
+  clock_.Advance(60s);
+  api_.calls.clear();
+  ReconcileResult on = rec->Reconcile(desired_, memory_);
+  EXPECT_EQ(on.outcome, Outcome::kDone) << on.status.ToString();
+  EXPECT_EQ(api_.calls, (Lines{kReadPolicy, "UpsertAclPolicy nomad-singleton-prod-billing"}));
+  EXPECT_EQ(api_.policies.count(kPolicyName), 1u);
+  api_.calls.clear();
+  rec->Reconcile(desired_, memory_);
+  EXPECT_EQ(api_.calls, Lines{kReadPolicy}) << "back to reading the policy every time";
+}
+
+// What one Reconciler learns does not leak into another (a new controller probes afresh).
+TEST_F(ReconcilerTest, AclMemoryIsPerReconciler) {
+  Running();
+  api_.FailNext("ReadAclPolicy", Status::InvalidSpec("ACL support disabled"));
+  Make()->Reconcile(desired_, memory_);
+  api_.calls.clear();
+  Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(api_.calls, Lines{kReadPolicy});
 }
 
 TEST_F(ReconcilerTest, PermissionDeniedIsRetriedAndReported) {

@@ -268,6 +268,50 @@ TEST_F(RouterTest, SimFaultsEndpointInstallsAndClearsFaults) {
   EXPECT_EQ(Do("GET /v1/vars").status, 200);
 }
 
+// ---- request accounting ---------------------------------------------------------------------
+
+TEST(RouteTemplateTest, ParametersAreReplacedAndSubResourcesKept) {
+  EXPECT_EQ(Router::RouteTemplate("/v1/jobs"), "/v1/jobs");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing"), "/v1/job/:id");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing/periodic-1724000000"), "/v1/job/:id");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing/allocations"), "/v1/job/:id/allocations");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing/periodic/force"),
+            "/v1/job/:id/periodic/force");
+  EXPECT_EQ(Router::RouteTemplate("/v1/allocation/5b6f/stop"), "/v1/allocation/:id/stop");
+  EXPECT_EQ(Router::RouteTemplate("/v1/allocation/5b6f"), "/v1/allocation/:id");
+  EXPECT_EQ(Router::RouteTemplate("/v1/var/nomad/jobs/billing/lock"), "/v1/var/:path");
+  EXPECT_EQ(Router::RouteTemplate("/v1/acl/policy/nomad-singleton-x"), "/v1/acl/policy/:name");
+  EXPECT_EQ(Router::RouteTemplate("/v1/acl/policies"), "/v1/acl/policies");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/"), "/v1/job/");
+}
+
+TEST_F(RouterTest, RequestsAreCountedByRouteIncludingFaultedOnesButNotSimCalls) {
+  std::vector<std::string> seen;
+  router_.SetRequestObserver([&](const Request& r) { seen.push_back(r.method + " " + r.path); });
+  Put("a/b");
+  Do("GET /v1/var/a/b");
+  Do("GET /v1/var/c");
+  Router::Fault f;
+  f.route = "/v1/vars";
+  f.status = 500;
+  router_.AddFault(f);
+  EXPECT_EQ(Do("GET /v1/vars").status, 500);
+  Do("GET /v1/sim/state");
+  EXPECT_EQ(router_.RequestCounts(),
+            (std::map<std::string, uint64_t>{
+                {"GET /v1/var/:path", 2}, {"GET /v1/vars", 1}, {"PUT /v1/var/:path", 1}}));
+  EXPECT_EQ(router_.RequestTotal(), 4u);
+  EXPECT_EQ(seen, (std::vector<std::string>{"PUT /v1/var/a/b", "GET /v1/var/a/b",
+                                            "GET /v1/var/c", "GET /v1/vars"}));
+
+  const json body = json::parse(Do("GET /v1/sim/requests").body);
+  EXPECT_EQ(body["Total"], 4);
+  EXPECT_EQ(body["Counts"]["GET /v1/var/:path"], 2);
+  EXPECT_EQ(Do("DELETE /v1/sim/requests").status, 200);
+  EXPECT_EQ(router_.RequestTotal(), 0u);
+  EXPECT_EQ(json::parse(Do("GET /v1/sim/requests").body)["Counts"], json::object());
+}
+
 // ---- event stream (§4) ----------------------------------------------------------------------
 
 class StreamTest : public RouterFixture {
@@ -320,6 +364,27 @@ TEST_F(StreamTest, CloseDelimitedHeadAndHeartbeats) {
   core_.AdvanceBy(30s);
   EXPECT_EQ(s->lines_.size(), 3u);
   EXPECT_EQ(s->lines_[2], "{}\n");
+}
+
+TEST_F(StreamTest, StreamsAreCountedAndCloseStreamsEndsThemAll) {
+  auto a = Open("GET /v1/event/stream?topic=Variable");
+  auto b = Open("GET /v1/event/stream?topic=Variable", "", StreamFraming::kChunked);
+  EXPECT_EQ(router_.RequestCounts().at("GET /v1/event/stream"), 2u);
+  EXPECT_EQ(router_.OpenStreams(), 2u);
+  const json closed = json::parse(Do("POST /v1/sim/streams/close").body);
+  EXPECT_EQ(closed["Closed"], 2);
+  EXPECT_TRUE(a->closed_);
+  EXPECT_TRUE(b->closed_);
+  EXPECT_EQ(router_.OpenStreams(), 0u);
+  // Nothing more reaches a closed stream; a new one works.
+  const size_t lines = a->lines_.size();
+  PublishAt(core_.NextIndex(), "x");
+  EXPECT_EQ(a->lines_.size(), lines);
+  auto c = Open("GET /v1/event/stream?topic=Variable");
+  EXPECT_FALSE(c->closed_);
+  EXPECT_EQ(router_.OpenStreams(), 1u);
+  EXPECT_EQ(router_.CloseStreams(), 1u);
+  EXPECT_EQ(Do("GET /v1/sim/streams/close").status, 405);
 }
 
 TEST_F(StreamTest, ChunkedHeadHasNoConnectionClose) {

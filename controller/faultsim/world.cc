@@ -1,0 +1,1501 @@
+#include "controller/faultsim/world.h"
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/faultsim/sim_transport.h"
+#include "controller/faultsim/var_lock_agent.h"
+#include "controller/io/client_config.h"
+#include "controller/io/http_nomad_api.h"
+#include "controller/io/spec_set.h"
+#include "controller/io/status_map.h"
+#include "controller/lock/agent.h"
+#include "controller/nomad/api_codec.h"
+#include "controller/nomad/codec.h"
+#include "controller/reconcile/plan.h"
+#include "controller/render/job_renderer.h"
+#include "controller/runtime/controller_core.h"
+#include "controller/sim/acl.h"
+#include "controller/sim/cluster.h"
+#include "controller/sim/programs.h"
+#include "controller/sim/router.h"
+#include "controller/sim/sim_core.h"
+#include "controller/sim/variables.h"
+#include "controller/spec/loader.h"
+#include "controller/timing/budget.h"
+
+namespace nsg::faultsim {
+namespace {
+
+using base::Result;
+using base::Status;
+using base::TimePoint;
+using Json = nlohmann::json;
+
+constexpr char kLeaderPath[] = "nomad-singleton/leader";
+constexpr size_t kTimelineKeep = 400;
+constexpr Duration kGuardPoll = 250ms;     // the guard's lease poll (timing::Assumptions)
+constexpr Duration kConfirmPoll = 50ms;    // a stopping sidecar re-reads the guard's report
+constexpr Duration kWorkTick = 100ms;      // a controller worker looks for work
+constexpr Duration kResync = 5min;         // the controller's default resync period
+constexpr Duration kStreamRetry = 1s;
+
+double Secs(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+double Secs(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// ---------------------------------------------------------------------------------------------
+// Specs
+
+struct Draw {
+  std::string mode = "sidecar";
+  int standby = 0;
+  int ttl_s = 15, delay_s = 15, kill_s = 5, stop_after_s = 30;
+  std::optional<int> give_up_s;
+};
+
+std::string SpecYaml(const std::string& name, const Draw& d) {
+  std::ostringstream y;
+  y << "apiVersion: nomad-singleton.io/v1alpha1\nkind: Singleton\nmetadata:\n  name: " << name
+    << "\n  namespace: default\nspec:\n  datacenters: [\"dc1\"]\n  standby: " << d.standby
+    << "\n  lock:\n    ttl: " << d.ttl_s << "s\n    delay: " << d.delay_s << "s\n    mode: "
+    << d.mode << "\n  failover:\n    stopOnClientAfter: " << d.stop_after_s << "s\n";
+  if (d.give_up_s) y << "    giveUp: " << *d.give_up_s << "s\n";
+  y << "  task:\n    name: work\n    driver: raw_exec\n    config:\n      command: /usr/bin/work\n"
+       "      args: [\"--name\", \""
+    << name << "\"]\n    killTimeout: " << d.kill_s << "s\n";
+  return y.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-allocation shared state: the lease file between a lock task and its guard.
+
+struct Lease {
+  bool held = false, stopping = false, lost = false;
+  TimePoint until{};  // node-local
+  uint64_t epoch = 0;
+  std::optional<lock::Grant> handoff;   // split mode: acquire-only → heartbeat
+  bool workload_dead = false;           // the guard's report after a stop
+  int workload_code = 0;
+  std::function<void()> wake_guard;     // set by the guard
+};
+
+class World;
+
+// One run of a protected workload inside a program (a child process, in reality).
+class Workload {
+ public:
+  Workload(World& w, int singleton) : world_(w), singleton_(singleton) {}
+  bool running() const { return id_ != 0; }
+  void Start(sim::TaskContext& ctx, uint64_t epoch);
+  // SIGTERM: exits by itself after a short delay, or ignores it (the owner then kills it after
+  // the kill timeout). `on_exit` runs (posted) once it is dead.
+  void Term(sim::TaskContext& ctx, Duration kill_timeout, std::function<void(int)> on_exit);
+  void Kill();  // SIGKILL: dead now
+
+ private:
+  World& world_;
+  const int singleton_;
+  uint64_t id_ = 0;
+  uint64_t term_timer_ = 0;
+  sim::TaskContext* ctx_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The world
+
+struct SingletonState {
+  std::string ns = "default", name, key, mode;
+  int standby = 0;
+  timing::Timers timers;
+  timing::Budget budget;
+  bool conflict = false;  // a foreign job owns the ID: never expected to run
+  std::map<uint64_t, std::string> running;  // workload id → "alloc@node"
+  uint64_t last_epoch = 0;
+  bool overlap_reported = false;
+  std::optional<TimePoint> overlap_since;
+  std::optional<TimePoint> down_since;  // no workload running since
+  TimePoint last_start{};
+};
+
+struct Probe {  // a downtime measurement in progress
+  int singleton = 0;
+  std::string kind;
+  TimePoint fault_at{};
+  bool went_down = false;
+  TimePoint down_at{};
+};
+
+class ControllerActor;
+
+class World {
+ public:
+  explicit World(const WorldOptions& o);
+  ~World();
+  Result<WorldReport> Run();
+
+  // ---- for actors ----
+  sim::SimCore& core() { return core_; }
+  sim::Router& router() { return router_; }
+  sim::Cluster& cluster() { return cluster_; }
+  const WorldOptions& options() const { return o_; }
+  Duration Latency() { return Duration(std::chrono::microseconds(core_.Uniform(300, 3000))); }
+  void Log(const std::string& line);
+  bool tracing() const { return static_cast<bool>(o_.trace); }
+  void Violate(const std::string& kind, const std::string& msg);
+  std::shared_ptr<Lease> LeaseFor(const std::string& alloc) {
+    auto& l = leases_[alloc];
+    if (!l) l = std::make_shared<Lease>();
+    return l;
+  }
+  uint64_t WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch);
+  void WorkloadEnded(int s, uint64_t id);
+  void HolderStarted(int s, const std::string& alloc, const lock::Grant& g, bool resumed);
+  void HolderEnded(const std::string& alloc) { holder_lock_.erase(alloc); }
+  void ObserveRequest(int controller, const io::HttpRequest& r);
+  std::string ManagementToken() const { return acl_.ManagementSecret(); }
+  AgentKind agent_kind() const { return o_.agent; }
+  Endpoint NodeEndpoint(const std::string& node) {
+    return Endpoint{[this, node] { return cluster_.IsReachable(node); },
+                    [this] { return Latency(); }};
+  }
+
+ private:
+  friend class ControllerActor;
+  std::unique_ptr<sim::TaskProgram> MakeProgram(const sim::TaskSpec& spec);
+  Status BuildSpecs();
+  void ScheduleFaults(TimePoint end_of_faults);
+  void Fault(const std::string& kind);
+  void StartProbes(const std::string& kind, const std::function<bool(const std::string&)>& hit);
+  void ProbeTransition(int s, bool up);
+  void AddRouterFault(sim::Router::Fault f, Duration for_how_long);
+  void StartController(int id);
+  void CheckLiveness();
+
+  // Declaration order is destruction order reversed: the router and the cluster (whose programs
+  // report to the world state as they are killed) go first, the world state after them.
+  const WorldOptions o_;
+  sim::SimCore core_;
+  sim::AclState acl_;
+  sim::Variables vars_;
+  sim::ProgramRegistry programs_;
+
+  std::vector<SingletonState> singletons_;
+  std::map<std::string, int> by_job_;  // "ns/id" → singleton
+  runtime::SpecSet specs_;
+  std::map<std::string, std::shared_ptr<Lease>> leases_;
+  std::map<std::string, std::string> holder_lock_;  // alloc → lock id it holds (agent's view)
+  uint64_t next_workload_ = 1;
+  std::vector<std::unique_ptr<ControllerActor>> controllers_;  // live and crashed (kept)
+  int controller_count_ = 1;
+  std::vector<sim::Router::Fault> router_faults_;
+  std::vector<Probe> probes_;
+  WorldReport report_;
+  std::deque<std::string> timeline_;
+  bool frozen_timeline_ = false;
+  TimePoint faults_end_{};
+
+  sim::Cluster cluster_;
+  sim::Router router_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Workload
+
+void Workload::Start(sim::TaskContext& ctx, uint64_t epoch) {
+  if (id_ != 0) return;
+  ctx_ = &ctx;
+  id_ = world_.WorkloadStarted(singleton_, ctx.Spec(), epoch);
+}
+
+void Workload::Term(sim::TaskContext& ctx, Duration kill_timeout, std::function<void(int)> on_exit) {
+  if (id_ == 0) {
+    ctx.After(Duration(0), "workload-dead", [on_exit] { on_exit(0); });
+    return;
+  }
+  if (term_timer_ != 0) return;  // already terminating
+  // One in ten workloads ignores SIGTERM; the others exit within 80% of the kill timeout.
+  if (ctx.Uniform(0, 9) == 0) return;
+  const auto span = static_cast<uint64_t>(std::max<int64_t>(1, (kill_timeout * 8 / 10).count()));
+  term_timer_ = ctx.After(Duration(static_cast<int64_t>(ctx.Uniform(0, span))), "workload-exit",
+                          [this, on_exit] {
+                            term_timer_ = 0;
+                            Kill();
+                            on_exit(143);
+                          });
+}
+
+void Workload::Kill() {
+  if (term_timer_ != 0 && ctx_ != nullptr) ctx_->Cancel(term_timer_);
+  term_timer_ = 0;
+  if (id_ == 0) return;
+  world_.WorkloadEnded(singleton_, id_);
+  id_ = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lock requests (the HTTP the lock agent sends; decoded as io::HttpNomadApi decodes it)
+
+enum class LockOp { kAcquire, kRenew, kRelease, kRead };
+
+io::HttpRequest LockRequest(LockOp op, const lock::Config& c, const std::string& lock_id,
+                            const std::string& token, uint64_t index, Duration wait) {
+  io::HttpRequest r;
+  r.path = "/v1/var/" + c.path;
+  const std::string ns = c.namespace_.empty() ? "default" : c.namespace_;
+  r.query.emplace_back("namespace", ns);
+  if (!token.empty()) r.headers.Add("X-Nomad-Token", token);
+  switch (op) {
+    case LockOp::kAcquire: {
+      r.method = "PUT";
+      r.query.emplace_back("lock-acquire", "");
+      nomad::Variable v;
+      v.path = c.path;
+      v.items = c.holder_items;
+      v.lock = nomad::VariableLock{c.ttl, c.delay, lock_id};
+      r.body = nomad::EncodeLockAcquire(v, ns);
+      break;
+    }
+    case LockOp::kRenew:
+    case LockOp::kRelease:
+      r.method = "PUT";
+      r.query.emplace_back(op == LockOp::kRenew ? "lock-renew" : "lock-release", "");
+      r.body = nomad::EncodeLockRef(c.path, lock_id, ns);
+      break;
+    case LockOp::kRead:
+      r.method = "GET";
+      if (index > 0) {
+        r.query.emplace_back("index", std::to_string(index));
+        if (wait.count() > 0) r.query.emplace_back("wait", base::FormatDuration(wait));
+      }
+      break;
+  }
+  return r;
+}
+
+Result<nomad::Variable> DecodeLockReply(const io::HttpRequest& req,
+                                        const Result<io::HttpResponse>& r) {
+  if (!r.ok()) return r.status();
+  Status st = io::StatusFromHttp(r->status, r->body, req.method + " " + req.path);
+  if (!st.ok()) return st;
+  return nomad::DecodeVariable(r->body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lock task program (lock::Agent or the VarLockAgent control)
+
+enum class AgentMode { kShim, kSidecar, kAcquireOnly, kHeartbeat };
+
+template <class A>
+class AgentProgram final : public sim::TaskProgram {
+ public:
+  AgentProgram(World& w, int singleton, AgentMode mode, lock::Config cfg)
+      : world_(w), singleton_(singleton), mode_(mode), cfg_(std::move(cfg)) {}
+
+  std::string Start(sim::TaskContext& ctx) override {
+    ctx_ = &ctx;
+    const sim::TaskSpec& spec = ctx.Spec();
+    alloc_ = spec.alloc_id;
+    node_ = spec.node_id;
+    auto tok = spec.env.find("NOMAD_TOKEN");
+    token_ = tok == spec.env.end() ? "" : tok->second;
+    cfg_.holder_items[reconcile::kLockItemAllocId] = alloc_;
+    cfg_.seed = ctx.Uniform(1, UINT64_MAX - 1);
+    cfg_.lock_id = alloc_.substr(0, 28) + std::to_string(ctx.Uniform(10000000, 99999999));
+    auto a = A::Create(cfg_);
+    if (!a.ok()) return "lock agent: " + a.status().message();
+    agent_.emplace(std::move(a.value()));
+    lease_ = world_.LeaseFor(alloc_);
+    lock::Actions acts;
+    if constexpr (std::is_same_v<A, lock::Agent>) {
+      if (mode_ == AgentMode::kHeartbeat) {
+        if (!lease_->handoff) return "no hand-off from the acquire task";
+        acts = agent_->Resume(ctx.LocalNow(), *lease_->handoff);
+      } else {
+        acts = agent_->Start(ctx.LocalNow());
+      }
+    } else {
+      acts = agent_->Start(ctx.LocalNow());
+    }
+    Execute(std::move(acts));
+    return "";
+  }
+
+  void Signal(int signal) override {
+    if (!*alive_) return;
+    Execute(agent_->OnStopRequested(ctx_->LocalNow(), signal));
+  }
+
+  void Kill() override {
+    *alive_ = false;
+    world_.HolderEnded(alloc_);
+    if (mode_ == AgentMode::kShim) KillChildren();  // parent-death signal
+  }
+
+  std::string Describe() const override { return "lock agent"; }
+
+ private:
+  void Execute(lock::Actions acts) {
+    // Exit() may end (and free) this program: check a copy of the flag, never a member.
+    auto alive = alive_;
+    for (auto& a : acts) {
+      if (!*alive) return;
+      if (world_.tracing()) {
+        world_.Log("agent " + alloc_.substr(0, 8) + ": " + lock::Describe(a) + " [" +
+                   std::string(lock::StateName(agent_->state())) + "]");
+      }
+      std::visit(Overloaded{
+                     [&](const lock::SendAcquire& x) { Send(LockOp::kAcquire, x.id, x.lock_id, 0, {}); },
+                     [&](const lock::SendRenew& x) { Send(LockOp::kRenew, x.id, x.lock_id, 0, {}); },
+                     [&](const lock::SendRelease& x) { Send(LockOp::kRelease, x.id, x.lock_id, 0, {}); },
+                     [&](const lock::ReadVariable& x) { Send(LockOp::kRead, x.id, "", x.index, x.wait); },
+                     [&](const lock::StartHolder& x) { StartHolder(x); },
+                     [&](const lock::ExtendLease& x) { lease_->until = x.lease_until; },
+                     [&](const lock::StopHolder&) { StopHolder(); },
+                     [&](const lock::KillHolder&) { KillHolder(); },
+                     [&](const lock::Exit& x) { Exit(x.code); },
+                 },
+                 a);
+    }
+    if (*alive) Arm();
+  }
+
+  void Arm() {
+    if (timer_ != 0) ctx_->Cancel(timer_);
+    timer_ = 0;
+    auto w = agent_->NextWakeup();
+    if (!w) return;
+    Duration d = std::max(Duration(0), *w - ctx_->LocalNow());
+    auto alive = alive_;
+    timer_ = ctx_->After(d, "agent-timer", [this, alive] {
+      if (!*alive) return;
+      timer_ = 0;
+      Execute(agent_->OnTimer(ctx_->LocalNow()));
+    });
+  }
+
+  void Send(LockOp op, uint64_t id, const std::string& lock_id, uint64_t index, Duration wait) {
+    io::HttpRequest req = LockRequest(op, cfg_, lock_id, token_, index, wait);
+    // The agent's client timeout: T/3 for lock operations, the wait plus margin for reads.
+    Duration timeout = op == LockOp::kRead && index > 0 ? wait + wait / 16 + 10s
+                                                        : timing::RenewInterval(cfg_.ttl);
+    // The stock CLI's Go client has no request timeout: a request into a partition hangs.
+    if constexpr (!std::is_same_v<A, lock::Agent>) timeout = 24h;
+    auto alive = alive_;
+    AsyncCall(world_.core(), world_.router(), world_.NodeEndpoint(node_), req, timeout,
+              [this, alive, op, id, req](Result<io::HttpResponse> r) {
+                if (!*alive) return;
+                const TimePoint now = ctx_->LocalNow();
+                if (world_.tracing() && (!r.ok() || r->status != 200)) {
+                  world_.Log("agent " + alloc_.substr(0, 8) + ": " + req.method + " " + req.path +
+                             " → " + (r.ok() ? std::to_string(r->status) + " " + r->body
+                                             : r.status().ToString()));
+                }
+                switch (op) {
+                  case LockOp::kAcquire:
+                    Execute(agent_->OnAcquireResult(now, id, DecodeLockReply(req, r)));
+                    break;
+                  case LockOp::kRenew:
+                    Execute(agent_->OnRenewResult(now, id, DecodeLockReply(req, r)));
+                    break;
+                  case LockOp::kRelease: {
+                    auto v = DecodeLockReply(req, r);
+                    Execute(agent_->OnReleaseResult(now, id, v.ok() ? Status::Ok() : v.status()));
+                    break;
+                  }
+                  case LockOp::kRead: {
+                    auto v = DecodeLockReply(req, r);
+                    if (!v.ok()) {
+                      Execute(agent_->OnReadResult(now, id, v.status()));
+                    } else {
+                      nomad::QueryMeta meta;
+                      meta.last_index = std::stoull("0" + r->headers.Get("X-Nomad-Index"));
+                      Execute(agent_->OnReadResult(
+                          now, id, nomad::Query<nomad::Variable>{std::move(v.value()), meta}));
+                    }
+                    break;
+                  }
+                }
+              });
+  }
+
+  void StartHolder(const lock::StartHolder& s) {
+    const bool resumed = mode_ == AgentMode::kHeartbeat;
+    world_.HolderStarted(singleton_, alloc_, s.grant, resumed);
+    switch (mode_) {
+      case AgentMode::kShim:
+        // The stock CLI may start a second child while the first still runs (§3.2.8).
+        children_.push_back(std::make_unique<Workload>(world_, singleton_));
+        children_.back()->Start(*ctx_, s.grant.epoch);
+        break;
+      case AgentMode::kAcquireOnly:
+        lease_->handoff = s.grant;
+        [[fallthrough]];
+      case AgentMode::kSidecar:
+      case AgentMode::kHeartbeat:
+        lease_->held = true;
+        lease_->stopping = lease_->lost = false;
+        lease_->until = s.lease_until;
+        lease_->epoch = s.grant.epoch;
+        WakeGuard();
+        break;
+    }
+  }
+
+  void StopHolder() {
+    auto alive = alive_;
+    if (mode_ == AgentMode::kShim) {
+      for (auto& child : children_) {
+        if (!child->running()) continue;
+        child->Term(*ctx_, cfg_.kill_timeout, [this, alive](int code) {
+          if (*alive) Execute(agent_->OnHolderExited(ctx_->LocalNow(), code));
+        });
+      }
+      return;
+    }
+    lease_->stopping = true;
+    WakeGuard();
+    WaitForGuard();
+  }
+
+  void KillHolder() {
+    auto alive = alive_;
+    if (mode_ == AgentMode::kShim) {
+      for (auto& child : children_) {
+        if (!child->running()) continue;
+        child->Kill();
+        ctx_->After(Duration(0), "holder-killed", [this, alive] {
+          if (*alive) Execute(agent_->OnHolderExited(ctx_->LocalNow(), 137));
+        });
+      }
+      return;
+    }
+    lease_->lost = true;
+    WakeGuard();
+    WaitForGuard();
+  }
+
+  // A stopping sidecar re-reads the guard's report every kConfirmPoll.
+  void WaitForGuard() {
+    auto alive = alive_;
+    ctx_->After(kConfirmPoll, "confirm-poll", [this, alive] {
+      if (!*alive) return;
+      if (lease_->workload_dead) {
+        Execute(agent_->OnHolderExited(ctx_->LocalNow(), lease_->workload_code));
+      } else {
+        WaitForGuard();
+      }
+    });
+  }
+
+  void WakeGuard() {
+    if (!lease_->wake_guard) return;
+    auto wake = lease_->wake_guard;
+    ctx_->After(Duration(static_cast<int64_t>(ctx_->Uniform(0, kGuardPoll.count()))), "guard-poll",
+                [wake] { wake(); });
+  }
+
+  void Exit(int code) {
+    *alive_ = false;
+    world_.HolderEnded(alloc_);
+    if (timer_ != 0) ctx_->Cancel(timer_);
+    if (mode_ == AgentMode::kShim) KillChildren();
+    ctx_->Exit(code);
+  }
+
+  void KillChildren() {
+    for (auto& child : children_) child->Kill();
+  }
+
+  World& world_;
+  const int singleton_;
+  const AgentMode mode_;
+  lock::Config cfg_;
+  std::vector<std::unique_ptr<Workload>> children_;  // shim mode: the workload(s)
+  sim::TaskContext* ctx_ = nullptr;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::optional<A> agent_;
+  std::shared_ptr<Lease> lease_;
+  std::string alloc_, node_, token_;
+  uint64_t timer_ = 0;
+};
+
+// The workload task of sidecar and split mode: runs the workload while the lease is valid.
+class GuardProgram final : public sim::TaskProgram {
+ public:
+  GuardProgram(World& w, int singleton, Duration kill_timeout)
+      : singleton_(singleton), kill_timeout_(kill_timeout), workload_(w, singleton), world_(w) {}
+
+  std::string Start(sim::TaskContext& ctx) override {
+    ctx_ = &ctx;
+    lease_ = world_.LeaseFor(ctx.Spec().alloc_id);
+    auto alive = alive_;
+    lease_->wake_guard = [this, alive] {
+      if (*alive) Check();
+    };
+    Check();
+    return "";
+  }
+  void Signal(int) override {
+    stop_requested_ = true;
+    auto alive = alive_;
+    Terminate([this, alive](int) {
+      if (!*alive) return;
+      *alive = false;
+      ctx_->Exit(0);
+    });
+  }
+  void Kill() override {
+    *alive_ = false;
+    workload_.Kill();
+    lease_->workload_dead = true;
+  }
+  std::string Describe() const override { return "guard"; }
+
+ private:
+  void Check() {
+    const TimePoint now = ctx_->LocalNow();
+    const bool valid = lease_->held && !lease_->stopping && !lease_->lost && now < lease_->until;
+    if (!workload_.running() && !terminating_ && valid && !stop_requested_) {
+      lease_->workload_dead = false;
+      workload_.Start(*ctx_, lease_->epoch);
+    }
+    if (!workload_.running()) {
+      if (!valid) lease_->workload_dead = true;
+      return;
+    }
+    if (lease_->lost) {
+      workload_.Kill();
+      lease_->workload_code = 137;
+      lease_->workload_dead = true;
+      return;
+    }
+    if (!valid) {
+      Terminate([](int) {});
+      return;
+    }
+    // Re-check when the lease runs out (noticed within one poll).
+    if (expiry_timer_ != 0) ctx_->Cancel(expiry_timer_);
+    auto alive = alive_;
+    const Duration d = std::max(Duration(0), lease_->until - now) +
+                       Duration(static_cast<int64_t>(ctx_->Uniform(0, kGuardPoll.count())));
+    expiry_timer_ = ctx_->After(d, "lease-expiry", [this, alive] {
+      if (!*alive) return;
+      expiry_timer_ = 0;
+      Check();
+    });
+  }
+
+  // TERM, KILL after the kill timeout; report the death in the lease.
+  void Terminate(std::function<void(int)> then) {
+    if (!workload_.running()) {
+      lease_->workload_dead = true;
+      ctx_->After(Duration(0), "guard-done", [then] { then(0); });
+      return;
+    }
+    terminating_ = true;
+    auto alive = alive_;
+    auto finish = [this, alive, then](int code) {
+      if (!*alive) return;
+      terminating_ = false;
+      lease_->workload_code = code;
+      lease_->workload_dead = true;
+      then(code);
+    };
+    workload_.Term(*ctx_, kill_timeout_, finish);
+    ctx_->After(kill_timeout_, "guard-kill", [this, alive, finish] {
+      if (!*alive || !workload_.running()) return;
+      workload_.Kill();
+      finish(137);
+    });
+  }
+
+  const int singleton_;
+  const Duration kill_timeout_;
+  Workload workload_;
+  World& world_;
+  sim::TaskContext* ctx_ = nullptr;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<Lease> lease_;
+  bool terminating_ = false, stop_requested_ = false;
+  uint64_t expiry_timer_ = 0;
+};
+
+// A workload without any lock (count = 1 control; foreign jobs; tasks we do not model).
+class PlainProgram final : public sim::TaskProgram {
+ public:
+  PlainProgram(World& w, int singleton, Duration kill_timeout, bool exits_at_once)
+      : workload_(w, singleton), kill_timeout_(kill_timeout), exits_at_once_(exits_at_once) {}
+  std::string Start(sim::TaskContext& ctx) override {
+    ctx_ = &ctx;
+    if (exits_at_once_) {
+      auto alive = alive_;
+      ctx.After(10ms, "install", [this, alive] {
+        if (!*alive) return;
+        *alive = false;
+        ctx_->Exit(0);
+      });
+      return "";
+    }
+    workload_.Start(ctx, 0);
+    return "";
+  }
+  void Signal(int) override {
+    auto alive = alive_;
+    workload_.Term(*ctx_, kill_timeout_, [this, alive](int code) {
+      if (!*alive) return;
+      *alive = false;
+      ctx_->Exit(0, code == 143 ? 15 : 0);
+    });
+  }
+  void Kill() override {
+    *alive_ = false;
+    workload_.Kill();
+  }
+
+ private:
+  Workload workload_;
+  const Duration kill_timeout_;
+  const bool exits_at_once_;
+  sim::TaskContext* ctx_ = nullptr;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// ---------------------------------------------------------------------------------------------
+// A controller replica: ControllerCore over HttpNomadApi over SimTransport, an informer on the
+// router's event stream, workers on a tick, the resync, and leader election on lock::Agent.
+
+class ControllerActor final : public runtime::ControllerObserver {
+ public:
+  ControllerActor(World& w, int id)
+      : world_(w),
+        id_(id),
+        clock_(w.core()),
+        sleeper_(w.core()),
+        transport_(w.core(), w.router(),
+                   Endpoint{[this] { return alive_ && !partitioned_; }, [this] { return world_.Latency(); }},
+                   [this](const io::HttpRequest& r) { world_.ObserveRequest(id_, r); }),
+        api_(transport_, ClientConfigFor(w), clock_, sleeper_, ApiOptions(w)),
+        core_(api_, clock_, runtime::ControllerCore::Options{.prune = false, .dry_run = false},
+              this) {
+    core_.SetActive(false);
+  }
+
+  void Start(const runtime::SpecSet& specs) {
+    core_.ApplySpecs(specs);
+    Connect();
+    Tick();
+    ScheduleResync();
+    StartElection();
+  }
+
+  void Crash() {
+    if (!alive_) return;
+    alive_ = false;
+    core_.SetActive(false);
+    CloseStream();
+    world_.Log("controller-" + std::to_string(id_) + " crashed");
+  }
+  bool alive() const { return alive_; }
+  void SetPartitioned(bool p) {
+    partitioned_ = p;
+    if (p) CloseStream();
+  }
+  void CutStream() { CloseStream(); }
+
+  void OnReconciled(const reconcile::SingletonKey& key, const reconcile::Desired&,
+                    const reconcile::ReconcileResult& r, Duration) override {
+    for (const auto& a : r.executed) world_.Log("controller-" + std::to_string(id_) + " " + key + ": " + a);
+  }
+
+ private:
+  static io::ClientConfig ClientConfigFor(World& w) {
+    io::ClientConfig c;
+    c.address = "http://nomad.sim:4646";
+    c.token = w.ManagementToken();
+    c.request_timeout = 10s;
+    return c;
+  }
+  static io::HttpNomadApi::Options ApiOptions(World& w) {
+    io::HttpNomadApi::Options o;
+    o.seed = w.core().Uniform(1, UINT64_MAX - 1);
+    return o;
+  }
+
+  // Runs `fn` unless this replica is busy in a call (then retries shortly).
+  void Guarded(const char* label, std::function<void()> fn) {
+    if (!alive_) return;
+    if (busy_) {
+      world_.core().After(5ms, label, [this, label, fn] { Guarded(label, fn); });
+      return;
+    }
+    busy_ = true;
+    fn();
+    busy_ = false;
+  }
+
+  void Connect() {
+    Guarded("ctl-connect", [this] {
+      if (partitioned_) {
+        world_.core().After(kStreamRetry, "ctl-connect", [this] { Connect(); });
+        return;
+      }
+      Status st = core_.Relist();
+      if (!alive_) return;
+      if (!st.ok()) {
+        world_.core().After(kStreamRetry * 2, "ctl-connect", [this] { Connect(); });
+        return;
+      }
+      core_.QueueAll();
+      Subscribe();
+    });
+  }
+
+  class Sink final : public sim::StreamSink {
+   public:
+    Sink(ControllerActor& c, uint64_t gen) : c_(c), gen_(gen) {}
+    void Reply(const sim::Reply&) override { c_.StreamEnded(gen_); }
+    void Open(const sim::Reply&) override {}
+    void Write(const std::string& data) override {
+      buf_ += data;
+      size_t nl;
+      while ((nl = buf_.find('\n')) != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        c_.StreamLine(gen_, std::move(line));
+      }
+    }
+    void Close() override { c_.StreamEnded(gen_); }
+
+   private:
+    ControllerActor& c_;
+    const uint64_t gen_;
+    std::string buf_;
+  };
+
+  void Subscribe() {
+    sim::Request req;
+    req.method = "GET";
+    req.path = "/v1/event/stream";
+    for (const char* t : {"Job", "Allocation", "Node", "Variable"}) req.query.emplace("topic", t);
+    req.query.emplace("namespace", "*");
+    req.query.emplace("index", std::to_string(core_.view().LastIndex() + 1));
+    req.headers["x-nomad-token"] = world_.ManagementToken();
+    const uint64_t gen = ++stream_gen_;
+    stream_id_ = world_.router().SubmitStream(req, std::make_shared<Sink>(*this, gen),
+                                              sim::StreamFraming::kChunked);
+  }
+
+  void StreamLine(uint64_t gen, std::string line) {
+    if (gen != stream_gen_ || !alive_ || partitioned_) return;
+    auto frame = nomad::DecodeFrame(line);
+    if (!frame.ok()) return;
+    world_.core().After(world_.Latency(), "ctl-frame", [this, gen, f = std::move(frame.value())] {
+      if (gen == stream_gen_ && alive_) core_.OnFrame(f);
+    });
+  }
+
+  void StreamEnded(uint64_t gen) {
+    if (gen != stream_gen_) return;
+    stream_id_ = 0;
+    ++stream_gen_;
+    if (!alive_) return;
+    // A reconnect may have a gap: re-list, then follow the stream again.
+    world_.core().After(kStreamRetry, "ctl-reconnect", [this] { Connect(); });
+  }
+
+  void CloseStream() {
+    if (stream_id_ != 0) world_.router().CancelStream(stream_id_);
+    const bool had = stream_id_ != 0;
+    stream_id_ = 0;
+    ++stream_gen_;
+    if (had && alive_) world_.core().After(kStreamRetry, "ctl-reconnect", [this] { Connect(); });
+  }
+
+  void Tick() {
+    world_.core().After(kWorkTick, "ctl-work", [this] {
+      if (!alive_) return;
+      Guarded("ctl-work", [this] {
+        for (int i = 0; i < 16 && alive_; ++i) {
+          auto key = core_.queue().TryGet();
+          if (!key) break;
+          core_.Process(*key);
+        }
+      });
+      Tick();
+    });
+  }
+
+  void ScheduleResync() {
+    world_.core().After(kResync, "ctl-resync", [this] {
+      if (!alive_) return;
+      Guarded("ctl-resync", [this] {
+        if (!partitioned_ && core_.Relist().ok()) core_.QueueAll();
+      });
+      ScheduleResync();
+    });
+  }
+
+  // ---- leader election: lock::Agent whose holder is the write gate ----
+  void StartElection() {
+    lock::Config c;
+    c.path = kLeaderPath;
+    c.ttl = 15s;
+    c.delay = 5s;
+    c.give_up = 15s;
+    c.kill_timeout = 1s;
+    c.lock_id = "controller-" + std::to_string(id_) + "-" + std::to_string(world_.core().Uniform(1, 1u << 30));
+    c.seed = world_.core().Uniform(1, UINT64_MAX - 1);
+    c.holder_items["controller"] = std::to_string(id_);
+    ++elector_gen_;
+    auto a = lock::Agent::Create(c);
+    if (!a.ok()) {
+      world_.Violate("setup", "leader election config: " + a.status().message());
+      return;
+    }
+    elector_cfg_ = c;
+    elector_.emplace(std::move(a.value()));
+    ElectorRun(elector_->Start(world_.core().Now()));
+  }
+
+  void ElectorRun(lock::Actions acts) {
+    for (auto& a : acts) {
+      if (!alive_) return;
+      std::visit(Overloaded{
+                     [&](const lock::SendAcquire& x) { ElectorSend(LockOp::kAcquire, x.id, x.lock_id, 0, {}); },
+                     [&](const lock::SendRenew& x) { ElectorSend(LockOp::kRenew, x.id, x.lock_id, 0, {}); },
+                     [&](const lock::SendRelease& x) { ElectorSend(LockOp::kRelease, x.id, x.lock_id, 0, {}); },
+                     [&](const lock::ReadVariable& x) { ElectorSend(LockOp::kRead, x.id, "", x.index, x.wait); },
+                     [&](const lock::StartHolder& x) {
+                       world_.Log("controller-" + std::to_string(id_) + " leads (epoch " +
+                                  std::to_string(x.grant.epoch) + ")");
+                       core_.SetActive(true);
+                     },
+                     [&](const lock::ExtendLease&) {},
+                     [&](const auto& x) {
+                       using T = std::decay_t<decltype(x)>;
+                       if constexpr (std::is_same_v<T, lock::StopHolder> ||
+                                     std::is_same_v<T, lock::KillHolder>) {
+                         world_.Log("controller-" + std::to_string(id_) + " stops leading");
+                         core_.SetActive(false);
+                         world_.core().After(Duration(0), "elector-holder-dead", [this] {
+                           if (alive_) ElectorRun(elector_->OnHolderExited(world_.core().Now(), 0));
+                         });
+                       } else if constexpr (std::is_same_v<T, lock::Exit>) {
+                         // Lost or gave up: campaign again, as a restarted replica would.
+                         world_.core().After(kStreamRetry, "elector-restart", [this] {
+                           if (alive_) StartElection();
+                         });
+                       }
+                     },
+                 },
+                 a);
+    }
+    if (!alive_ || !elector_ || elector_->done()) return;
+    if (elector_timer_ != 0) world_.core().Cancel(elector_timer_);
+    elector_timer_ = 0;
+    if (auto w = elector_->NextWakeup()) {
+      elector_timer_ = world_.core().At(std::max(*w, world_.core().Now()), "elector-timer", [this] {
+        elector_timer_ = 0;
+        if (alive_ && elector_) ElectorRun(elector_->OnTimer(world_.core().Now()));
+      });
+    }
+  }
+
+  void ElectorSend(LockOp op, uint64_t id, const std::string& lock_id, uint64_t index, Duration wait) {
+    io::HttpRequest req = LockRequest(op, elector_cfg_, lock_id, world_.ManagementToken(), index, wait);
+    Duration timeout = op == LockOp::kRead && index > 0 ? wait + wait / 16 + 10s : 5s;
+    const uint64_t gen = elector_gen_;
+    AsyncCall(world_.core(), world_.router(),
+              Endpoint{[this] { return alive_ && !partitioned_; }, [this] { return world_.Latency(); }}, req,
+              timeout, [this, gen, op, id, req](Result<io::HttpResponse> r) {
+                if (!alive_ || gen != elector_gen_ || !elector_) return;
+                const TimePoint now = world_.core().Now();
+                auto v = DecodeLockReply(req, r);
+                switch (op) {
+                  case LockOp::kAcquire:
+                    ElectorRun(elector_->OnAcquireResult(now, id, v));
+                    break;
+                  case LockOp::kRenew:
+                    ElectorRun(elector_->OnRenewResult(now, id, v));
+                    break;
+                  case LockOp::kRelease:
+                    ElectorRun(elector_->OnReleaseResult(now, id, v.ok() ? Status::Ok() : v.status()));
+                    break;
+                  case LockOp::kRead:
+                    if (!v.ok()) {
+                      ElectorRun(elector_->OnReadResult(now, id, v.status()));
+                    } else {
+                      nomad::QueryMeta meta;
+                      meta.last_index = std::stoull("0" + r->headers.Get("X-Nomad-Index"));
+                      ElectorRun(elector_->OnReadResult(now, id, nomad::Query<nomad::Variable>{v.value(), meta}));
+                    }
+                    break;
+                }
+              });
+  }
+
+  World& world_;
+  const int id_;
+  bool alive_ = true;
+  bool partitioned_ = false;
+  bool busy_ = false;
+  SimClock clock_;
+  SimSleeper sleeper_;
+  SimTransport transport_;
+  io::HttpNomadApi api_;
+  runtime::ControllerCore core_;
+  uint64_t stream_id_ = 0, stream_gen_ = 0;
+  lock::Config elector_cfg_;
+  std::optional<lock::Agent> elector_;
+  uint64_t elector_timer_ = 0, elector_gen_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// World implementation
+
+World::World(const WorldOptions& o)
+    : o_(o),
+      core_(sim::SimCore::Options{.seed = o.seed}),
+      acl_(core_, sim::AclState::Options{.enabled = true}),
+      vars_(core_, acl_, sim::Variables::Options{}),
+      cluster_(core_, programs_, sim::ClusterOptions{}),
+      router_(core_, acl_, vars_, &cluster_) {
+  cluster_.SetTokenIssuer([this](const std::string& ns, const std::string& job,
+                                 const std::string& group, const std::string& task,
+                                 const std::string& alloc) {
+    return acl_.IssueWorkloadToken(ns, job, group, task, alloc);
+  });
+  cluster_.SetTokenRevoker([this](const std::string& alloc) { acl_.RevokeAllocTokens(alloc); });
+  for (const char* driver : {"raw_exec", "exec", "docker", "java"}) {
+    programs_.Register(driver, [this](const sim::TaskSpec& spec) { return MakeProgram(spec); });
+  }
+  report_.seed = o.seed;
+}
+
+World::~World() {
+  // Programs hold references into the world: end them before the model goes.
+  router_.Shutdown();
+}
+
+void World::Log(const std::string& line) {
+  char head[32];
+  std::snprintf(head, sizeof head, "%10.3fs ", Secs(core_.Now()));
+  std::string full = head + line;
+  if (o_.trace) o_.trace(full);
+  if (frozen_timeline_) return;
+  timeline_.push_back(std::move(full));
+  if (timeline_.size() > kTimelineKeep) timeline_.pop_front();
+}
+
+void World::Violate(const std::string& kind, const std::string& msg) {
+  Log("VIOLATION " + kind + ": " + msg);
+  report_.violations.push_back({Secs(core_.Now()), kind, msg});
+  if (!frozen_timeline_) {
+    report_.timeline.assign(timeline_.begin(), timeline_.end());
+    frozen_timeline_ = true;
+  }
+}
+
+std::unique_ptr<sim::TaskProgram> World::MakeProgram(const sim::TaskSpec& spec) {
+  auto it = by_job_.find(spec.namespace_ + "/" + spec.job_id);
+  const int s = it == by_job_.end() ? -1 : it->second;
+  Json cfg = Json::parse(spec.task.config, nullptr, false);
+  std::vector<std::string> args;
+  std::string command;
+  if (cfg.is_object()) {
+    if (cfg.contains("command") && cfg["command"].is_string()) command = cfg["command"];
+    if (cfg.contains("args") && cfg["args"].is_array()) {
+      for (const auto& a : cfg["args"]) {
+        if (a.is_string()) args.push_back(a.get<std::string>());
+      }
+    }
+  }
+  const Duration kill = spec.task.kill_timeout.value_or(Duration(5s));
+  const bool is_lock = !args.empty() && args[0] == "lock";
+  auto has = [&](const char* f) { return std::find(args.begin(), args.end(), f) != args.end(); };
+  if (s < 0) return std::make_unique<PlainProgram>(*this, -1, kill, false);
+  if (is_lock && has("--install-guard")) return std::make_unique<PlainProgram>(*this, -1, kill, true);
+  if (command.find("singleton/guard") != std::string::npos) {
+    if (o_.agent == AgentKind::kNone) return std::make_unique<PlainProgram>(*this, s, kill, false);
+    return std::make_unique<GuardProgram>(*this, s, singletons_[s].timers.kill_timeout);
+  }
+  if (!is_lock) return std::make_unique<PlainProgram>(*this, s, kill, false);
+  AgentMode mode = AgentMode::kShim;
+  if (has("--sidecar")) mode = AgentMode::kSidecar;
+  if (has("--acquire-only")) mode = AgentMode::kAcquireOnly;
+  if (has("--heartbeat")) mode = AgentMode::kHeartbeat;
+  if (o_.agent == AgentKind::kNone) {
+    // No lock: the shim's command just runs; a sidecar's lock task does nothing.
+    return std::make_unique<PlainProgram>(*this, mode == AgentMode::kShim ? s : -1, kill,
+                                          mode == AgentMode::kAcquireOnly);
+  }
+  const SingletonState& st = singletons_[s];
+  lock::Config c;
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--path") c.path = args[i + 1];
+  }
+  c.namespace_ = st.ns;
+  c.ttl = st.timers.ttl;
+  c.delay = st.timers.delay;
+  c.give_up = st.timers.give_up;
+  c.kill_timeout = st.timers.kill_timeout;
+  c.guard_poll = mode == AgentMode::kShim ? Duration(0) : kGuardPoll;
+  c.exit_after_acquire = mode == AgentMode::kAcquireOnly;
+  if (o_.break_timer_rule) {
+    c.give_up = 2 * c.ttl + c.delay + 2 * c.kill_timeout;
+    c.unchecked_negative_control = true;
+  }
+  if (o_.agent == AgentKind::kVarLock) {
+    return std::make_unique<AgentProgram<VarLockAgent>>(*this, s, AgentMode::kShim, c);
+  }
+  return std::make_unique<AgentProgram<lock::Agent>>(*this, s, mode, c);
+}
+
+uint64_t World::WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch) {
+  const uint64_t id = next_workload_++;
+  if (s < 0) return id;
+  SingletonState& st = singletons_[s];
+  const std::string where = spec.alloc_id.substr(0, 8) + "@" + spec.node_name;
+  Log("workload " + st.name + " started in " + where + " (epoch " + std::to_string(epoch) + ")");
+  if (!st.running.empty()) {
+    std::string others;
+    for (const auto& [_, w] : st.running) others += (others.empty() ? "" : ", ") + w;
+    if (!st.overlap_reported) {
+      Violate("overlap", st.name + ": a workload started in " + where + " while " + others +
+                             " still runs");
+      st.overlap_reported = true;
+    }
+    ++report_.measured.overlaps;
+    if (!st.overlap_since) st.overlap_since = core_.Now();
+  }
+  st.running[id] = where;
+  st.last_start = core_.Now();
+  ProbeTransition(s, true);
+  st.down_since.reset();
+  return id;
+}
+
+void World::WorkloadEnded(int s, uint64_t id) {
+  if (s < 0) return;
+  SingletonState& st = singletons_[s];
+  auto it = st.running.find(id);
+  if (it == st.running.end()) return;
+  Log("workload " + st.name + " ended in " + it->second);
+  st.running.erase(it);
+  if (st.running.size() < 2 && st.overlap_since) {
+    report_.measured.overlap_seconds += Secs(core_.Now() - *st.overlap_since);
+    st.overlap_since.reset();
+  }
+  if (st.running.empty()) {
+    st.down_since = core_.Now();
+    ProbeTransition(s, false);
+  }
+}
+
+void World::HolderStarted(int s, const std::string& alloc, const lock::Grant& g, bool resumed) {
+  SingletonState& st = singletons_[s];
+  holder_lock_[alloc] = g.lock_id;
+  Log("holder " + st.name + ": " + alloc.substr(0, 8) + (resumed ? " resumes" : " acquires") +
+      " epoch " + std::to_string(g.epoch));
+  // Only an acquisition makes a new holder; a resume (split mode's heartbeat task, also after a
+  // restart) continues the hand-off it was given, and its lease decides whether anything runs.
+  if (!resumed && g.epoch <= st.last_epoch && o_.agent == AgentKind::kProject) {
+    Violate("epoch", st.name + ": holder " + alloc.substr(0, 8) + " got epoch " +
+                         std::to_string(g.epoch) + " after epoch " + std::to_string(st.last_epoch));
+  }
+  st.last_epoch = std::max(st.last_epoch, g.epoch);
+}
+
+void World::ObserveRequest(int controller, const io::HttpRequest& r) {
+  const std::string who = "controller-" + std::to_string(controller);
+  if (r.method == "POST" && (r.path == "/v1/jobs" || r.path.rfind("/v1/job/", 0) == 0) &&
+      r.path.find("/plan") == std::string::npos && r.path.find("/evaluate") == std::string::npos) {
+    Json body = Json::parse(r.body, nullptr, false);
+    if (!body.is_object() || !body.contains("Job")) return;
+    const std::string id = body["Job"].value("ID", "");
+    std::string ns = body["Job"].value("Namespace", "");
+    if (ns.empty()) ns = "default";
+    auto existing = cluster_.GetJob(ns, id);
+    if (existing && !reconcile::IsOwned(*existing)) {
+      Violate("foreign-write", who + " registered " + ns + "/" + id + ", a job that is not ours");
+    }
+    return;
+  }
+  if (r.method == "DELETE" && r.path.rfind("/v1/job/", 0) == 0) {
+    const std::string id = r.path.substr(8);
+    std::string ns = "default";
+    for (const auto& [k, v] : r.query) {
+      if (k == "namespace") ns = v;
+    }
+    auto existing = cluster_.GetJob(ns, id);
+    if (existing && !reconcile::IsOwned(*existing)) {
+      Violate("foreign-write", who + " deregistered " + ns + "/" + id + ", a job that is not ours");
+    }
+    return;
+  }
+  const std::string stop_prefix = "/v1/allocation/";
+  if (r.method == "POST" && r.path.rfind(stop_prefix, 0) == 0 &&
+      r.path.size() > 5 && r.path.compare(r.path.size() - 5, 5, "/stop") == 0) {
+    const std::string alloc = r.path.substr(stop_prefix.size(), r.path.size() - stop_prefix.size() - 5);
+    auto held = holder_lock_.find(alloc);
+    if (held == holder_lock_.end()) return;
+    auto a = cluster_.GetAllocation(alloc);
+    if (!a) return;
+    auto s = by_job_.find(a->namespace_ + "/" + a->job_id);
+    if (s == by_job_.end()) return;
+    sim::Identity mgmt;
+    mgmt.management = true;
+    std::string path;
+    if (auto job = cluster_.GetJob(a->namespace_, a->job_id)) {
+      auto lp = job->meta.find(render::kMetaLockPath);
+      if (lp != job->meta.end()) path = lp->second;
+    }
+    sim::VarReply v = vars_.Read(mgmt, a->namespace_, path);
+    if (v.status == 200 && v.var.lock && v.var.lock->id == held->second) {
+      Log(who + " stops " + alloc.substr(0, 8) + ", the lock holder of " + singletons_[s->second].name);
+      Violate("stopped-holder", who + " stopped allocation " + alloc.substr(0, 8) +
+                                    ", the current lock holder of " + singletons_[s->second].name);
+    }
+  }
+}
+
+Status World::BuildSpecs() {
+  io::SpecFiles files;
+  if (!o_.spec_files.empty()) {
+    for (const auto& [name, content] : o_.spec_files) files.files.push_back({name, content});
+  } else {
+    int m = o_.singletons;
+    if (m <= 0) m = o_.shape == Shape::kRandom ? static_cast<int>(core_.Uniform(1, 20)) : 3;
+    for (int i = 0; i < m; ++i) {
+      const std::string name = "s" + std::to_string(i);
+      Draw d;
+      switch (o_.shape) {
+        case Shape::kGuide:
+          d = Draw{"shim", 0, 15, 15, 5, 60, std::nullopt};
+          break;
+        case Shape::kDefaults:
+          d = Draw{};
+          break;
+        case Shape::kHotStandby:
+          d = Draw{"sidecar", 1, 10, 3, 3, 30, std::nullopt};
+          break;
+        case Shape::kPlain:
+          d = Draw{"shim", 0, 15, 15, 5, 24 * 3600, std::nullopt};
+          break;
+        case Shape::kRandom: {
+          // Draw until the timer rule holds (most draws do).
+          for (int attempt = 0; attempt < 50; ++attempt) {
+            const char* modes[] = {"shim", "sidecar", "split"};
+            d.mode = modes[core_.Uniform(0, 2)];
+            d.standby = static_cast<int>(core_.Uniform(0, 2));
+            d.ttl_s = static_cast<int>(core_.Uniform(10, 60));
+            d.delay_s = static_cast<int>(core_.Uniform(0, 2 * d.ttl_s));
+            d.kill_s = static_cast<int>(core_.Uniform(1, 10));
+            d.stop_after_s = static_cast<int>(core_.Uniform(30, 120));
+            d.give_up_s.reset();
+            if (core_.Uniform(0, 3) == 0) {
+              d.give_up_s = static_cast<int>(core_.Uniform((2 * d.ttl_s + 2) / 3, 2 * d.ttl_s));
+            }
+            spec::LoadResult trial =
+                spec::LoadSpecs({{name + ".yaml", SpecYaml(name, d)}}, render::CheckSpec);
+            if (trial.errors.empty()) break;
+            d = Draw{};
+          }
+          break;
+        }
+      }
+      files.files.push_back({name + ".yaml", SpecYaml(name, d)});
+    }
+  }
+  spec::LoadResult loaded = spec::LoadSpecs(files.files, render::CheckSpec);
+  if (!loaded.errors.empty()) {
+    std::string msg;
+    for (const auto& e : loaded.errors) msg += e.ToString() + "\n";
+    return Status::InvalidSpec(msg);
+  }
+  for (const auto& s : loaded.valid) {
+    SingletonState st;
+    st.ns = s.metadata.namespace_;
+    st.name = s.metadata.name;
+    st.key = s.Key();
+    st.mode = s.spec.lock.mode == spec::LockMode::kShim      ? "shim"
+              : s.spec.lock.mode == spec::LockMode::kSidecar ? "sidecar"
+                                                            : "split";
+    st.standby = s.spec.standby;
+    st.timers = timing::TimersOf(s);
+    st.budget = timing::Compute(st.timers);
+    by_job_[st.key] = static_cast<int>(singletons_.size());
+    report_.singletons.push_back(st.name + " " + st.mode + " standby=" + std::to_string(st.standby) +
+                                 " ttl=" + base::FormatDuration(st.timers.ttl) +
+                                 " delay=" + base::FormatDuration(st.timers.delay) +
+                                 " give-up=" + base::FormatDuration(st.timers.give_up) +
+                                 " kill=" + base::FormatDuration(st.timers.kill_timeout));
+    singletons_.push_back(std::move(st));
+  }
+  specs_ = io::BuildSpecSet(files, {});
+  return Status::Ok();
+}
+
+void World::StartController(int id) {
+  auto c = std::make_unique<ControllerActor>(*this, id);
+  ControllerActor* raw = c.get();
+  controllers_.push_back(std::move(c));
+  raw->Start(specs_);
+  Log("controller-" + std::to_string(id) + " started");
+}
+
+void World::AddRouterFault(sim::Router::Fault f, Duration for_how_long) {
+  router_faults_.push_back(f);
+  router_.AddFault(f);
+  const size_t n = router_faults_.size();
+  core_.After(for_how_long, "fault-heal", [this, n] {
+    if (n - 1 < router_faults_.size()) router_faults_[n - 1].count = -1;  // expired
+    router_.ClearFaults();
+    for (const auto& g : router_faults_) {
+      if (g.count >= 0) router_.AddFault(g);
+    }
+  });
+}
+
+void World::StartProbes(const std::string& kind, const std::function<bool(const std::string&)>& hit) {
+  for (size_t i = 0; i < singletons_.size(); ++i) {
+    const SingletonState& st = singletons_[i];
+    for (const auto& [_, where] : st.running) {
+      if (!hit(where)) continue;
+      Probe p;
+      p.singleton = static_cast<int>(i);
+      p.kind = kind;
+      p.fault_at = core_.Now();
+      probes_.push_back(p);
+      break;
+    }
+  }
+}
+
+void World::ProbeTransition(int s, bool up) {
+  for (auto it = probes_.begin(); it != probes_.end();) {
+    if (it->singleton != s) {
+      ++it;
+      continue;
+    }
+    if (!up && !it->went_down) {
+      it->went_down = true;
+      it->down_at = core_.Now();
+      ++it;
+    } else if (up && it->went_down) {
+      report_.measured.downtime[it->kind].push_back(Secs(core_.Now() - it->down_at));
+      Log("downtime of " + singletons_[s].name + " after " + it->kind + ": " +
+          base::FormatDuration(core_.Now() - it->down_at));
+      it = probes_.erase(it);
+    } else if (up) {
+      // A start while still running elsewhere (overlap) or a new holder before the old one
+      // stopped: no downtime from this fault.
+      report_.measured.downtime[it->kind].push_back(0);
+      it = probes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void World::Fault(const std::string& kind) {
+  const std::vector<std::string> nodes = cluster_.NodeIds();
+  auto pick_node = [&] { return nodes[core_.Uniform(0, nodes.size() - 1)]; };
+  auto node_name = [&](const std::string& id) {
+    auto n = cluster_.GetNode(id);
+    return n ? n->name : id;
+  };
+  auto heal_after = [&](uint64_t lo_s, uint64_t hi_s) {
+    return Duration(std::chrono::milliseconds(core_.Uniform(lo_s * 1000, hi_s * 1000)));
+  };
+  // A node fault prefers the node running some singleton's workload, to exercise failover.
+  auto holder_node = [&]() -> std::string {
+    std::vector<std::string> busy;
+    for (const auto& st : singletons_) {
+      for (const auto& [_, where] : st.running) busy.push_back(where.substr(where.find('@') + 1));
+    }
+    if (busy.empty() || core_.Uniform(0, 3) == 0) return pick_node();
+    const std::string name = busy[core_.Uniform(0, busy.size() - 1)];
+    for (const auto& id : nodes) {
+      if (node_name(id) == name) return id;
+    }
+    return pick_node();
+  };
+  ++report_.faults;
+  if (kind == "node-crash" || kind == "client-crash" || kind == "partition") {
+    const std::string node = holder_node();
+    const std::string name = node_name(node);
+    const Duration d = heal_after(5, 150);
+    Log("FAULT " + kind + " " + name + " for " + base::FormatDuration(d));
+    StartProbes(kind, [&](const std::string& where) { return where.substr(where.find('@') + 1) == name; });
+    Status st = kind == "node-crash"     ? cluster_.CrashNode(node)
+                : kind == "client-crash" ? cluster_.CrashClient(node)
+                                         : cluster_.Partition(node);
+    if (!st.ok()) Log("fault not applied: " + st.ToString());
+    core_.After(d, "heal", [this, kind, node, name] {
+      Log("HEAL " + kind + " " + name);
+      if (kind == "partition") {
+        (void)cluster_.Heal(node);
+      } else {
+        (void)cluster_.RestartNode(node);
+      }
+    });
+  } else if (kind == "graceful-stop") {
+    std::vector<std::pair<int, std::string>> holders;  // singleton, alloc
+    for (size_t i = 0; i < singletons_.size(); ++i) {
+      for (const auto& [alloc, lock_id] : holder_lock_) {
+        auto a = cluster_.GetAllocation(alloc);
+        if (a && by_job_.count(a->namespace_ + "/" + a->job_id) &&
+            by_job_[a->namespace_ + "/" + a->job_id] == static_cast<int>(i) &&
+            a->client_status == "running") {
+          holders.emplace_back(static_cast<int>(i), alloc);
+        }
+      }
+    }
+    if (holders.empty()) return;
+    const auto [s, alloc] = holders[core_.Uniform(0, holders.size() - 1)];
+    Log("FAULT graceful-stop of " + singletons_[s].name + "'s holder " + alloc.substr(0, 8));
+    if (!singletons_[s].running.empty()) {
+      Probe p;
+      p.singleton = s;
+      p.kind = kind;
+      p.fault_at = core_.Now();
+      probes_.push_back(p);
+    }
+    (void)cluster_.StopAllocation(alloc, false, std::nullopt);
+  } else if (kind == "api-errors") {
+    sim::Router::Fault f;
+    f.route = "/v1/";
+    f.status = core_.Uniform(0, 1) ? 500 : 503;
+    const Duration d = heal_after(2, 30);
+    Log("FAULT api-errors " + std::to_string(f.status) + " for " + base::FormatDuration(d));
+    AddRouterFault(f, d);
+  } else if (kind == "latency") {
+    sim::Router::Fault f;
+    f.route = "/v1/";
+    f.latency = heal_after(1, 4);
+    const Duration d = heal_after(5, 40);
+    Log("FAULT latency " + base::FormatDuration(f.latency) + " for " + base::FormatDuration(d));
+    AddRouterFault(f, d);
+  } else if (kind == "stream-cut") {
+    Log("FAULT event streams cut");
+    for (auto& c : controllers_) {
+      if (c->alive()) c->CutStream();
+    }
+  } else if (kind == "controller-crash") {
+    std::vector<ControllerActor*> live;
+    for (auto& c : controllers_) {
+      if (c->alive()) live.push_back(c.get());
+    }
+    if (live.empty()) return;
+    live[core_.Uniform(0, live.size() - 1)]->Crash();
+    const Duration d = heal_after(5, 90);
+    core_.After(d, "controller-restart", [this] { StartController(controller_count_++); });
+  } else if (kind == "controller-partition") {
+    std::vector<ControllerActor*> live;
+    for (auto& c : controllers_) {
+      if (c->alive()) live.push_back(c.get());
+    }
+    if (live.empty()) return;
+    ControllerActor* c = live[core_.Uniform(0, live.size() - 1)];
+    const Duration d = heal_after(5, 90);
+    Log("FAULT a controller is partitioned from the servers for " + base::FormatDuration(d));
+    c->SetPartitioned(true);
+    core_.After(d, "heal", [this, c] {
+      Log("HEAL controller partition");
+      c->SetPartitioned(false);
+    });
+  } else if (kind == "leadership-loss") {
+    Log("FAULT server leadership lost (heartbeat TTLs become 300s)");
+    cluster_.LoseLeadership();
+  } else if (kind == "clock-skew") {
+    const std::string node = pick_node();
+    // Within the ε the timer rule assumes (1%).
+    const double rate = 0.99 + static_cast<double>(core_.Uniform(0, 200)) / 10000.0;
+    Log("FAULT clock of " + node_name(node) + " runs at " + std::to_string(rate));
+    (void)cluster_.SkewClock(node, rate);
+  }
+}
+
+void World::ScheduleFaults(TimePoint end_of_faults) {
+  static const std::vector<std::pair<std::string, int>> kinds = {
+      {"node-crash", 4},   {"client-crash", 3},         {"partition", 4},
+      {"api-errors", 2},   {"latency", 2},              {"stream-cut", 2},
+      {"controller-crash", 2}, {"controller-partition", 1}, {"leadership-loss", 1},
+      {"clock-skew", 1},   {"graceful-stop", 3}};
+  int total = 0;
+  for (const auto& k : kinds) total += k.second;
+  TimePoint t = core_.Now() + 1min;
+  while (true) {
+    t += Duration(std::chrono::milliseconds(core_.Uniform(20'000, 150'000)));
+    if (t >= end_of_faults) break;
+    int r = static_cast<int>(core_.Uniform(0, total - 1));
+    std::string kind;
+    for (const auto& k : kinds) {
+      if (r < k.second) {
+        kind = k.first;
+        break;
+      }
+      r -= k.second;
+    }
+    core_.At(t, "fault", [this, kind] { Fault(kind); });
+  }
+}
+
+void World::CheckLiveness() {
+  for (const auto& st : singletons_) {
+    if (st.conflict) continue;
+    if (st.running.empty()) {
+      Violate("liveness", st.name + ": no workload runs " +
+                              base::FormatDuration(core_.Now() - faults_end_) +
+                              " after the last fault (crash failover budget " +
+                              base::FormatDuration(st.budget.crash_failover) + ")");
+    }
+  }
+}
+
+Result<WorldReport> World::Run() {
+  if (Status st = BuildSpecs(); !st.ok()) return st;
+  const int nodes = o_.nodes > 0 ? o_.nodes : static_cast<int>(core_.Uniform(3, 7));
+  for (int i = 0; i < nodes; ++i) cluster_.AddNode(sim::NodeSpec{});
+  const int controllers =
+      o_.controllers > 0 ? o_.controllers : static_cast<int>(core_.Uniform(1, 2));
+  for (int i = 0; i < controllers; ++i) StartController(controller_count_++);
+  const TimePoint start = core_.Now();
+  faults_end_ = start + o_.duration - o_.quiet;
+  if (o_.faults) ScheduleFaults(faults_end_);
+  core_.At(start + o_.duration, "liveness", [this] { CheckLiveness(); });
+  core_.AdvanceTo(start + o_.duration);
+  // Close the books: an overlap still in progress counts until now.
+  for (auto& st : singletons_) {
+    if (st.overlap_since) report_.measured.overlap_seconds += Secs(core_.Now() - *st.overlap_since);
+  }
+  if (!frozen_timeline_) report_.timeline.assign(timeline_.begin(), timeline_.end());
+  return report_;
+}
+
+}  // namespace
+
+Result<WorldReport> RunWorld(const WorldOptions& options) {
+  World w(options);
+  return w.Run();
+}
+
+}  // namespace nsg::faultsim

@@ -1,0 +1,113 @@
+#include "controller/io/spec_set.h"
+
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "controller/io/spec_files.h"
+#include "controller/render/job_renderer.h"
+#include "controller/spec/loader.h"
+
+namespace nsg::io {
+
+using runtime::SpecEntry;
+using runtime::SpecSet;
+
+SpecSet LoadSpecSet(const std::string& dir, const SpecSet& previous, const std::string& revision) {
+  return BuildSpecSet(ReadSpecFiles({dir}), previous, revision);
+}
+
+SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
+                     const std::string& revision) {
+  SpecSet out;
+  out.revision = revision;
+  const spec::LoadResult loaded = spec::LoadSpecs(files.files, render::CheckSpec);
+
+  // Document starts per file, to attribute each diagnostic to its document.
+  std::map<std::string, std::set<int>> starts;
+  for (const auto& s : loaded.valid) starts[s.source.file].insert(s.source.line);
+  for (const auto& inv : loaded.invalid) starts[inv.pos.file].insert(inv.pos.line);
+  auto doc_of = [&](const std::string& file, int line) {
+    int start = 0;
+    for (int s : starts[file]) {
+      if (s <= line) start = s;
+    }
+    return start;
+  };
+  auto set_invalid = [](SpecEntry& e, std::vector<std::string> errors) {
+    e.desired.state = reconcile::SpecState::kInvalid;
+    e.desired.rendered.reset();
+    e.lock_path.clear();
+    e.errors = std::move(errors);
+    std::string msg;
+    for (const auto& m : e.errors) msg += (msg.empty() ? "" : "; ") + m;
+    e.desired.invalid_message = msg;
+    e.fingerprint = "invalid|" + msg;
+  };
+
+  for (const auto& s : loaded.valid) {
+    SpecEntry e;
+    e.source = s.source.file;
+    e.revision = revision;
+    e.desired.key = s.Key();
+    e.desired.adopt = s.spec.adopt;
+    auto keep = s.metadata.annotations.find(spec::kAnnotationKeep);
+    e.desired.keep_on_delete = keep != s.metadata.annotations.end() && keep->second == "true";
+    auto rendered = render::Render(s, render::RenderOptions{.source_path = "", .git_revision = revision});
+    if (rendered.ok()) {
+      e.desired.state = reconcile::SpecState::kValid;
+      e.lock_path = s.spec.lock.path;
+      e.fingerprint = "valid|" + rendered.value().spec_hash + "|" + e.source + "|" +
+                      (e.desired.adopt ? "adopt" : "") + "|" +
+                      (e.desired.keep_on_delete ? "keep" : "");
+      e.desired.rendered = std::move(rendered.value());
+    } else {
+      set_invalid(e, {rendered.status().message()});
+    }
+    out.entries[e.desired.key] = std::move(e);
+  }
+  std::set<std::string> broken_files;  // files with a document whose key could not be read
+  for (const auto& inv : loaded.invalid) {
+    if (inv.key.empty()) {
+      broken_files.insert(inv.pos.file);
+      continue;
+    }
+    SpecEntry e;
+    e.source = inv.pos.file;
+    e.revision = revision;
+    e.desired.key = inv.key;
+    const int start = doc_of(inv.pos.file, inv.pos.line);
+    std::vector<std::string> errors;
+    for (const auto& d : loaded.errors) {
+      if (d.pos.file == inv.pos.file && doc_of(d.pos.file, d.pos.line) == start) {
+        errors.push_back(d.ToString());
+      }
+    }
+    if (errors.empty()) errors.push_back("the spec is invalid");
+    set_invalid(e, std::move(errors));
+    auto prev = previous.entries.find(inv.key);
+    if (prev != previous.entries.end()) {
+      e.desired.keep_on_delete = prev->second.desired.keep_on_delete;
+    }
+    out.entries[inv.key] = std::move(e);
+  }
+  for (const auto& d : files.errors) {
+    broken_files.insert(d.pos.file);
+    out.file_errors.push_back(d.ToString());
+  }
+  for (const auto& d : loaded.errors) {
+    if (broken_files.count(d.pos.file) != 0) out.file_errors.push_back(d.ToString());
+  }
+  // A key that came from a file we could not fully read stays, as invalid: never pruned because
+  // its file broke.
+  for (const auto& [key, prev] : previous.entries) {
+    if (out.entries.count(key) != 0 || broken_files.count(prev.source) == 0) continue;
+    SpecEntry e = prev;
+    set_invalid(e, {prev.source + ": the file has errors (see the controller log)"});
+    out.entries[key] = std::move(e);
+  }
+  return out;
+}
+
+}  // namespace nsg::io

@@ -1,0 +1,277 @@
+#include "controller/runtime/controller_core.h"
+
+#include <set>
+#include <utility>
+
+#include "controller/render/job_renderer.h"
+
+namespace nsg::runtime {
+
+using base::Status;
+using base::StatusCode;
+using reconcile::KeySet;
+using Outcome = reconcile::ReconcileResult::Outcome;
+
+namespace {
+
+bool IsChildJob(const std::string& id) {
+  return id.find("/periodic-") != std::string::npos ||
+         id.find("/dispatch-") != std::string::npos;
+}
+
+}  // namespace
+
+ControllerCore::ControllerCore(nomad::NomadApi& api, base::Clock& clock, Options options,
+                               ControllerObserver* observer)
+    : gate_(api),
+      clock_(clock),
+      options_(options),
+      observer_(observer),
+      queue_(clock_),
+      reconciler_(gate_, view_, clock_,
+                  reconcile::Reconciler::Options{.prune = options_.prune,
+                                                 .dry_run = options_.dry_run}) {}
+
+void ControllerCore::ApplySpecs(SpecSet next) {
+  struct Change {
+    SingletonKey key;
+    std::optional<SpecEntry> previous, now;
+  };
+  std::vector<Change> changes;
+  KeySet wake;
+  bool file_errors_changed = false;
+  std::map<SingletonKey, std::string> lock_paths;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, e] : next.entries) {
+      auto prev = specs_.entries.find(key);
+      if (prev != specs_.entries.end() && prev->second.fingerprint == e.fingerprint) continue;
+      wake.insert(key);
+      changes.push_back({key,
+                         prev == specs_.entries.end() ? std::nullopt
+                                                      : std::optional<SpecEntry>(prev->second),
+                         e});
+    }
+    for (const auto& [key, e] : specs_.entries) {
+      if (next.entries.count(key) != 0) continue;
+      wake.insert(key);
+      deleted_keep_[key] = e.desired.keep_on_delete;
+      changes.push_back({key, e, std::nullopt});
+    }
+    for (const auto& key : wake) {
+      if (next.entries.count(key) != 0) deleted_keep_.erase(key);
+    }
+    file_errors_changed = next.file_errors != specs_.file_errors;
+    specs_ = std::move(next);
+    for (const auto& [key, e] : specs_.entries) lock_paths[key] = e.lock_path;
+  }
+  if (observer_) {
+    for (const auto& c : changes) {
+      observer_->OnSpecChanged(c.key, c.previous ? &*c.previous : nullptr,
+                               c.now ? &*c.now : nullptr);
+    }
+    if (file_errors_changed) observer_->OnFileErrors(Specs().file_errors);
+  }
+  for (const auto& key : view_.Watch(lock_paths)) wake.insert(key);
+  for (const auto& key : wake) queue_.Add(key);
+}
+
+Status ControllerCore::Relist(SyncStats* stats_out) {
+  std::lock_guard relist(relist_mu_);
+  std::map<SingletonKey, std::string> lock_paths;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, e] : specs_.entries) lock_paths[key] = e.lock_path;
+  }
+  SyncStats stats;
+  nomad::QueryOptions all;
+  all.namespace_ = "*";
+  reconcile::Snapshot snap;
+
+  auto jobs = gate_.ListJobs(all, /*meta=*/true);
+  if (!jobs.ok()) return jobs.status();
+  uint64_t index = jobs.value().meta.last_index;
+  std::set<std::pair<std::string, std::string>> locks;  // namespace, path
+  std::map<std::pair<std::string, std::string>, CachedJob> job_cache;
+  for (const auto& stub : jobs.value().value) {
+    if (IsChildJob(stub.id)) continue;
+    const auto key = reconcile::KeyOf(stub.namespace_, stub.id);
+    auto managed = stub.meta.find(render::kMetaManagedBy);
+    const bool ours = managed != stub.meta.end() && managed->second == render::kManagedByValue;
+    if (!ours && lock_paths.count(key) == 0) continue;
+    const std::pair<std::string, std::string> ref{stub.namespace_, stub.id};
+    CachedJob entry;
+    auto cached = job_cache_.find(ref);
+    if (cached != job_cache_.end() && cached->second.modify_index == stub.modify_index) {
+      entry = cached->second;
+    } else {
+      nomad::QueryOptions q;
+      q.namespace_ = stub.namespace_;
+      auto job = gate_.ReadJob(stub.id, q);
+      ++stats.job_reads;
+      if (!job.ok() && job.status().code() == StatusCode::kNotFound) continue;
+      if (!job.ok()) return job.status();
+      entry.job = std::move(job.value().value);
+      entry.modify_index = entry.job.modify_index;
+    }
+    auto lp = entry.job.meta.find(render::kMetaLockPath);
+    if (lp != entry.job.meta.end() && !lp->second.empty()) {
+      locks.insert({stub.namespace_, lp->second});
+    }
+    snap.jobs.push_back(entry.job);
+    job_cache.emplace(ref, std::move(entry));
+  }
+  auto allocs = gate_.ListAllocations(all);
+  if (!allocs.ok()) return allocs.status();
+  index = std::min(index, allocs.value().meta.last_index);
+  snap.allocations = std::move(allocs.value().value);
+  auto nodes = gate_.ListNodes({});
+  if (!nodes.ok()) return nodes.status();
+  index = std::min(index, nodes.value().meta.last_index);
+  snap.nodes = std::move(nodes.value().value);
+
+  for (const auto& [key, path] : lock_paths) {
+    if (!path.empty()) locks.insert({key.substr(0, key.find('/')), path});
+  }
+  std::map<std::pair<std::string, std::string>, CachedVariable> var_cache;
+  if (!locks.empty()) {
+    // Metadata of every variable: a lock variable is read (for its Items) only when it moved.
+    auto vars = gate_.ListVariables(all);
+    if (!vars.ok()) return vars.status();
+    std::map<std::pair<std::string, std::string>, uint64_t> listed;
+    for (const auto& v : vars.value().value) listed[{v.namespace_, v.path}] = v.modify_index;
+    for (const auto& ref : locks) {
+      auto l = listed.find(ref);
+      if (l == listed.end()) continue;  // no variable: the lock is free
+      CachedVariable entry;
+      auto cached = var_cache_.find(ref);
+      if (cached != var_cache_.end() && cached->second.modify_index == l->second) {
+        entry = cached->second;
+      } else {
+        nomad::QueryOptions q;
+        q.namespace_ = ref.first;
+        auto var = gate_.ReadVariable(ref.second, q);
+        ++stats.variable_reads;
+        if (!var.ok() && var.status().code() == StatusCode::kNotFound) continue;
+        if (!var.ok()) return var.status();
+        entry.var = std::move(var.value().value);
+        entry.modify_index = entry.var.modify_index;
+      }
+      snap.variables.push_back(entry.var);
+      var_cache.emplace(ref, std::move(entry));
+    }
+  }
+  job_cache_ = std::move(job_cache);
+  var_cache_ = std::move(var_cache);
+
+  snap.index = index;
+  stats.index = index;
+  stats.jobs = snap.jobs.size();
+  stats.allocations = snap.allocations.size();
+  stats.nodes = snap.nodes.size();
+  stats.locks = snap.variables.size();
+  const KeySet changed = view_.Reset(snap);
+  stats.changed_keys = changed.size();
+  for (const auto& key : changed) queue_.Add(key);
+  synced_ = true;
+  if (observer_) observer_->OnSynced(stats);
+  if (stats_out) *stats_out = stats;
+  return Status::Ok();
+}
+
+void ControllerCore::OnFrame(const nomad::Frame& frame) {
+  for (const auto& key : view_.Apply(frame)) queue_.Add(key);
+}
+
+void ControllerCore::QueueAll() {
+  for (const auto& key : AllKeys()) queue_.Add(key);
+}
+
+void ControllerCore::SetActive(bool active) {
+  const bool was = gate_.open();
+  gate_.SetOpen(active);
+  if (active && !was) QueueAll();
+}
+
+std::vector<SingletonKey> ControllerCore::AllKeys() const {
+  std::set<SingletonKey> keys;
+  for (const auto& k : view_.Keys()) keys.insert(k);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, e] : specs_.entries) keys.insert(k);
+  }
+  return {keys.begin(), keys.end()};
+}
+
+reconcile::Desired ControllerCore::DesiredFor(const SingletonKey& key) const {
+  std::lock_guard lock(mu_);
+  auto it = specs_.entries.find(key);
+  if (it != specs_.entries.end()) return it->second.desired;
+  reconcile::Desired d;
+  d.key = key;
+  d.state = reconcile::SpecState::kAbsent;
+  auto keep = deleted_keep_.find(key);
+  d.keep_on_delete = keep != deleted_keep_.end() && keep->second;
+  return d;
+}
+
+SpecSet ControllerCore::Specs() const {
+  std::lock_guard lock(mu_);
+  return specs_;
+}
+
+std::map<SingletonKey, KeyStatus> ControllerCore::Statuses() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+void ControllerCore::Process(const SingletonKey& key) {
+  if (!gate_.open()) {
+    // Not the leader: the new leader (or this replica, once it leads again) wakes every key.
+    queue_.Forget(key);
+    queue_.Done(key);
+    return;
+  }
+  const reconcile::Desired desired = DesiredFor(key);
+  reconcile::Memory memory;
+  {
+    std::lock_guard lock(mu_);
+    memory = memory_[key];
+  }
+  const TimePoint t0 = clock_.Now();
+  reconcile::ReconcileResult r = reconciler_.Reconcile(desired, memory);
+  const Duration took = clock_.Now() - t0;
+  if (observer_) observer_->OnReconciled(key, desired, r, took);
+  const reconcile::Condition* synced = r.plan.Find(reconcile::ConditionType::kSynced);
+  const bool gone = desired.state == reconcile::SpecState::kAbsent &&
+                    r.outcome == Outcome::kDone && synced && synced->reason == "Deleted";
+  {
+    std::lock_guard lock(mu_);
+    if (gone) {
+      memory_.erase(key);
+      status_.erase(key);
+      deleted_keep_.erase(key);
+    } else {
+      memory_[key] = memory;
+      if (r.outcome != Outcome::kCancelled) status_[key] = KeyStatus{r, clock_.Now()};
+    }
+  }
+  if (gone && observer_) observer_->OnForgotten(key);
+  switch (r.outcome) {
+    case Outcome::kDone:
+      queue_.Forget(key);
+      if (r.requeue_after) queue_.AddAfter(key, *r.requeue_after);
+      break;
+    case Outcome::kRetry:
+      queue_.AddRateLimited(key);
+      break;
+    case Outcome::kPermanent:
+      queue_.Forget(key);
+      break;
+    case Outcome::kCancelled:
+      break;
+  }
+  queue_.Done(key);
+}
+
+}  // namespace nsg::runtime

@@ -1,0 +1,96 @@
+// The controller in-process for end-to-end tests and benchmarks: `nomad-singleton controller`
+// run through RunController on its own thread (RunningController), a plain HTTP GET for its
+// /metrics, /status, /healthz and /readyz, and atomic spec writes. No test framework:
+// bench/controller_bench.cc uses it too.
+// RunningController owns its thread; Stop() (or the destructor) requests a stop and joins.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "controller/cmd/controller_commands.h"
+
+namespace nsg::cmd::testing {
+
+// A plain HTTP/1.1 GET on 127.0.0.1; returns {status, body} or nullopt.
+inline std::optional<std::pair<int, std::string>> HttpGet(const std::string& host_port,
+                                                          const std::string& path) {
+  const auto colon = host_port.rfind(':');
+  const int port = std::stoi(host_port.substr(colon + 1));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) resp.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  if (resp.size() < 12) return std::nullopt;
+  const auto body = resp.find("\r\n\r\n");
+  return std::make_pair(std::stoi(resp.substr(9, 3)),
+                        body == std::string::npos ? "" : resp.substr(body + 4));
+}
+
+// Writes `text` to `path` through a temporary file renamed over it (`path` + ".tmp", which the spec
+// loader ignores), so that a reader never sees a half-written file.
+inline void WriteFileAtomically(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  std::ofstream(tmp) << text;
+  std::filesystem::rename(tmp, path);
+}
+
+// The controller on a thread, stopped through a stop_source.
+class RunningController {
+ public:
+  explicit RunningController(std::vector<std::string> argv) {
+    std::promise<std::string> listening;
+    auto addr = listening.get_future();
+    thread_ = std::thread([this, argv, p = std::move(listening)]() mutable {
+      cmd::ControllerHooks hooks;
+      hooks.on_listening = [&p](const std::string& a) { p.set_value(a); };
+      code_ = cmd::RunController(argv, stop_.get_token(), hooks);
+    });
+    if (addr.wait_for(std::chrono::seconds(10)) == std::future_status::ready) http_ = addr.get();
+  }
+  ~RunningController() { Stop(); }
+  int Stop() {
+    stop_.request_stop();
+    if (thread_.joinable()) thread_.join();
+    return code_;
+  }
+  const std::string& http() const { return http_; }
+
+ private:
+  std::stop_source stop_;
+  std::thread thread_;
+  std::string http_;
+  int code_ = -1;
+};
+
+}  // namespace nsg::cmd::testing
