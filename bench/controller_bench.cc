@@ -73,10 +73,7 @@ class Harness {
     dir_ = fs::temp_directory_path() / ("nsg-ctl-bench-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "specs");
-    sim::SimServer::Options opts;
-    opts.nodes = 3;
-    opts.acl.enabled = acl;
-    opts.cluster.alloc_root = (dir_ / "allocs").string();
+    const sim::SimServer::Options opts = testing::SimOptions(dir_, acl);
     token_ = opts.acl.management_secret;
     server_ = std::make_unique<sim::SimServer>(opts);
     if (!server_->Start().ok()) throw std::runtime_error("the simulator did not start");

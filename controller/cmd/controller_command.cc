@@ -426,7 +426,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       core_.SetActive(false);
       metrics_.SetLeader(false);
     };
-    o.log = [this](const std::string& line) { log_.info("leader election: {}", line); };
+    o.log = [this](const std::string& line) { log_.info("{}", line); };
     auto e = io::LeaderElector::Create(std::move(o), election_api_, boot_clock_);
     if (!e.ok()) return e.status();
     e.value()->Start();

@@ -86,6 +86,7 @@ struct Totals {
   double overlap_seconds = 0;
   std::map<std::string, std::vector<double>> downtime;
   std::map<std::string, int> violation_kinds;
+  std::vector<double> recovery;
   double wall_seconds = 0;
 };
 
@@ -99,6 +100,7 @@ void Add(Totals& t, const WorldReport& r) {
     t.downtime[k].insert(t.downtime[k].end(), v.begin(), v.end());
   }
   for (const auto& v : r.violations) ++t.violation_kinds[v.kind];
+  t.recovery.insert(t.recovery.end(), r.measured.recovery.begin(), r.measured.recovery.end());
 }
 
 void PrintViolation(const WorldReport& r) {
@@ -123,6 +125,13 @@ void PrintDowntime(const Totals& t) {
                   Fmt(Percentile(v, 0.5)).c_str(), Fmt(Percentile(v, 0.99)).c_str(),
                   Fmt(v.empty() ? 0 : *std::max_element(v.begin(), v.end())).c_str());
     std::cout << line;
+  }
+  const auto& r = t.recovery;
+  if (!r.empty()) {
+    std::cout << "running again after the last fault healed (seconds): p50 " << Fmt(Percentile(r, 0.5))
+              << ", p99 " << Fmt(Percentile(r, 0.99))
+              << ", max " << Fmt(*std::max_element(r.begin(), r.end())) << " over " << r.size()
+              << " singletons\n";
   }
 }
 

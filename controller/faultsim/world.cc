@@ -125,6 +125,9 @@ struct SingletonState {
   timing::Timers timers;
   timing::Budget budget;
   bool conflict = false;  // a foreign job owns the ID: never expected to run
+  bool long_running = true;  // a service (not batch, not periodic): must run at the end
+  Duration reschedule_max_delay{0};
+  TimePoint up_since{};  // the latest moment a workload started with none running
   std::map<uint64_t, std::string> running;  // workload id → "alloc@node"
   uint64_t last_epoch = 0;
   bool overlap_reported = false;
@@ -209,6 +212,7 @@ class World {
   std::deque<std::string> timeline_;
   bool frozen_timeline_ = false;
   TimePoint faults_end_{};
+  TimePoint last_heal_{};  // when the last fault's effect ended
 
   sim::Cluster cluster_;
   sim::Router router_;
@@ -294,6 +298,27 @@ Result<nomad::Variable> DecodeLockReply(const io::HttpRequest& req,
   Status st = io::StatusFromHttp(r->status, r->body, req.method + " " + req.path);
   if (!st.ok()) return st;
   return nomad::DecodeVariable(r->body);
+}
+
+// Feeds a lock request's answer to the agent that sent it (lock::Agent or VarLockAgent).
+template <class A>
+lock::Actions Deliver(A& agent, LockOp op, uint64_t id, const io::HttpRequest& req,
+                      const Result<io::HttpResponse>& r, TimePoint now) {
+  auto v = DecodeLockReply(req, r);
+  switch (op) {
+    case LockOp::kAcquire:
+      return agent.OnAcquireResult(now, id, v);
+    case LockOp::kRenew:
+      return agent.OnRenewResult(now, id, v);
+    case LockOp::kRelease:
+      return agent.OnReleaseResult(now, id, v.ok() ? Status::Ok() : v.status());
+    case LockOp::kRead:
+      break;
+  }
+  if (!v.ok()) return agent.OnReadResult(now, id, v.status());
+  nomad::QueryMeta meta;
+  meta.last_index = std::stoull("0" + r->headers.Get("X-Nomad-Index"));
+  return agent.OnReadResult(now, id, nomad::Query<nomad::Variable>{std::move(v.value()), meta});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -406,31 +431,7 @@ class AgentProgram final : public sim::TaskProgram {
                              " → " + (r.ok() ? std::to_string(r->status) + " " + r->body
                                              : r.status().ToString()));
                 }
-                switch (op) {
-                  case LockOp::kAcquire:
-                    Execute(agent_->OnAcquireResult(now, id, DecodeLockReply(req, r)));
-                    break;
-                  case LockOp::kRenew:
-                    Execute(agent_->OnRenewResult(now, id, DecodeLockReply(req, r)));
-                    break;
-                  case LockOp::kRelease: {
-                    auto v = DecodeLockReply(req, r);
-                    Execute(agent_->OnReleaseResult(now, id, v.ok() ? Status::Ok() : v.status()));
-                    break;
-                  }
-                  case LockOp::kRead: {
-                    auto v = DecodeLockReply(req, r);
-                    if (!v.ok()) {
-                      Execute(agent_->OnReadResult(now, id, v.status()));
-                    } else {
-                      nomad::QueryMeta meta;
-                      meta.last_index = std::stoull("0" + r->headers.Get("X-Nomad-Index"));
-                      Execute(agent_->OnReadResult(
-                          now, id, nomad::Query<nomad::Variable>{std::move(v.value()), meta}));
-                    }
-                    break;
-                  }
-                }
+                Execute(Deliver(*agent_, op, id, req, r, now));
               });
   }
 
@@ -925,28 +926,7 @@ class ControllerActor final : public runtime::ControllerObserver {
               Endpoint{[this] { return alive_ && !partitioned_; }, [this] { return world_.Latency(); }}, req,
               timeout, [this, gen, op, id, req](Result<io::HttpResponse> r) {
                 if (!alive_ || gen != elector_gen_ || !elector_) return;
-                const TimePoint now = world_.core().Now();
-                auto v = DecodeLockReply(req, r);
-                switch (op) {
-                  case LockOp::kAcquire:
-                    ElectorRun(elector_->OnAcquireResult(now, id, v));
-                    break;
-                  case LockOp::kRenew:
-                    ElectorRun(elector_->OnRenewResult(now, id, v));
-                    break;
-                  case LockOp::kRelease:
-                    ElectorRun(elector_->OnReleaseResult(now, id, v.ok() ? Status::Ok() : v.status()));
-                    break;
-                  case LockOp::kRead:
-                    if (!v.ok()) {
-                      ElectorRun(elector_->OnReadResult(now, id, v.status()));
-                    } else {
-                      nomad::QueryMeta meta;
-                      meta.last_index = std::stoull("0" + r->headers.Get("X-Nomad-Index"));
-                      ElectorRun(elector_->OnReadResult(now, id, nomad::Query<nomad::Variable>{v.value(), meta}));
-                    }
-                    break;
-                }
+                ElectorRun(Deliver(*elector_, op, id, req, r, world_.core().Now()));
               });
   }
 
@@ -1020,6 +1000,11 @@ std::unique_ptr<sim::TaskProgram> World::MakeProgram(const sim::TaskSpec& spec) 
   std::string command;
   if (cfg.is_object()) {
     if (cfg.contains("command") && cfg["command"].is_string()) command = cfg["command"];
+    // docker: the guard or the agent is the entrypoint.
+    if (cfg.contains("entrypoint") && cfg["entrypoint"].is_array() && !cfg["entrypoint"].empty() &&
+        cfg["entrypoint"][0].is_string()) {
+      command = cfg["entrypoint"][0].get<std::string>();
+    }
     if (cfg.contains("args") && cfg["args"].is_array()) {
       for (const auto& a : cfg["args"]) {
         if (a.is_string()) args.push_back(a.get<std::string>());
@@ -1035,7 +1020,8 @@ std::unique_ptr<sim::TaskProgram> World::MakeProgram(const sim::TaskSpec& spec) 
     if (o_.agent == AgentKind::kNone) return std::make_unique<PlainProgram>(*this, s, kill, false);
     return std::make_unique<GuardProgram>(*this, s, singletons_[s].timers.kill_timeout);
   }
-  if (!is_lock) return std::make_unique<PlainProgram>(*this, s, kill, false);
+  // Any other task of the group (a template's log shipper, ...) is not the protected workload.
+  if (!is_lock) return std::make_unique<PlainProgram>(*this, -1, kill, false);
   AgentMode mode = AgentMode::kShim;
   if (has("--sidecar")) mode = AgentMode::kSidecar;
   if (has("--acquire-only")) mode = AgentMode::kAcquireOnly;
@@ -1085,6 +1071,7 @@ uint64_t World::WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch
     ++report_.measured.overlaps;
     if (!st.overlap_since) st.overlap_since = core_.Now();
   }
+  if (st.running.empty()) st.up_since = core_.Now();
   st.running[id] = where;
   st.last_start = core_.Now();
   ProbeTransition(s, true);
@@ -1241,6 +1228,10 @@ Status World::BuildSpecs() {
     st.standby = s.spec.standby;
     st.timers = timing::TimersOf(s);
     st.budget = timing::Compute(st.timers);
+    st.reschedule_max_delay = s.spec.failover.reschedule.max_delay;
+    if (auto r = render::Render(s); r.ok()) {
+      st.long_running = r.value().job.type == "service" && !r.value().job.periodic;
+    }
     by_job_[st.key] = static_cast<int>(singletons_.size());
     report_.singletons.push_back(st.name + " " + st.mode + " standby=" + std::to_string(st.standby) +
                                  " ttl=" + base::FormatDuration(st.timers.ttl) +
@@ -1339,12 +1330,15 @@ void World::Fault(const std::string& kind) {
     return pick_node();
   };
   ++report_.faults;
+  auto healed_at = [this](Duration d) { last_heal_ = std::max(last_heal_, core_.Now() + d); };
+  healed_at(Duration(0));
   if (kind == "node-crash" || kind == "client-crash" || kind == "partition") {
     const std::string node = holder_node();
     const std::string name = node_name(node);
     const Duration d = heal_after(5, 150);
     Log("FAULT " + kind + " " + name + " for " + base::FormatDuration(d));
     StartProbes(kind, [&](const std::string& where) { return where.substr(where.find('@') + 1) == name; });
+    healed_at(d);
     Status st = kind == "node-crash"     ? cluster_.CrashNode(node)
                 : kind == "client-crash" ? cluster_.CrashClient(node)
                                          : cluster_.Partition(node);
@@ -1386,6 +1380,7 @@ void World::Fault(const std::string& kind) {
     f.status = core_.Uniform(0, 1) ? 500 : 503;
     const Duration d = heal_after(2, 30);
     Log("FAULT api-errors " + std::to_string(f.status) + " for " + base::FormatDuration(d));
+    healed_at(d);
     AddRouterFault(f, d);
   } else if (kind == "latency") {
     sim::Router::Fault f;
@@ -1393,6 +1388,7 @@ void World::Fault(const std::string& kind) {
     f.latency = heal_after(1, 4);
     const Duration d = heal_after(5, 40);
     Log("FAULT latency " + base::FormatDuration(f.latency) + " for " + base::FormatDuration(d));
+    healed_at(d);
     AddRouterFault(f, d);
   } else if (kind == "stream-cut") {
     Log("FAULT event streams cut");
@@ -1407,6 +1403,7 @@ void World::Fault(const std::string& kind) {
     if (live.empty()) return;
     live[core_.Uniform(0, live.size() - 1)]->Crash();
     const Duration d = heal_after(5, 90);
+    healed_at(d);
     core_.After(d, "controller-restart", [this] { StartController(controller_count_++); });
   } else if (kind == "controller-partition") {
     std::vector<ControllerActor*> live;
@@ -1417,6 +1414,7 @@ void World::Fault(const std::string& kind) {
     ControllerActor* c = live[core_.Uniform(0, live.size() - 1)];
     const Duration d = heal_after(5, 90);
     Log("FAULT a controller is partitioned from the servers for " + base::FormatDuration(d));
+    healed_at(d);
     c->SetPartitioned(true);
     core_.After(d, "heal", [this, c] {
       Log("HEAL controller partition");
@@ -1424,6 +1422,7 @@ void World::Fault(const std::string& kind) {
     });
   } else if (kind == "leadership-loss") {
     Log("FAULT server leadership lost (heartbeat TTLs become 300s)");
+    healed_at(cluster_.Options().failover_heartbeat_ttl);
     cluster_.LoseLeadership();
   } else if (kind == "clock-skew") {
     const std::string node = pick_node();
@@ -1461,12 +1460,24 @@ void World::ScheduleFaults(TimePoint end_of_faults) {
 
 void World::CheckLiveness() {
   for (const auto& st : singletons_) {
-    if (st.conflict) continue;
+    if (st.conflict || !st.long_running) continue;
+    // After the last fault healed, a holder must run again within the crash failover budget
+    // (timing::Compute) plus what Nomad's reschedule policy may add after repeated failures.
+    const Duration bound = st.budget.crash_failover + st.reschedule_max_delay + 30s;
     if (st.running.empty()) {
       Violate("liveness", st.name + ": no workload runs " +
-                              base::FormatDuration(core_.Now() - faults_end_) +
-                              " after the last fault (crash failover budget " +
-                              base::FormatDuration(st.budget.crash_failover) + ")");
+                              base::FormatDuration(core_.Now() - last_heal_) +
+                              " after the last fault healed (bound " + base::FormatDuration(bound) +
+                              ")");
+      continue;
+    }
+    const Duration recovery = std::max(Duration(0), st.up_since - last_heal_);
+    report_.measured.recovery.push_back(Secs(recovery));
+    if (recovery > bound) {
+      Violate("liveness", st.name + ": ran again " + base::FormatDuration(recovery) +
+                              " after the last fault healed (bound " + base::FormatDuration(bound) +
+                              ": crash failover " + base::FormatDuration(st.budget.crash_failover) +
+                              " + reschedule max delay + 30s)");
     }
   }
 }

@@ -85,6 +85,9 @@ struct Measurements {
   std::map<std::string, std::vector<double>> downtime;  // fault kind → samples
   double overlap_seconds = 0;
   int overlaps = 0;
+  // Per service singleton: how long after the last fault healed a workload ran again (0 when it
+  // kept running).
+  std::vector<double> recovery;
 };
 
 struct WorldReport {

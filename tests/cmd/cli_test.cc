@@ -12,29 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/cmd/cli.h"
+#include "tests/cmd/binary_runner.h"
 
 namespace nsg::cmd {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using testing::RunBinary;
+using testing::RunResult;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -47,17 +33,7 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunResult Exec(const std::vector<std::string>& args) {
-    std::string cmd = Quote(NSG_BINARY);
-    for (const auto& a : args) cmd += " " + Quote(a);
-    cmd += " >" + Quote((dir_ / "stdout").string()) + " 2>" + Quote((dir_ / "stderr").string());
-    int status = std::system(cmd.c_str());
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = Slurp(dir_ / "stdout");
-    r.err = Slurp(dir_ / "stderr");
-    return r;
-  }
+  RunResult Exec(const std::vector<std::string>& args) { return RunBinary(NSG_BINARY, args, dir_); }
 
   std::string Write(const std::string& name, const std::string& text) {
     fs::path p = dir_ / "specs" / name;
@@ -169,9 +145,9 @@ TEST_F(CliTest, RenderExplainAndOut) {
       << e.out;
   RunResult o = Exec({"render", "--out", (dir_ / "out").string(), good});
   ASSERT_EQ(o.code, kExitOk) << o.err;
-  auto job = nlohmann::json::parse(Slurp(dir_ / "out/default/good-one.job.json"));
+  auto job = nlohmann::json::parse(testing::SlurpFile(dir_ / "out/default/good-one.job.json"));
   EXPECT_EQ(job["Job"]["ID"], "good-one");
-  auto pol = nlohmann::json::parse(Slurp(dir_ / "out/default/good-one.policy.json"));
+  auto pol = nlohmann::json::parse(testing::SlurpFile(dir_ / "out/default/good-one.policy.json"));
   EXPECT_EQ(pol["Name"], "nomad-singleton-default-good-one");
 }
 

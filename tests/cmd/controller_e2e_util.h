@@ -5,7 +5,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +23,7 @@
 
 #include "controller/sim/http_frontend.h"
 #include "tests/cmd/controller_runner.h"
+#include "tests/test_support/temp_dir.h"
 #include "tests/test_support/wait.h"
 
 namespace nsg::cmd::testing {
@@ -66,21 +66,15 @@ inline std::string SpecYaml(const std::string& name, const std::string& arg,
          arg + "\"]\n";
 }
 
-// One spec directory, one simulator (3 nodes, ACLs on, default dummy programs: tasks run until
-// killed) and at most one controller. Subclasses adjust the simulator in ConfigureSim().
+// One temporary spec directory, one simulator (SimOptions: 3 nodes, ACLs on, dummy programs) and
+// at most one controller. Subclasses adjust the simulator in ConfigureSim().
 class ControllerSimTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nsg-ctl-e2e-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    tmp_.emplace("nsg-ctl-e2e");
+    dir_ = tmp_->path();
     fs::create_directories(dir_ / "specs");
-    sim::SimServer::Options opts;
-    opts.nodes = 3;
-    // ACLs on, as in production (with ACLs off Nomad answers the policy endpoints with 400).
-    opts.acl.enabled = true;
-    opts.cluster.alloc_root = (dir_ / "allocs").string();
+    sim::SimServer::Options opts = SimOptions(dir_);
     ConfigureSim(opts);
     token_ = opts.acl.management_secret;
     server_ = std::make_unique<sim::SimServer>(opts);
@@ -89,7 +83,6 @@ class ControllerSimTest : public ::testing::Test {
   void TearDown() override {
     controller_.reset();
     if (server_) server_->Stop();
-    fs::remove_all(dir_);
   }
   virtual void ConfigureSim(sim::SimServer::Options& /*opts*/) {}
 
@@ -182,7 +175,8 @@ class ControllerSimTest : public ::testing::Test {
         .count();
   }
 
-  fs::path dir_;
+  std::optional<test_support::TestTempDir> tmp_;
+  fs::path dir_;  // tmp_'s path: specs/ and allocs/
   std::string token_;
   std::unique_ptr<sim::SimServer> server_;
   std::unique_ptr<RunningController> controller_;

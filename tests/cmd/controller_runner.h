@@ -1,6 +1,7 @@
 // The controller in-process for end-to-end tests and benchmarks: `nomad-singleton controller`
 // run through RunController on its own thread (RunningController), a plain HTTP GET for its
-// /metrics, /status, /healthz and /readyz, and atomic spec writes. No test framework:
+// /metrics, /status, /healthz and /readyz, atomic spec writes and the simulator's options. No
+// test framework:
 // bench/controller_bench.cc uses it too.
 // RunningController owns its thread; Stop() (or the destructor) requests a stop and joins.
 #pragma once
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "controller/cmd/controller_commands.h"
+#include "controller/sim/http_frontend.h"
 
 namespace nsg::cmd::testing {
 
@@ -63,6 +65,17 @@ inline void WriteFileAtomically(const std::filesystem::path& path, const std::st
   tmp += ".tmp";
   std::ofstream(tmp) << text;
   std::filesystem::rename(tmp, path);
+}
+
+// The simulator the end-to-end tests and benchmarks run against: 3 ready nodes, ACLs on (as in
+// production) unless `acl` is false, allocation directories under `dir`/allocs, the default dummy
+// programs (tasks run until killed).
+inline sim::SimServer::Options SimOptions(const std::filesystem::path& dir, bool acl = true) {
+  sim::SimServer::Options opts;
+  opts.nodes = 3;
+  opts.acl.enabled = acl;
+  opts.cluster.alloc_root = (dir / "allocs").string();
+  return opts;
 }
 
 // The controller on a thread, stopped through a stop_source.

@@ -1,0 +1,88 @@
+// Two controller replicas with --leader-elect against the simulator over HTTP: only the holder of
+// the leader lock writes, the other one stays synced and ready but does not register anything,
+// and stopping the leader hands over at once (it releases the lock). Every wait has a deadline.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/cmd/controller_e2e_util.h"
+#include "tests/test_support/wait.h"
+
+namespace nsg {
+namespace {
+
+using namespace std::chrono_literals;
+using cmd::testing::ControllerSimTest;
+using cmd::testing::HttpGet;
+using cmd::testing::MetricValue;
+using cmd::testing::RunningController;
+using cmd::testing::SpecYaml;
+using test_support::WaitUntil;
+
+class ControllerLeaderElection : public ControllerSimTest {
+ protected:
+  std::unique_ptr<RunningController> Replica() {
+    return std::make_unique<RunningController>(std::vector<std::string>{
+        "--specs", (dir_ / "specs").string(), "--http-addr", "127.0.0.1:0", "--address",
+        server_->Address(), "--token", token_, "--spec-rescan-period", "100ms", "--leader-elect"});
+  }
+  static std::string MetricsOf(const RunningController& c) {
+    auto r = HttpGet(c.http(), "/metrics");
+    return r ? r->second : "";
+  }
+  static double Leader(const RunningController& c) {
+    return MetricValue(MetricsOf(c), "nomad_singleton_leader").value_or(-1);
+  }
+  static bool Registered(const RunningController& c) {
+    return MetricsOf(c).find("op=\"job.register\"") != std::string::npos;
+  }
+  static bool Ready(const RunningController& c) {
+    auto r = HttpGet(c.http(), "/readyz");
+    return r && r->first == 200;
+  }
+  uint64_t Version() {
+    auto j = Job("alpha");
+    return j ? j->version : UINT64_MAX;
+  }
+};
+
+TEST_F(ControllerLeaderElection, OnlyTheLeaderWritesAndStoppingItHandsOver) {
+  WriteSpec("alpha", SpecYaml("alpha", "1000"));
+  auto first = Replica();
+  ASSERT_FALSE(first->http().empty());
+  ASSERT_TRUE(WaitUntil([&] { return Leader(*first) == 1; }, 30s)) << MetricsOf(*first);
+  ASSERT_TRUE(WaitUntil([&] { return RunningAllocs("alpha") == 1; }, 30s));
+
+  auto second = Replica();
+  ASSERT_FALSE(second->http().empty());
+  ASSERT_TRUE(WaitUntil([&] { return Ready(*second); }, 30s));
+  EXPECT_EQ(Leader(*second), 0) << "two leaders";
+
+  // A spec change is written by the leader only.
+  const uint64_t v0 = Version();
+  WriteSpec("alpha", SpecYaml("alpha", "2000"));
+  ASSERT_TRUE(WaitUntil([&] { return Version() != v0 && Version() != UINT64_MAX; }, 30s));
+  EXPECT_TRUE(Registered(*first));
+  EXPECT_FALSE(Registered(*second)) << "the standby replica registered a job";
+  EXPECT_EQ(Leader(*second), 0);
+
+  // The leader stops: it releases the lock and the standby leads at once (no 2T + D wait).
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(first->Stop(), 0);
+  ASSERT_TRUE(WaitUntil([&] { return Leader(*second) == 1; }, 10s)) << MetricsOf(*second);
+  const auto handover = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(handover, 10s);
+
+  // ...and it now writes.
+  const uint64_t v1 = Version();
+  WriteSpec("alpha", SpecYaml("alpha", "3000"));
+  ASSERT_TRUE(WaitUntil([&] { return Version() != v1 && Version() != UINT64_MAX; }, 30s));
+  EXPECT_TRUE(Registered(*second));
+  EXPECT_EQ(second->Stop(), 0);
+}
+
+}  // namespace
+}  // namespace nsg
