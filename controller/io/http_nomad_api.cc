@@ -105,6 +105,7 @@ std::string_view HttpNomadApi::OpName(Op op) {
     case Op::kAclPolicyRead: return "acl.policy.read";
     case Op::kAclPolicyUpsert: return "acl.policy.upsert";
     case Op::kAclPolicyDelete: return "acl.policy.delete";
+    case Op::kAclPoliciesList: return "acl.policies.list";
   }
   return "unknown";
 }
@@ -377,6 +378,15 @@ Result<nomad::Variable> HttpNomadApi::ReleaseLock(const std::string& path,
 Result<nomad::AclPolicy> HttpNomadApi::ReadAclPolicy(const std::string& name) {
   HttpRequest r = NewRequest("GET", "/v1/acl/policy/" + EscapePathSegment(name), "", "", false);
   return Call(Op::kAclPolicyRead, r, Retry::kRetried, nomad::DecodeAclPolicy);
+}
+
+Result<nomad::Query<std::vector<nomad::AclPolicy>>> HttpNomadApi::ListAclPolicies() {
+  HttpRequest r = NewRequest("GET", "/v1/acl/policies", "", "", false);
+  auto resp = Read(Op::kAclPoliciesList, r, Query{});
+  if (!resp.ok()) return resp.status();
+  auto list = nomad::DecodeAclPolicyList(resp->body);
+  if (!list.ok()) return Malformed(r, list.status());
+  return WithMeta(std::move(list), MetaFrom(*resp, 0));
 }
 
 Status HttpNomadApi::UpsertAclPolicy(const nomad::AclPolicy& policy) {

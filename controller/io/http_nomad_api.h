@@ -90,7 +90,7 @@ class HttpNomadApi final : public nomad::NomadApi {
     kJobRegister, kJobPlan, kJobRead, kJobsList, kJobAllocations, kJobDeregister, kJobEvaluate,
     kJobsParse, kAllocsList, kAllocRead, kAllocStop, kNodesList, kVarRead, kVarsList, kVarWrite,
     kVarDelete, kLockAcquire, kLockRenew, kLockRelease, kAclPolicyRead, kAclPolicyUpsert,
-    kAclPolicyDelete,
+    kAclPolicyDelete, kAclPoliciesList,
   };
   static std::string_view OpName(Op op);
 
@@ -146,6 +146,7 @@ class HttpNomadApi final : public nomad::NomadApi {
                                       const Write& w) override;
 
   Result<nomad::AclPolicy> ReadAclPolicy(const std::string& name) override;
+  Result<nomad::Query<std::vector<nomad::AclPolicy>>> ListAclPolicies() override;
   Status UpsertAclPolicy(const nomad::AclPolicy& policy) override;
   Status DeleteAclPolicy(const std::string& name) override;
 

@@ -138,6 +138,11 @@ class NomadApi {
 
   // ---- ACL policies ----
   virtual Result<AclPolicy> ReadAclPolicy(const std::string& name) = 0;
+  // GET /v1/acl/policies: ACLPolicyListStub (no Rules). Not every implementation lists policies;
+  // the default answers kUnavailable and callers fall back to reading by name.
+  virtual Result<Query<std::vector<AclPolicy>>> ListAclPolicies() {
+    return base::Status::Unavailable("ListAclPolicies: not supported by this client");
+  }
   virtual Status UpsertAclPolicy(const AclPolicy& policy) = 0;
   virtual Status DeleteAclPolicy(const std::string& name) = 0;
 };

@@ -1094,6 +1094,10 @@ base::Result<AclPolicy> DecodeAclPolicy(std::string_view json) {
   return DecodeText<AclPolicy>(json, "AclPolicy", DecodeAclPolicyJ);
 }
 
+base::Result<std::vector<AclPolicy>> DecodeAclPolicyList(std::string_view json) {
+  return DecodeListText<AclPolicy>(json, "AclPolicies", DecodeAclPolicyJ);
+}
+
 std::string EncodeAllocation(const Allocation& alloc, EncodeOptions opts) {
   return Finish(AllocationJson(alloc, opts.omit_empty, /*include_job=*/true), opts);
 }

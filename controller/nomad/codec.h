@@ -47,6 +47,8 @@ base::Result<RegisterRequest> DecodeRegisterRequest(std::string_view json);
 
 std::string EncodeAclPolicy(const AclPolicy& policy, EncodeOptions opts = {});
 base::Result<AclPolicy> DecodeAclPolicy(std::string_view json);
+// GET /v1/acl/policies: ACLPolicyListStubs (Rules empty).
+base::Result<std::vector<AclPolicy>> DecodeAclPolicyList(std::string_view json);
 
 // The full Allocation (GET /v1/allocation/:id; `job` included when set, encoded as with
 // server_fields). opts.omit_empty leaves every zero-valued field out, as Nomad does; otherwise

@@ -82,12 +82,18 @@ base::Result<Observed> Reconciler::Observe(const Desired& d) {
     }
   }
   // The policy: only a valid spec has one to compare with.
-  if (d.state == SpecState::kValid && d.rendered && AclProbeDue()) {
-    auto policy = api_.ReadAclPolicy(d.rendered->policy.name);
+  const std::string policy_name = d.rendered ? d.rendered->policy.name : "";
+  auto cached = d.state == SpecState::kValid ? CachedPolicy(policy_name) : std::nullopt;
+  if (cached) {
+    o.policy = *cached;
+  } else if (d.state == SpecState::kValid && d.rendered && AclProbeDue()) {
+    auto policy = api_.ReadAclPolicy(policy_name);
     if (policy.ok()) {
       o.policy = std::move(policy).value();
+      StorePolicy(policy_name, o.policy);
       NoteAcls(/*disabled=*/false);
     } else if (policy.status().code() == StatusCode::kNotFound) {
+      StorePolicy(policy_name, std::nullopt);
       NoteAcls(/*disabled=*/false);
     } else if (policy.status().code() == StatusCode::kInvalidSpec) {
       // A read by name is refused for good only by a cluster without ACLs ("ACL support
@@ -99,6 +105,45 @@ base::Result<Observed> Reconciler::Observe(const Desired& d) {
   }
   o.acl_disabled = AclsDisabled();
   return o;
+}
+
+void Reconciler::NotePolicyList(const std::vector<nomad::AclPolicy>& stubs) {
+  std::lock_guard lock(acl_mu_);
+  policy_list_known_ = true;
+  listed_policies_.clear();
+  for (const auto& p : stubs) listed_policies_[p.name] = p.modify_index;
+}
+
+std::optional<std::optional<nomad::AclPolicy>> Reconciler::CachedPolicy(
+    const std::string& name) const {
+  std::lock_guard lock(acl_mu_);
+  if (!policy_list_known_ || name.empty()) return std::nullopt;
+  auto c = policy_cache_.find(name);
+  if (c == policy_cache_.end()) return std::nullopt;
+  auto l = listed_policies_.find(name);
+  if (!c->second) {  // known absent: still absent in the list
+    if (l != listed_policies_.end()) return std::nullopt;
+    return std::optional<nomad::AclPolicy>();
+  }
+  if (l == listed_policies_.end() || l->second != c->second->modify_index) return std::nullopt;
+  return c->second;
+}
+
+void Reconciler::StorePolicy(const std::string& name,
+                             const std::optional<nomad::AclPolicy>& policy) {
+  std::lock_guard lock(acl_mu_);
+  policy_cache_[name] = policy;
+  // A read is newer than the list it follows.
+  if (policy) {
+    listed_policies_[name] = policy->modify_index;
+  } else {
+    listed_policies_.erase(name);
+  }
+}
+
+void Reconciler::ForgetPolicy(const std::string& name) {
+  std::lock_guard lock(acl_mu_);
+  policy_cache_.erase(name);
 }
 
 bool Reconciler::AclProbeDue() const {
@@ -140,6 +185,7 @@ Status Reconciler::Execute(const Action& a, Memory& memory, ReconcileResult& out
       // A policy Nomad refuses for good must not block the job: without ACLs the lock task needs
       // no policy, and with ACLs a missing policy fails closed (the lock task cannot take the
       // lock, so no workload starts).
+      ForgetPolicy(a.policy.name);  // whatever happens, read it again next time
       Status st = api_.UpsertAclPolicy(a.policy);
       if (st.ok()) NoteAcls(/*disabled=*/false);
       if (st.code() == StatusCode::kInvalidSpec) {

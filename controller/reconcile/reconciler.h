@@ -33,6 +33,7 @@
 // time); `api` and `view` are safe for concurrent use.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -83,6 +84,12 @@ class Reconciler {
   // One reconcile of desired.key. `memory` is read and updated.
   ReconcileResult Reconcile(const Desired& desired, Memory& memory);
 
+  // The ModifyIndex of every ACL policy as of a list (GET /v1/acl/policies), which the controller
+  // makes once per resync. From then on a policy is read by name only when its index moved (or
+  // after our own upsert), so a resync costs one list call, not one read per singleton. Without
+  // a list, every reconcile reads its policy.
+  void NotePolicyList(const std::vector<nomad::AclPolicy>& stubs);
+
  private:
   // Fresh reads that complete the view's Observed. Error: the read failed (not 404).
   base::Result<Observed> Observe(const Desired& desired);
@@ -95,6 +102,11 @@ class Reconciler {
   // A policy call answered: `disabled` = refused for good (ACL support disabled).
   void NoteAcls(bool disabled);
   bool AclsDisabled() const;
+  // The policy named `name` when the cache says it is unchanged since the last list (outer
+  // optional: a hit; inner: the policy, or nullopt for "no such policy"). Stores read results.
+  std::optional<std::optional<nomad::AclPolicy>> CachedPolicy(const std::string& name) const;
+  void StorePolicy(const std::string& name, const std::optional<nomad::AclPolicy>& policy);
+  void ForgetPolicy(const std::string& name);
 
   // Constant after construction.
   nomad::NomadApi& api_;
@@ -106,6 +118,10 @@ class Reconciler {
   mutable std::mutex acl_mu_;
   bool acl_disabled_ = false;
   TimePoint acl_probed_at_{};  // when a policy read last found ACLs disabled
+  // Policies by name as last read, and the index each had in the newest list (or read).
+  bool policy_list_known_ = false;
+  std::map<std::string, uint64_t> listed_policies_;
+  std::map<std::string, std::optional<nomad::AclPolicy>> policy_cache_;
 };
 
 }  // namespace nsg::reconcile

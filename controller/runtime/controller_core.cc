@@ -163,6 +163,11 @@ Status ControllerCore::Relist(SyncStats* stats_out) {
   }
   job_cache_ = std::move(job_cache);
   var_cache_ = std::move(var_cache);
+  // ACL policies: one list; the reconciler then reads a policy only when its index moved.
+  // (Clusters without ACLs refuse the list; the reconciler handles them on its own.)
+  if (auto policies = gate_.ListAclPolicies(); policies.ok()) {
+    reconciler_.NotePolicyList(policies.value().value);
+  }
 
   snap.index = index;
   stats.index = index;

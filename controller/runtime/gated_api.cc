@@ -95,6 +95,9 @@ Result<nomad::Variable> GatedApi::ReleaseLock(const std::string& path, const std
 Result<nomad::AclPolicy> GatedApi::ReadAclPolicy(const std::string& name) {
   return inner_.ReadAclPolicy(name);
 }
+Result<nomad::Query<std::vector<nomad::AclPolicy>>> GatedApi::ListAclPolicies() {
+  return inner_.ListAclPolicies();
+}
 Status GatedApi::UpsertAclPolicy(const nomad::AclPolicy& policy) {
   NSG_GATED_WRITE(inner_.UpsertAclPolicy(policy));
 }

@@ -61,6 +61,7 @@ class GatedApi final : public nomad::NomadApi {
   base::Result<nomad::Variable> ReleaseLock(const std::string& path, const std::string& lock_id,
                                             const nomad::WriteOptions& w) override;
   base::Result<nomad::AclPolicy> ReadAclPolicy(const std::string& name) override;
+  base::Result<nomad::Query<std::vector<nomad::AclPolicy>>> ListAclPolicies() override;
   base::Status UpsertAclPolicy(const nomad::AclPolicy& policy) override;
   base::Status DeleteAclPolicy(const std::string& name) override;
 
