@@ -531,12 +531,31 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       } else {
         j["job"] = nullptr;
       }
+      auto st = statuses.find(key);
+      // Roles: the lock holder; live ones up to 1 + standby are standbys; live ones beyond that
+      // are extra (enforcement stops them); the rest have stopped.
+      const std::string holder =
+          obs.lock.holder ? obs.lock.holder->alloc_id : std::string();
+      const int limit = st != statuses.end() ? st->second.last.plan.stats.limit : 0;
+      int slots = limit;  // live allocations the job may have
+      for (const auto& a : obs.allocations) {
+        if (!holder.empty() && a.id == holder && reconcile::IsLive(a)) --slots;
+      }
       Json allocs = Json::array();
       for (const auto& a : obs.allocations) {
+        std::string role = "stopped";
+        if (reconcile::IsLive(a)) {
+          if (!holder.empty() && a.id == holder) {
+            role = "holder";
+          } else {
+            role = limit == 0 || slots-- > 0 ? "standby" : "extra";
+          }
+        }
         allocs.push_back({{"id", a.id},
                           {"node", a.node_id},
                           {"client_status", a.client_status},
-                          {"desired_status", a.desired_status}});
+                          {"desired_status", a.desired_status},
+                          {"role", role}});
       }
       j["allocations"] = allocs;
       j["lock"] = {{"known", obs.lock.known},
@@ -551,16 +570,21 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
           j["last_failover"] = {{"duration_seconds", f->second.first}, {"at", f->second.second}};
         }
       }
-      auto st = statuses.find(key);
       if (st != statuses.end()) {
         const reconcile::ReconcileResult& r = st->second.last;
         if (r.plan.stats.limit > 0) j["desired_allocations"] = r.plan.stats.limit;
         Json conds = Json::array();
         for (const auto& c : r.plan.conditions) {
+          auto t = st->second.transitions.find(c.type);
+          const double changed =
+              t == st->second.transitions.end()
+                  ? 0
+                  : unix_now - std::chrono::duration<double>(now - t->second).count();
           conds.push_back({{"type", reconcile::ConditionTypeName(c.type)},
                            {"status", c.status},
                            {"reason", c.reason},
-                           {"message", c.message}});
+                           {"message", c.message},
+                           {"last_transition", changed}});
         }
         j["conditions"] = conds;
         j["last_reconcile"] = {

@@ -258,7 +258,20 @@ void ControllerCore::Process(const SingletonKey& key) {
       deleted_keep_.erase(key);
     } else {
       memory_[key] = memory;
-      if (r.outcome != Outcome::kCancelled) status_[key] = KeyStatus{r, clock_.Now()};
+      if (r.outcome != Outcome::kCancelled) {
+        KeyStatus next{r, clock_.Now(), {}};
+        auto prev = status_.find(key);
+        for (const auto& c : r.plan.conditions) {
+          next.transitions[c.type] = next.at;
+          if (prev == status_.end()) continue;
+          const reconcile::Condition* old = prev->second.last.plan.Find(c.type);
+          auto t = prev->second.transitions.find(c.type);
+          if (old && old->status == c.status && t != prev->second.transitions.end()) {
+            next.transitions[c.type] = t->second;
+          }
+        }
+        status_[key] = std::move(next);
+      }
     }
   }
   if (gone && observer_) observer_->OnForgotten(key);

@@ -82,6 +82,8 @@ struct SyncStats {
 struct KeyStatus {
   reconcile::ReconcileResult last;
   TimePoint at{};  // clock time of the reconcile
+  // When each condition last changed its status (clock time), as Kubernetes' lastTransitionTime.
+  std::map<reconcile::ConditionType, TimePoint> transitions;
 };
 
 // What the core tells its host (metrics, logs). Called on the thread that made the call that caused

@@ -126,6 +126,17 @@ TEST_F(ControllerEndToEnd, ConvergesAndRestartWritesNothing) {
   ASSERT_TRUE(WaitUntil([&] { return Reconciled({"default/alpha", "default/beta"}, 0, "InSync"); },
                         30s))
       << Status().dump(2);
+  // /status: every condition carries its last transition time, every allocation its role.
+  for (const auto& s : Status()["singletons"]) {
+    ASSERT_FALSE(s["conditions"].empty()) << s.dump(2);
+    for (const auto& c : s["conditions"]) EXPECT_GT(c.value("last_transition", 0.0), 1e9) << c;
+    for (const auto& a : s["allocations"]) {
+      const std::string role = a.value("role", "");
+      EXPECT_TRUE(role == "holder" || role == "standby" || role == "extra" || role == "stopped")
+          << a;
+    }
+    EXPECT_TRUE(s.contains("lock")) << s.dump(2);
+  }
   auto metrics = HttpGet(controller_->http(), "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->second.find("nomad_singleton_spec_valid{singleton=\"default/alpha\"} 1"),
