@@ -582,6 +582,7 @@ class GuardProgram final : public sim::TaskProgram {
     }
     if (lease_->lost) {
       workload_.Kill();
+      terminating_ = false;  // a TERM in progress ends here too
       lease_->workload_code = 137;
       lease_->workload_dead = true;
       return;
@@ -620,7 +621,11 @@ class GuardProgram final : public sim::TaskProgram {
     };
     workload_.Term(*ctx_, kill_timeout_, finish);
     ctx_->After(kill_timeout_, "guard-kill", [this, alive, finish] {
-      if (!*alive || !workload_.running()) return;
+      if (!*alive) return;
+      if (!workload_.running()) {
+        terminating_ = false;
+        return;
+      }
       workload_.Kill();
       finish(137);
     });
@@ -722,6 +727,13 @@ class ControllerActor final : public runtime::ControllerObserver {
   void OnReconciled(const reconcile::SingletonKey& key, const reconcile::Desired&,
                     const reconcile::ReconcileResult& r, Duration) override {
     for (const auto& a : r.executed) world_.Log("controller-" + std::to_string(id_) + " " + key + ": " + a);
+    if (!r.executed.empty() && world_.tracing()) {
+      for (const auto& c : r.plan.conditions) {
+        world_.Log("controller-" + std::to_string(id_) + " " + key + ": " +
+                   reconcile::ConditionTypeName(c.type) + "=" + (c.status ? "T" : "F") + " " +
+                   c.reason + ": " + c.message);
+      }
+    }
   }
 
  private:
@@ -1122,6 +1134,20 @@ void World::ObserveRequest(int controller, const io::HttpRequest& r) {
     auto existing = cluster_.GetJob(ns, id);
     if (existing && !reconcile::IsOwned(*existing)) {
       Violate("foreign-write", who + " registered " + ns + "/" + id + ", a job that is not ours");
+    }
+    // Nobody edits jobs behind the controllers' backs here and specs never change, so a register
+    // of a running job that already carries the desired spec hash is a false drift: a needless
+    // new version (and, for a destructive diff, replaced allocations).
+    const std::string hash =
+        body["Job"].contains("Meta") && body["Job"]["Meta"].is_object()
+            ? body["Job"]["Meta"].value(render::kMetaSpecHash, "")
+            : "";
+    if (existing && !existing->stop && !hash.empty()) {
+      auto h = existing->meta.find(render::kMetaSpecHash);
+      if (h != existing->meta.end() && h->second == hash) {
+        Violate("needless-write", who + " re-registered " + ns + "/" + id +
+                                      " although its spec and the job are unchanged");
+      }
     }
     return;
   }

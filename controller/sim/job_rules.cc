@@ -90,12 +90,16 @@ void CanonicalizeJob(nomad::Job& job) {
         if (!t.restart_policy) {
           t.restart_policy = tg.restart_policy;
         } else {
-          // api.Task.Canonicalize merges the group's policy under the task's set fields.
+          // api.Task.Canonicalize merges the group's policy under the task's set fields (Go
+          // pointers: an explicit 0 is set). The decoded value types cannot tell 0 from absent,
+          // so a task policy that names its Mode is taken as fully set — as a client that sends
+          // the whole object (the project's renderer does: "Attempts": 0 means no restart) has it.
           nomad::RestartPolicy merged = *tg.restart_policy;
           const nomad::RestartPolicy& own = *t.restart_policy;
-          if (own.attempts != 0) merged.attempts = own.attempts;
-          if (own.interval.count() != 0) merged.interval = own.interval;
-          if (own.delay.count() != 0) merged.delay = own.delay;
+          const bool whole = !own.mode.empty();
+          if (whole || own.attempts != 0) merged.attempts = own.attempts;
+          if (whole || own.interval.count() != 0) merged.interval = own.interval;
+          if (whole || own.delay.count() != 0) merged.delay = own.delay;
           if (!own.mode.empty()) merged.mode = own.mode;
           merged.render_templates = merged.render_templates || own.render_templates;
           t.restart_policy = merged;

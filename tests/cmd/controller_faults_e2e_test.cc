@@ -149,8 +149,9 @@ class ControllerFaults : public ControllerSimTest {
 
   // alpha with one hot standby, converged: both allocations running, the older one (returned
   // first) holding the lock, and the controller has seen it hold it.
-  std::pair<std::string, std::string> ConvergeWithHolder(std::vector<std::string> flags = {}) {
-    WriteSpec("alpha", SpecYaml("alpha", "1000", "  standby: 1\n"));
+  std::pair<std::string, std::string> ConvergeWithHolder(std::vector<std::string> flags = {},
+                                                         const std::string& extra_spec = "") {
+    WriteSpec("alpha", SpecYaml("alpha", "1000", "  standby: 1\n" + extra_spec));
     StartController(std::move(flags));
     EXPECT_TRUE(WaitUntil([&] { return RunningAllocs("alpha") == 2; }, 30s)) << Status().dump(2);
     const auto running = RunningAllocList("alpha");
@@ -174,7 +175,11 @@ class ControllerFaults : public ControllerSimTest {
 // so the old holder's allocation reconnects still running: two live allocations claim the lock.
 // The controller stops the old holder's allocation — never the current holder — and counts it.
 TEST_F(ControllerFaults, ReconnectedOldHolderIsStoppedAndTheHolderKept) {
-  const auto [old_holder, standby] = ConvergeWithHolder();
+  // The partitioned client must not stop the allocation on its own before the heal (that takes
+  // stop_on_client_after, 30 s virtual = 3 s wall by default: too close to the lease's 21 s under
+  // load), so it is raised; node-down detection (120 s virtual) still bounds the window.
+  const auto [old_holder, standby] =
+      ConvergeWithHolder({}, "  failover: {stopOnClientAfter: 10m}\n");
   ASSERT_FALSE(old_holder.empty());
   server_->WithModel([&] {
     server_->router().SetRequestObserver([this](const sim::Request& r) {
@@ -189,9 +194,14 @@ TEST_F(ControllerFaults, ReconnectedOldHolderIsStoppedAndTheHolderKept) {
   const std::string new_lock = AcquireWhenFree(standby);
   ASSERT_FALSE(new_lock.empty()) << "the old lease never lapsed";
   server_->WithModel([&] { ASSERT_TRUE(server_->cluster().Heal(node).ok()); });
-  ASSERT_TRUE(Alloc(old_holder) && Alloc(old_holder)->client_status == "running" &&
-              Alloc(old_holder)->desired_status == "run")
-      << "the partition must heal before the node is declared down";
+  // The old holder's allocation still runs on the healed node. (The controller may already have
+  // asked Nomad to stop it: once the standby holds the lock, a live past holder is a duplicate,
+  // even while its node is cut off.)
+  ASSERT_TRUE(Alloc(old_holder) && Alloc(old_holder)->client_status == "running")
+      << "the partition must heal before the node is declared down: "
+      << (Alloc(old_holder) ? Alloc(old_holder)->client_status + "/" +
+                                  Alloc(old_holder)->desired_status
+                            : std::string("gone"));
 
   ASSERT_TRUE(WaitUntil([&] { return Alloc(old_holder)->desired_status == "stop"; }, 30s))
       << Status().dump(2);

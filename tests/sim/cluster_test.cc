@@ -25,6 +25,24 @@ class ClusterTest : public ClusterFixture {};
 
 // ---- Register, versions, EnforceIndex ----------------------------------------------------------
 
+// A task's own restart policy sent whole keeps an explicit "Attempts": 0 (Go's api merge keeps a
+// non-nil pointer); only a policy without a Mode is merged field by field under the group's.
+TEST_F(ClusterTest, TaskRestartPolicySentWholeKeepsZeroAttempts) {
+  nomad::Job j = MakeJob("web");
+  nomad::RestartPolicy own;
+  own.attempts = 0;
+  own.interval = 10min;
+  own.delay = 10s;
+  own.mode = "fail";
+  j.task_groups[0].tasks[0].restart_policy = own;
+  Register(j);
+  auto job = cluster_->GetJob("default", "web");
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(job->task_groups[0].tasks[0].restart_policy);
+  EXPECT_EQ(job->task_groups[0].tasks[0].restart_policy->attempts, 0);
+  EXPECT_EQ(job->task_groups[0].tasks[0].restart_policy->mode, "fail");
+}
+
 TEST_F(ClusterTest, RegisterCreatesVersionZeroAndAnEvalInOneWrite) {
   DrainEvents();
   nomad::WriteResult r = Register(MakeJob("web"));
