@@ -170,6 +170,15 @@ class World {
   void WorkloadEnded(int s, uint64_t id);
   void HolderStarted(int s, const std::string& alloc, const lock::Grant& g, bool resumed);
   void HolderEnded(const std::string& alloc) { holder_lock_.erase(alloc); }
+  // Which lock agents wait as hot standbys (alloc → node), to tell a failover that had a standby
+  // ready from one that had to wait for a replacement.
+  void NoteStandby(const std::string& alloc, const std::string& node, bool standby) {
+    if (standby) {
+      standbys_[alloc] = node;
+    } else {
+      standbys_.erase(alloc);
+    }
+  }
   void ObserveRequest(int controller, const io::HttpRequest& r);
   std::string ManagementToken() const { return acl_.ManagementSecret(); }
   AgentKind agent_kind() const { return o_.agent; }
@@ -203,6 +212,7 @@ class World {
   runtime::SpecSet specs_;
   std::map<std::string, std::shared_ptr<Lease>> leases_;
   std::map<std::string, std::string> holder_lock_;  // alloc → lock id it holds (agent's view)
+  std::map<std::string, std::string> standbys_;     // alloc → node of agents in kStandby
   uint64_t next_workload_ = 1;
   std::vector<std::unique_ptr<ControllerActor>> controllers_;  // live and crashed (kept)
   int controller_count_ = 1;
@@ -369,6 +379,7 @@ class AgentProgram final : public sim::TaskProgram {
   void Kill() override {
     *alive_ = false;
     world_.HolderEnded(alloc_);
+    world_.NoteStandby(alloc_, node_, false);
     if (mode_ == AgentMode::kShim) KillChildren();  // parent-death signal
   }
 
@@ -397,7 +408,12 @@ class AgentProgram final : public sim::TaskProgram {
                  },
                  a);
     }
-    if (*alive) Arm();
+    if (*alive) {
+      world_.NoteStandby(alloc_, node_, agent_->state() == lock::State::kStandby);
+      Arm();
+    } else {
+      world_.NoteStandby(alloc_, node_, false);
+    }
   }
 
   void Arm() {
@@ -1296,9 +1312,17 @@ void World::StartProbes(const std::string& kind, const std::function<bool(const 
     const SingletonState& st = singletons_[i];
     for (const auto& [_, where] : st.running) {
       if (!hit(where)) continue;
+      // Was a hot standby of this singleton waiting on another node?
+      bool standby_ready = false;
+      for (const auto& [alloc, node] : standbys_) {
+        auto a = cluster_.GetAllocation(alloc);
+        if (!a || a->job_id != st.name || a->namespace_ != st.ns) continue;
+        auto n = cluster_.GetNode(node);
+        if (n && !hit("@" + n->name)) standby_ready = true;
+      }
       Probe p;
       p.singleton = static_cast<int>(i);
-      p.kind = kind;
+      p.kind = standby_ready ? kind + " (standby waiting)" : kind;
       p.fault_at = core_.Now();
       probes_.push_back(p);
       break;

@@ -3,6 +3,7 @@
 // checker fail — otherwise a green run proves nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,33 @@ TEST(FaultSimControl, PlainCountOneOverlaps) {
   o.shape = Shape::kPlain;
   o.agent = AgentKind::kNone;
   EXPECT_GT(WorldsWithOverlap(o, 10), 0);
+}
+
+// The failover budget, measured in virtual time (deterministic): a hot standby (TTL 10 s, delay
+// 3 s) takes over from a crashed holder within 2T + D + 0.5 s and from a graceful stop within 1 s.
+TEST(FaultSim, HotStandbyFailsOverWithinTheBudget) {
+  WorldOptions o;
+  o.shape = Shape::kHotStandby;
+  std::vector<double> crash, graceful;
+  for (int i = 0; i < 30; ++i) {
+    o.seed = 500 + static_cast<uint64_t>(i);
+    auto r = RunWorld(o);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(r.value().ok()) << Describe(r.value());
+    const auto& d = r.value().measured.downtime;
+    if (auto it = d.find("node-crash (standby waiting)"); it != d.end()) {
+      crash.insert(crash.end(), it->second.begin(), it->second.end());
+    }
+    for (const char* k : {"graceful-stop", "graceful-stop (standby waiting)"}) {
+      if (auto it = d.find(k); it != d.end()) {
+        graceful.insert(graceful.end(), it->second.begin(), it->second.end());
+      }
+    }
+  }
+  ASSERT_GE(crash.size(), 10u);
+  ASSERT_GE(graceful.size(), 5u);
+  EXPECT_LE(*std::max_element(crash.begin(), crash.end()), 2 * 10 + 3 + 0.5);
+  EXPECT_LE(*std::max_element(graceful.begin(), graceful.end()), 1.0);
 }
 
 TEST(FaultSim, NoFaultsMeansEveryoneRunsAndNobodyOverlaps) {
