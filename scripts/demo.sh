@@ -4,7 +4,9 @@
 #   2. starts the embedded Nomad simulator (3 nodes) and the controller on manifests/examples/,
 #      waits until every singleton's job is registered and its allocations run, and prints the
 #      controller's /status as a table;
-#   3. stops both.
+#   3. stops both;
+#   4. runs the deterministic fault simulation on the same specs (real lock agents, seeded
+#      crashes, partitions and API faults): at most one instance each, and the downtimes.
 # The example tasks run as stand-ins (--no-processes): their commands are not on this machine.
 # tests/cmd/lock_sim_e2e_test.cc runs real lock agents and workloads on the simulator.
 set -euo pipefail
@@ -73,6 +75,11 @@ for r in rows:
 if not done:
     sys.exit("not converged within 60s")
 print("\nEvery singleton is registered with its ACL policy and its allocations are placed.\n"
-      "Ready=false/NoHolder: the stand-in tasks run no lock agent; the periodic job has no\n"
-      "allocation until its schedule fires.")
+      "Ready=false/NoHolder: the simulator's stand-in tasks run no lock agent (the fault\n"
+      "simulation below runs real lock agents); the periodic job runs on its schedule.")
 PY
+
+echo
+echo "== nomad-singleton simulate --seeds 20 manifests/examples/"
+echo "   (the same specs with real lock agents, under seeded crashes, partitions and API faults)"
+"$BIN" simulate --seeds 20 manifests/examples/

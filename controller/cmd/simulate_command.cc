@@ -118,10 +118,10 @@ void PrintViolation(const WorldReport& r) {
 
 void PrintDowntime(const Totals& t) {
   std::cout << "downtime after a fault that hit the holder (seconds):\n"
-            << "  fault                 samples     p50     p99     max\n";
+            << "  fault                             samples     p50     p99     max\n";
   for (const auto& [k, v] : t.downtime) {
     char line[128];
-    std::snprintf(line, sizeof line, "  %-20s %8zu %7s %7s %7s\n", k.c_str(), v.size(),
+    std::snprintf(line, sizeof line, "  %-32s %8zu %7s %7s %7s\n", k.c_str(), v.size(),
                   Fmt(Percentile(v, 0.5)).c_str(), Fmt(Percentile(v, 0.99)).c_str(),
                   Fmt(v.empty() ? 0 : *std::max_element(v.begin(), v.end())).c_str());
     std::cout << line;

@@ -859,7 +859,8 @@ class ControllerActor final : public runtime::ControllerObserver {
   void Tick() {
     world_.core().After(kWorkTick, "ctl-work", [this] {
       if (!alive_) return;
-      Guarded("ctl-work", [this] {
+      // As `nomad-singleton controller`: no worker runs before the first full sync.
+      if (core_.synced()) Guarded("ctl-work", [this] {
         for (int i = 0; i < 16 && alive_; ++i) {
           auto key = core_.queue().TryGet();
           if (!key) break;
@@ -1158,7 +1159,11 @@ void World::ObserveRequest(int controller, const io::HttpRequest& r) {
         body["Job"].contains("Meta") && body["Job"]["Meta"].is_object()
             ? body["Job"]["Meta"].value(render::kMetaSpecHash, "")
             : "";
-    if (existing && !existing->stop && !hash.empty()) {
+    // A register whose check-and-set fails writes nothing (EnforceIndex fences a stale view).
+    const bool applies = !body.value("EnforceIndex", false) ||
+                         (existing && body.value("JobModifyIndex", uint64_t{0}) ==
+                                          existing->job_modify_index);
+    if (existing && !existing->stop && !hash.empty() && applies) {
       auto h = existing->meta.find(render::kMetaSpecHash);
       if (h != existing->meta.end() && h->second == hash) {
         Violate("needless-write", who + " re-registered " + ns + "/" + id +

@@ -114,6 +114,10 @@ std::vector<std::string> ChooseExtras(const Observed& o,
     if (x->create_index != y->create_index) return x->create_index > y->create_index;
     return x->id > y->id;
   });
+  // Allocations beyond the count are stopped only while someone holds the lock: with the lock
+  // free, the next to acquire it could be any of them (stopping it would stop the new holder),
+  // and none runs its workload, so waiting for a holder costs nothing.
+  if (holder.empty()) return extras;
   int remaining = static_cast<int>(live.size() - extras.size());
   for (auto* a : rest) {
     if (remaining <= limit) break;
@@ -348,6 +352,9 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
         if (cause.empty() || a->id != holder_id) counted.push_back(a);
       }
       extras = ChooseExtras(o, counted, holder_id, r.stats.limit);
+      if (holder_id.empty() && static_cast<int>(counted.size() - extras.size()) > r.stats.limit) {
+        r.requeue_after = opt.holder_unknown_requeue;  // extras wait for a holder
+      }
     }
     std::set<std::string> present;
     for (const auto& a : o.allocations) present.insert(a.id);

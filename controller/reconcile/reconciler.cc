@@ -1,5 +1,6 @@
 #include "controller/reconcile/reconciler.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace nsg::reconcile {
@@ -57,29 +58,34 @@ Reconciler::Reconciler(nomad::NomadApi& api, ClusterView& view, const base::Cloc
                        Options options)
     : api_(api), view_(view), clock_(clock), options_(options) {}
 
-base::Result<Observed> Reconciler::Observe(const Desired& d) {
+Status Reconciler::ReadLock(const Desired& d) {
   const auto [ns, name] = SplitKey(d.key);
+  std::string path = view_.LockPathOf(d.key);
+  if (path.empty() && d.rendered) {
+    auto m = d.rendered->job.meta.find(render::kMetaLockPath);
+    if (m != d.rendered->job.meta.end()) path = m->second;
+  }
+  if (path.empty()) return Status::Ok();
+  nomad::QueryOptions q;
+  q.namespace_ = ns;
+  auto var = api_.ReadVariable(path, q);
+  if (var.ok()) {
+    view_.ApplyVariableRead(ns, path, var->value, var->meta.last_index);
+  } else if (var.status().code() == StatusCode::kNotFound) {
+    view_.ApplyVariableRead(ns, path, std::nullopt, 0);
+  } else {
+    return var.status();
+  }
+  return Status::Ok();
+}
+
+base::Result<Observed> Reconciler::Observe(const Desired& d, bool* lock_read) {
   Observed o = view_.ObservedFor(d.key);
   // The lock: read it when the view cannot say who holds it.
   if (!o.lock.known || (o.lock.holder && o.lock.holder->alloc_id.empty())) {
-    std::string path = view_.LockPathOf(d.key);
-    if (path.empty() && d.rendered) {
-      auto m = d.rendered->job.meta.find(render::kMetaLockPath);
-      if (m != d.rendered->job.meta.end()) path = m->second;
-    }
-    if (!path.empty()) {
-      nomad::QueryOptions q;
-      q.namespace_ = ns;
-      auto var = api_.ReadVariable(path, q);
-      if (var.ok()) {
-        view_.ApplyVariableRead(ns, path, var->value, var->meta.last_index);
-      } else if (var.status().code() == StatusCode::kNotFound) {
-        view_.ApplyVariableRead(ns, path, std::nullopt, 0);
-      } else {
-        return var.status();
-      }
-      o = view_.ObservedFor(d.key);
-    }
+    if (Status st = ReadLock(d); !st.ok()) return st;
+    if (lock_read) *lock_read = true;
+    o = view_.ObservedFor(d.key);
   }
   // The policy: only a valid spec has one to compare with.
   const std::string policy_name = d.rendered ? d.rendered->policy.name : "";
@@ -219,7 +225,8 @@ Status Reconciler::Execute(const Action& a, Memory& memory, ReconcileResult& out
 ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
   ReconcileResult out;
   for (int attempt = 0;; ++attempt) {
-    auto observed = Observe(desired);
+    bool lock_read = false;
+    auto observed = Observe(desired, &lock_read);
     if (!observed.ok()) {
       out.status = observed.status();
       out.outcome = OutcomeOf(out.status);
@@ -231,6 +238,24 @@ ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
     po.prune = options_.prune;
     po.holder_unknown_requeue = options_.holder_unknown_requeue;
     out.plan = Plan(desired, *observed, po);
+    const bool stops = std::any_of(out.plan.actions.begin(), out.plan.actions.end(),
+                                   [](const Action& a) {
+                                     return a.kind == Action::Kind::kStopAllocation;
+                                   });
+    if (stops && !lock_read && !options_.dry_run) {
+      // The view may lag the lock by an event: a holder it has not seen yet must never be taken
+      // for an extra. Confirm who holds the lock now, then plan again on the same observation.
+      if (Status st = ReadLock(desired); !st.ok()) {
+        out.status = st;
+        out.outcome = OutcomeOf(st);
+        return out;
+      }
+      Observed again = view_.ObservedFor(desired.key);
+      again.policy = observed->policy;
+      again.acl_disabled = observed->acl_disabled;
+      again.memory = memory;
+      out.plan = Plan(desired, again, po);
+    }
     out.requeue_after = out.plan.requeue_after;
     memory = out.plan.memory;
     if (options_.dry_run) return out;

@@ -92,7 +92,10 @@ class Reconciler {
 
  private:
   // Fresh reads that complete the view's Observed. Error: the read failed (not 404).
-  base::Result<Observed> Observe(const Desired& desired);
+  // `*lock_read` (optional) is set when the lock variable was read fresh.
+  base::Result<Observed> Observe(const Desired& desired, bool* lock_read = nullptr);
+  // Reads the lock variable into the view (no-op without a lock path).
+  base::Status ReadLock(const Desired& desired);
   // Re-reads the job after a lost check-and-set.
   base::Status RefreshJob(const std::string& ns, const std::string& id);
   base::Status Execute(const Action& a, Memory& memory, ReconcileResult& out);

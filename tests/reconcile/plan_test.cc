@@ -652,6 +652,15 @@ std::vector<Row> Rows() {
        .actions = {Stop("a1")},
        .conditions = "Ready=F:NoHolder Synced=T:InSync Degraded=T:Duplicates",
        .events = {"DuplicateObserved:a1"}},
+      {.name = "FreeLockStopsNoCountExtraAndWaitsForAHolder",
+       .setup = [](World& w) {
+         Live(w, "a2", 31);  // two live allocations, count 1, nobody holds the lock: either may be
+         w.observed.lock.holder.reset();  // the next holder, so neither is stopped yet
+         w.observed.memory.last_holder.reset();
+       },
+       .conditions = "Ready=F:NoHolder Synced=T:InSync Degraded=F:AsExpected",
+       .check = [](const PlanResult& r,
+                   const World&) { EXPECT_TRUE(r.requeue_after.has_value()); }},
       {.name = "DuplicateIsCountedOnlyOnce",
        .setup = [](World& w) {
          Live(w, "a2", 31);

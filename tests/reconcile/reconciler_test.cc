@@ -285,6 +285,23 @@ TEST_F(ReconcilerTest, ReadsTheLockBeforeStoppingDuplicates) {
   EXPECT_EQ(memory_.counted_duplicates, (std::set<std::string>{"a2", "a3"}));
 }
 
+// The view lags the lock by an event: it still names a1 as the holder while a2 has just taken the
+// lock. Before stopping anything the reconciler reads the lock, so it stops the old holder a1 —
+// never a2, the holder the view had not seen yet.
+TEST_F(ReconcilerTest, AFreshLockReadKeepsAHolderTheViewHasNotSeen) {
+  Running();
+  auto rec = Make();
+  ASSERT_EQ(rec->Reconcile(desired_, memory_).outcome, Outcome::kDone);  // the view learns a1
+  view_.Apply(AllocFrame(Alloc("a2", nomad::kClientRunning, 31, "n2")));
+  api_.variables["prod/" + std::string(kLockPath)] = LockVar("L2", "a2", 70);  // no event yet
+  api_.calls.clear();
+  ReconcileResult r = rec->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(api_.stopped, (std::vector<std::string>{"a1"}));
+  EXPECT_EQ(api_.calls.front(), kReadPolicy);
+  EXPECT_NE(std::find(api_.calls.begin(), api_.calls.end(), kReadVar), api_.calls.end());
+}
+
 TEST_F(ReconcilerTest, NoLockReadNoStops) {
   Running();
   view_.Apply(AllocFrame(Alloc("a2", nomad::kClientRunning, 31, "n2")));
