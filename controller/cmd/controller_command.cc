@@ -493,6 +493,9 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   Json StatusJson() const {
     Json out;
     out["ready"] = informed_.load();
+    // With --leader-elect only the leader reconciles; a standby's conditions are from its last
+    // term (or absent).
+    out["leader"] = core_.active();
     out["dry_run"] = config_.dry_run;
     out["prune"] = config_.prune;
     const runtime::SpecSet specs = core_.Specs();
