@@ -127,7 +127,8 @@ TEST_F(ControllerEndToEnd, ConvergesAndRestartWritesNothing) {
                         30s))
       << Status().dump(2);
   // /status: every condition carries its last transition time, every allocation its role.
-  for (const auto& s : Status()["singletons"]) {
+  const nlohmann::json status = Status();
+  for (const auto& s : status["singletons"]) {
     ASSERT_FALSE(s["conditions"].empty()) << s.dump(2);
     for (const auto& c : s["conditions"]) EXPECT_GT(c.value("last_transition", 0.0), 1e9) << c;
     for (const auto& a : s["allocations"]) {

@@ -65,7 +65,8 @@ TEST_F(ControllerLeaderElection, OnlyTheLeaderWritesAndStoppingItHandsOver) {
   const uint64_t v0 = Version();
   WriteSpec("alpha", SpecYaml("alpha", "2000"));
   ASSERT_TRUE(WaitUntil([&] { return Version() != v0 && Version() != UINT64_MAX; }, 30s));
-  EXPECT_TRUE(Registered(*first));
+  // The request metric is recorded once the call returns, a moment after Nomad applied it.
+  EXPECT_TRUE(WaitUntil([&] { return Registered(*first); }, 10s));
   EXPECT_FALSE(Registered(*second)) << "the standby replica registered a job";
   EXPECT_EQ(Leader(*second), 0);
 
@@ -80,7 +81,7 @@ TEST_F(ControllerLeaderElection, OnlyTheLeaderWritesAndStoppingItHandsOver) {
   const uint64_t v1 = Version();
   WriteSpec("alpha", SpecYaml("alpha", "3000"));
   ASSERT_TRUE(WaitUntil([&] { return Version() != v1 && Version() != UINT64_MAX; }, 30s));
-  EXPECT_TRUE(Registered(*second));
+  EXPECT_TRUE(WaitUntil([&] { return Registered(*second); }, 10s));
   EXPECT_EQ(second->Stop(), 0);
 }
 
