@@ -460,8 +460,8 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     metrics_.SetEventStreamUp(false);
   }
 
+  // Called once before the threads start, then only from the spec-source thread.
   void RescanSpecs() {
-    std::lock_guard lock(rescan_mu_);
     const std::string revision = io::GitRevision(config_.specs_dir).value_or("");
     runtime::SpecSet next = io::LoadSpecSet(config_.specs_dir, core_.Specs(), revision);
     core_.ApplySpecs(std::move(next));
@@ -617,7 +617,6 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   runtime::ControllerCore core_;  // safe for concurrent use
   std::atomic<bool> informed_{false};  // the first sync is done and every key queued
   bool connected_once_ = false;        // informer thread only
-  std::mutex rescan_mu_;               // one RescanSpecs at a time
   mutable std::mutex failover_mu_;
   // The last failover per key (for /status), guarded by failover_mu_.
   std::map<reconcile::SingletonKey, std::pair<double, double>> last_failover_;  // seconds, unix at

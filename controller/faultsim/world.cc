@@ -267,8 +267,34 @@ void Workload::Kill() {
 
 enum class LockOp { kAcquire, kRenew, kRelease, kRead };
 
-io::HttpRequest LockRequest(LockOp op, const lock::Config& c, const std::string& lock_id,
-                            const std::string& token, uint64_t index, Duration wait) {
+// A lock agent's request, from the lock operations and reads among its actions.
+struct LockCall {
+  LockOp op = LockOp::kRead;
+  uint64_t id = 0;
+  std::string lock_id;
+  uint64_t index = 0;
+  Duration wait{0};
+  // The client's timeout: a blocking read's wait plus margin, else `plain`.
+  Duration Timeout(Duration plain) const {
+    return op == LockOp::kRead && index > 0 ? wait + wait / 16 + 10s : plain;
+  }
+};
+
+std::optional<LockCall> AsLockCall(const lock::Action& a) {
+  if (auto* x = std::get_if<lock::SendAcquire>(&a)) return LockCall{LockOp::kAcquire, x->id, x->lock_id};
+  if (auto* x = std::get_if<lock::SendRenew>(&a)) return LockCall{LockOp::kRenew, x->id, x->lock_id};
+  if (auto* x = std::get_if<lock::SendRelease>(&a)) return LockCall{LockOp::kRelease, x->id, x->lock_id};
+  if (auto* x = std::get_if<lock::ReadVariable>(&a)) {
+    return LockCall{LockOp::kRead, x->id, "", x->index, x->wait};
+  }
+  return std::nullopt;
+}
+
+io::HttpRequest LockRequest(const LockCall& call, const lock::Config& c, const std::string& token) {
+  const LockOp op = call.op;
+  const std::string& lock_id = call.lock_id;
+  const uint64_t index = call.index;
+  const Duration wait = call.wait;
   io::HttpRequest r;
   r.path = "/v1/var/" + c.path;
   const std::string ns = c.namespace_.empty() ? "default" : c.namespace_;
@@ -395,16 +421,17 @@ class AgentProgram final : public sim::TaskProgram {
         world_.Log("agent " + alloc_.substr(0, 8) + ": " + lock::Describe(a) + " [" +
                    std::string(lock::StateName(agent_->state())) + "]");
       }
+      if (auto call = AsLockCall(a)) {
+        Send(*call);
+        continue;
+      }
       std::visit(Overloaded{
-                     [&](const lock::SendAcquire& x) { Send(LockOp::kAcquire, x.id, x.lock_id, 0, {}); },
-                     [&](const lock::SendRenew& x) { Send(LockOp::kRenew, x.id, x.lock_id, 0, {}); },
-                     [&](const lock::SendRelease& x) { Send(LockOp::kRelease, x.id, x.lock_id, 0, {}); },
-                     [&](const lock::ReadVariable& x) { Send(LockOp::kRead, x.id, "", x.index, x.wait); },
                      [&](const lock::StartHolder& x) { StartHolder(x); },
                      [&](const lock::ExtendLease& x) { lease_->until = x.lease_until; },
                      [&](const lock::StopHolder&) { StopHolder(); },
                      [&](const lock::KillHolder&) { KillHolder(); },
                      [&](const lock::Exit& x) { Exit(x.code); },
+                     [&](const auto&) {},  // lock operations and reads: sent above
                  },
                  a);
     }
@@ -430,16 +457,15 @@ class AgentProgram final : public sim::TaskProgram {
     });
   }
 
-  void Send(LockOp op, uint64_t id, const std::string& lock_id, uint64_t index, Duration wait) {
-    io::HttpRequest req = LockRequest(op, cfg_, lock_id, token_, index, wait);
-    // The agent's client timeout: T/3 for lock operations, the wait plus margin for reads.
-    Duration timeout = op == LockOp::kRead && index > 0 ? wait + wait / 16 + 10s
-                                                        : timing::RenewInterval(cfg_.ttl);
-    // The stock CLI's Go client has no request timeout: a request into a partition hangs.
+  void Send(const LockCall& call) {
+    io::HttpRequest req = LockRequest(call, cfg_, token_);
+    // The agent's client timeout: T/3 for lock operations (lock_command.cc). The stock CLI's Go
+    // client has none: a request into a partition hangs.
+    Duration timeout = call.Timeout(timing::RenewInterval(cfg_.ttl));
     if constexpr (!std::is_same_v<A, lock::Agent>) timeout = 24h;
     auto alive = alive_;
     AsyncCall(world_.core(), world_.router(), world_.NodeEndpoint(node_), req, timeout,
-              [this, alive, op, id, req](Result<io::HttpResponse> r) {
+              [this, alive, op = call.op, id = call.id, req](Result<io::HttpResponse> r) {
                 if (!*alive) return;
                 const TimePoint now = ctx_->LocalNow();
                 if (world_.tracing() && (!r.ok() || r->status != 200)) {
@@ -906,11 +932,11 @@ class ControllerActor final : public runtime::ControllerObserver {
   void ElectorRun(lock::Actions acts) {
     for (auto& a : acts) {
       if (!alive_) return;
+      if (auto call = AsLockCall(a)) {
+        ElectorSend(*call);
+        continue;
+      }
       std::visit(Overloaded{
-                     [&](const lock::SendAcquire& x) { ElectorSend(LockOp::kAcquire, x.id, x.lock_id, 0, {}); },
-                     [&](const lock::SendRenew& x) { ElectorSend(LockOp::kRenew, x.id, x.lock_id, 0, {}); },
-                     [&](const lock::SendRelease& x) { ElectorSend(LockOp::kRelease, x.id, x.lock_id, 0, {}); },
-                     [&](const lock::ReadVariable& x) { ElectorSend(LockOp::kRead, x.id, "", x.index, x.wait); },
                      [&](const lock::StartHolder& x) {
                        world_.Log("controller-" + std::to_string(id_) + " leads (epoch " +
                                   std::to_string(x.grant.epoch) + ")");
@@ -947,9 +973,11 @@ class ControllerActor final : public runtime::ControllerObserver {
     }
   }
 
-  void ElectorSend(LockOp op, uint64_t id, const std::string& lock_id, uint64_t index, Duration wait) {
-    io::HttpRequest req = LockRequest(op, elector_cfg_, lock_id, world_.ManagementToken(), index, wait);
-    Duration timeout = op == LockOp::kRead && index > 0 ? wait + wait / 16 + 10s : 5s;
+  void ElectorSend(const LockCall& call) {
+    const LockOp op = call.op;
+    const uint64_t id = call.id;
+    io::HttpRequest req = LockRequest(call, elector_cfg_, world_.ManagementToken());
+    const Duration timeout = call.Timeout(5s);
     const uint64_t gen = elector_gen_;
     AsyncCall(world_.core(), world_.router(),
               Endpoint{[this] { return alive_ && !partitioned_; }, [this] { return world_.Latency(); }}, req,
@@ -1408,15 +1436,11 @@ void World::Fault(const std::string& kind) {
     });
   } else if (kind == "graceful-stop") {
     std::vector<std::pair<int, std::string>> holders;  // singleton, alloc
-    for (size_t i = 0; i < singletons_.size(); ++i) {
-      for (const auto& [alloc, lock_id] : holder_lock_) {
-        auto a = cluster_.GetAllocation(alloc);
-        if (a && by_job_.count(a->namespace_ + "/" + a->job_id) &&
-            by_job_[a->namespace_ + "/" + a->job_id] == static_cast<int>(i) &&
-            a->client_status == "running") {
-          holders.emplace_back(static_cast<int>(i), alloc);
-        }
-      }
+    for (const auto& [alloc, lock_id] : holder_lock_) {
+      auto a = cluster_.GetAllocation(alloc);
+      if (!a || a->client_status != "running") continue;
+      auto s = by_job_.find(a->namespace_ + "/" + a->job_id);
+      if (s != by_job_.end()) holders.emplace_back(s->second, alloc);
     }
     if (holders.empty()) return;
     const auto [s, alloc] = holders[core_.Uniform(0, holders.size() - 1)];

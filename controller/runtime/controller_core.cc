@@ -39,7 +39,7 @@ void ControllerCore::ApplySpecs(SpecSet next) {
   };
   std::vector<Change> changes;
   KeySet wake;
-  bool file_errors_changed = false;
+  std::optional<std::vector<std::string>> file_errors;  // set when they changed
   std::map<SingletonKey, std::string> lock_paths;
   {
     std::lock_guard lock(mu_);
@@ -61,7 +61,7 @@ void ControllerCore::ApplySpecs(SpecSet next) {
     for (const auto& key : wake) {
       if (next.entries.count(key) != 0) deleted_keep_.erase(key);
     }
-    file_errors_changed = next.file_errors != specs_.file_errors;
+    if (next.file_errors != specs_.file_errors) file_errors = next.file_errors;
     specs_ = std::move(next);
     for (const auto& [key, e] : specs_.entries) lock_paths[key] = e.lock_path;
   }
@@ -70,7 +70,7 @@ void ControllerCore::ApplySpecs(SpecSet next) {
       observer_->OnSpecChanged(c.key, c.previous ? &*c.previous : nullptr,
                                c.now ? &*c.now : nullptr);
     }
-    if (file_errors_changed) observer_->OnFileErrors(Specs().file_errors);
+    if (file_errors) observer_->OnFileErrors(*file_errors);
   }
   for (const auto& key : view_.Watch(lock_paths)) wake.insert(key);
   for (const auto& key : wake) queue_.Add(key);

@@ -151,6 +151,32 @@ TEST_F(CliTest, RenderExplainAndOut) {
   EXPECT_EQ(pol["Name"], "nomad-singleton-default-good-one");
 }
 
+// `simulate` end to end through the binary: random worlds pass, the user's specs can be
+// simulated, a negative control reports its overlaps (exit 0 only because it found them), and a
+// bad flag is a usage error.
+TEST_F(CliTest, SimulateRunsWorldsControlsAndUserSpecs) {
+  RunResult r = Exec({"simulate", "--seeds", "3"});
+  ASSERT_EQ(r.code, kExitOk) << r.out << r.err;
+  EXPECT_NE(r.out.find("3 world(s) from seed 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(": 0 with violations"), std::string::npos) << r.out;
+
+  RunResult mine =
+      Exec({"simulate", "--seeds", "2", std::string(NSG_SOURCE_DIR) + "/manifests/examples"});
+  ASSERT_EQ(mine.code, kExitOk) << mine.out << mine.err;
+  EXPECT_NE(mine.out.find("2 world(s)"), std::string::npos) << mine.out;
+
+  RunResult control = Exec({"simulate", "--control", "plain", "--seeds", "5"});
+  ASSERT_EQ(control.code, kExitOk) << control.out << control.err;
+  EXPECT_NE(control.out.find("control: overlaps found"), std::string::npos) << control.out;
+
+  RunResult replay = Exec({"simulate", "--seed", "7", "--trace"});
+  ASSERT_EQ(replay.code, kExitOk);
+  EXPECT_NE(replay.out.find("controller-1 started"), std::string::npos);
+
+  EXPECT_EQ(Exec({"simulate", "--seeds", "many"}).code, kExitUsage);
+  EXPECT_EQ(Exec({"simulate", "--control", "nope"}).code, kExitUsage);
+}
+
 TEST_F(CliTest, VersionPrintsTheVersion) {
   RunResult r = Exec({"version"});
   EXPECT_EQ(r.code, kExitOk);
