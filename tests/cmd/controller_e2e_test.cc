@@ -238,6 +238,36 @@ TEST_F(ControllerEndToEnd, EditInvalidAndDrift) {
   EXPECT_EQ(Job("alpha")->job_modify_index, before.job_modify_index);
 }
 
+// A spec directory in a git checkout: the controller records HEAD in /status and in the job's
+// Meta (a commit alone is not a spec change). Needs the git binary (installed by setup-deps).
+TEST_F(ControllerEndToEnd, RecordsTheGitRevision) {
+  const std::string repo = (dir_ / "specs").string();
+  auto git = [&](const std::string& args) {
+    return std::system(("git -C '" + repo + "' " + args + " >/dev/null 2>&1").c_str());
+  };
+  if (git("--version") != 0) GTEST_SKIP() << "no git binary";
+  WriteSpec("alpha", SpecYaml("alpha", "1000"));
+  ASSERT_EQ(git("init -q"), 0);
+  ASSERT_EQ(git("-c user.email=t@e -c user.name=t add -A"), 0);
+  ASSERT_EQ(git("-c user.email=t@e -c user.name=t commit -q -m specs"), 0);
+  std::string head;
+  {
+    FILE* p = ::popen(("git -C '" + repo + "' rev-parse HEAD").c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char buf[128] = {0};
+    if (std::fgets(buf, sizeof buf, p)) head = buf;
+    ::pclose(p);
+    while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) head.pop_back();
+  }
+  ASSERT_EQ(head.size(), 40u) << head;
+  StartController();
+  ASSERT_TRUE(WaitUntil([&] { return Job("alpha").has_value(); }, 30s)) << Status().dump(2);
+  EXPECT_EQ(Job("alpha")->meta[render::kMetaRevision], head);
+  ASSERT_TRUE(WaitUntil([&] { return Status().value("revision", "") == head; }, 10s))
+      << Status().dump(2);
+  EXPECT_EQ(controller_->Stop(), 0);
+}
+
 TEST_F(ControllerEndToEnd, DryRunWritesNothing) {
   WriteSpec("alpha", SpecYaml("alpha", "1000"));
   StartController({"--dry-run"});
