@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -160,8 +162,9 @@ Result<LockInvocation> ParseLockArgs(const std::vector<std::string>& argv,
   auto kill = DurationFlag(a, "kill-timeout", kDefaultKillTimeout);
   if (!kill.ok()) return kill.status();
   c.kill_timeout = *kill;
-  // With a guard, the workload is killed up to one guard poll after the deadline.
-  c.guard_poll = o.mode == io::LockMode::kShim ? Duration(0) : timing::Assumptions{}.guard_poll;
+  // The workload runs under a guard in every mode (in shim mode our child runs it), and the guard
+  // kills it up to one poll after the deadline.
+  c.guard_poll = timing::Assumptions{}.guard_poll;
   c.namespace_ = a.Has("namespace") ? a.Get("namespace") : Env(getenv, "NOMAD_NAMESPACE");
   c.lock_id = io::RandomLockId();  // our own: a retried acquire is idempotent
   if (Status st = lock::Validate(c); !st.ok()) return st;
@@ -268,7 +271,21 @@ int LockMain(const std::vector<std::string>& argv) {
     return kExitUsage;
   }
 
-  if (o.mode != io::LockMode::kShim) {
+  if (o.mode == io::LockMode::kShim) {
+    // The command runs under our own `guard`, which keeps the lease deadline even while this
+    // process is frozen; outside a Nomad task its lease lives in a private directory.
+    o.guard_command = {SelfExe(), "guard"};
+    if (o.state_dir.empty()) {
+      std::string tmpl = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : "/tmp") +
+                         "/nomad-singleton-XXXXXX";
+      if (::mkdtemp(tmpl.data()) == nullptr) {
+        std::cerr << "nomad-singleton lock: cannot create a state directory in " << tmpl << ": "
+                  << std::strerror(errno) << "\n";
+        return lock::kExitFailed;
+      }
+      o.state_dir = tmpl;
+    }
+  } else {
     // The guarded workload task runs ${NOMAD_ALLOC_DIR}/singleton/guard: put it there first.
     if (Status st = io::InstallGuardBinary(SelfExe(), o.state_dir + "/" + io::kGuardFile);
         !st.ok()) {

@@ -166,6 +166,10 @@ class World {
     if (!l) l = std::make_shared<Lease>();
     return l;
   }
+  // A lock agent's freeze hook (SIGSTOP for a duration), for the agent-freeze fault.
+  void RegisterAgent(const std::string& alloc, std::function<void(Duration)> freeze) {
+    agents_[alloc] = std::move(freeze);
+  }
   uint64_t WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch);
   void WorkloadEnded(int s, uint64_t id);
   void HolderStarted(int s, const std::string& alloc, const lock::Grant& g, bool resumed);
@@ -213,6 +217,7 @@ class World {
   std::map<std::string, std::shared_ptr<Lease>> leases_;
   std::map<std::string, std::string> holder_lock_;  // alloc → lock id it holds (agent's view)
   std::map<std::string, std::string> standbys_;     // alloc → node of agents in kStandby
+  std::map<std::string, std::function<void(Duration)>> agents_;  // alloc → freeze hook
   uint64_t next_workload_ = 1;
   std::vector<std::unique_ptr<ControllerActor>> controllers_;  // live and crashed (kept)
   int controller_count_ = 1;
@@ -357,228 +362,8 @@ lock::Actions Deliver(A& agent, LockOp op, uint64_t id, const io::HttpRequest& r
   return agent.OnReadResult(now, id, nomad::Query<nomad::Variable>{std::move(v.value()), meta});
 }
 
-// ---------------------------------------------------------------------------------------------
-// The lock task program (lock::Agent or the VarLockAgent control)
-
-enum class AgentMode { kShim, kSidecar, kAcquireOnly, kHeartbeat };
-
-template <class A>
-class AgentProgram final : public sim::TaskProgram {
- public:
-  AgentProgram(World& w, int singleton, AgentMode mode, lock::Config cfg)
-      : world_(w), singleton_(singleton), mode_(mode), cfg_(std::move(cfg)) {}
-
-  std::string Start(sim::TaskContext& ctx) override {
-    ctx_ = &ctx;
-    const sim::TaskSpec& spec = ctx.Spec();
-    alloc_ = spec.alloc_id;
-    node_ = spec.node_id;
-    auto tok = spec.env.find("NOMAD_TOKEN");
-    token_ = tok == spec.env.end() ? "" : tok->second;
-    cfg_.holder_items[reconcile::kLockItemAllocId] = alloc_;
-    cfg_.seed = ctx.Uniform(1, UINT64_MAX - 1);
-    cfg_.lock_id = alloc_.substr(0, 28) + std::to_string(ctx.Uniform(10000000, 99999999));
-    auto a = A::Create(cfg_);
-    if (!a.ok()) return "lock agent: " + a.status().message();
-    agent_.emplace(std::move(a.value()));
-    lease_ = world_.LeaseFor(alloc_);
-    lock::Actions acts;
-    if constexpr (std::is_same_v<A, lock::Agent>) {
-      if (mode_ == AgentMode::kHeartbeat) {
-        if (!lease_->handoff) return "no hand-off from the acquire task";
-        acts = agent_->Resume(ctx.LocalNow(), *lease_->handoff);
-      } else {
-        acts = agent_->Start(ctx.LocalNow());
-      }
-    } else {
-      acts = agent_->Start(ctx.LocalNow());
-    }
-    Execute(std::move(acts));
-    return "";
-  }
-
-  void Signal(int signal) override {
-    if (!*alive_) return;
-    Execute(agent_->OnStopRequested(ctx_->LocalNow(), signal));
-  }
-
-  void Kill() override {
-    *alive_ = false;
-    world_.HolderEnded(alloc_);
-    world_.NoteStandby(alloc_, node_, false);
-    if (mode_ == AgentMode::kShim) KillChildren();  // parent-death signal
-  }
-
-  std::string Describe() const override { return "lock agent"; }
-
- private:
-  void Execute(lock::Actions acts) {
-    // Exit() may end (and free) this program: check a copy of the flag, never a member.
-    auto alive = alive_;
-    for (auto& a : acts) {
-      if (!*alive) return;
-      if (world_.tracing()) {
-        world_.Log("agent " + alloc_.substr(0, 8) + ": " + lock::Describe(a) + " [" +
-                   std::string(lock::StateName(agent_->state())) + "]");
-      }
-      if (auto call = AsLockCall(a)) {
-        Send(*call);
-        continue;
-      }
-      std::visit(Overloaded{
-                     [&](const lock::StartHolder& x) { StartHolder(x); },
-                     [&](const lock::ExtendLease& x) { lease_->until = x.lease_until; },
-                     [&](const lock::StopHolder&) { StopHolder(); },
-                     [&](const lock::KillHolder&) { KillHolder(); },
-                     [&](const lock::Exit& x) { Exit(x.code); },
-                     [&](const auto&) {},  // lock operations and reads: sent above
-                 },
-                 a);
-    }
-    if (*alive) {
-      world_.NoteStandby(alloc_, node_, agent_->state() == lock::State::kStandby);
-      Arm();
-    } else {
-      world_.NoteStandby(alloc_, node_, false);
-    }
-  }
-
-  void Arm() {
-    if (timer_ != 0) ctx_->Cancel(timer_);
-    timer_ = 0;
-    auto w = agent_->NextWakeup();
-    if (!w) return;
-    Duration d = std::max(Duration(0), *w - ctx_->LocalNow());
-    auto alive = alive_;
-    timer_ = ctx_->After(d, "agent-timer", [this, alive] {
-      if (!*alive) return;
-      timer_ = 0;
-      Execute(agent_->OnTimer(ctx_->LocalNow()));
-    });
-  }
-
-  void Send(const LockCall& call) {
-    io::HttpRequest req = LockRequest(call, cfg_, token_);
-    // The agent's client timeout: T/3 for lock operations (lock_command.cc). The stock CLI's Go
-    // client has none: a request into a partition hangs.
-    Duration timeout = call.Timeout(timing::RenewInterval(cfg_.ttl));
-    if constexpr (!std::is_same_v<A, lock::Agent>) timeout = 24h;
-    auto alive = alive_;
-    AsyncCall(world_.core(), world_.router(), world_.NodeEndpoint(node_), req, timeout,
-              [this, alive, op = call.op, id = call.id, req](Result<io::HttpResponse> r) {
-                if (!*alive) return;
-                const TimePoint now = ctx_->LocalNow();
-                if (world_.tracing() && (!r.ok() || r->status != 200)) {
-                  world_.Log("agent " + alloc_.substr(0, 8) + ": " + req.method + " " + req.path +
-                             " → " + (r.ok() ? std::to_string(r->status) + " " + r->body
-                                             : r.status().ToString()));
-                }
-                Execute(Deliver(*agent_, op, id, req, r, now));
-              });
-  }
-
-  void StartHolder(const lock::StartHolder& s) {
-    const bool resumed = mode_ == AgentMode::kHeartbeat;
-    world_.HolderStarted(singleton_, alloc_, s.grant, resumed);
-    switch (mode_) {
-      case AgentMode::kShim:
-        // The stock CLI may start a second child while the first still runs (§3.2.8).
-        children_.push_back(std::make_unique<Workload>(world_, singleton_));
-        children_.back()->Start(*ctx_, s.grant.epoch);
-        break;
-      case AgentMode::kAcquireOnly:
-        lease_->handoff = s.grant;
-        [[fallthrough]];
-      case AgentMode::kSidecar:
-      case AgentMode::kHeartbeat:
-        lease_->held = true;
-        lease_->stopping = lease_->lost = false;
-        lease_->until = s.lease_until;
-        lease_->epoch = s.grant.epoch;
-        WakeGuard();
-        break;
-    }
-  }
-
-  void StopHolder() {
-    auto alive = alive_;
-    if (mode_ == AgentMode::kShim) {
-      for (auto& child : children_) {
-        if (!child->running()) continue;
-        child->Term(*ctx_, cfg_.kill_timeout, [this, alive](int code) {
-          if (*alive) Execute(agent_->OnHolderExited(ctx_->LocalNow(), code));
-        });
-      }
-      return;
-    }
-    lease_->stopping = true;
-    WakeGuard();
-    WaitForGuard();
-  }
-
-  void KillHolder() {
-    auto alive = alive_;
-    if (mode_ == AgentMode::kShim) {
-      for (auto& child : children_) {
-        if (!child->running()) continue;
-        child->Kill();
-        ctx_->After(Duration(0), "holder-killed", [this, alive] {
-          if (*alive) Execute(agent_->OnHolderExited(ctx_->LocalNow(), 137));
-        });
-      }
-      return;
-    }
-    lease_->lost = true;
-    WakeGuard();
-    WaitForGuard();
-  }
-
-  // A stopping sidecar re-reads the guard's report every kConfirmPoll.
-  void WaitForGuard() {
-    auto alive = alive_;
-    ctx_->After(kConfirmPoll, "confirm-poll", [this, alive] {
-      if (!*alive) return;
-      if (lease_->workload_dead) {
-        Execute(agent_->OnHolderExited(ctx_->LocalNow(), lease_->workload_code));
-      } else {
-        WaitForGuard();
-      }
-    });
-  }
-
-  void WakeGuard() {
-    if (!lease_->wake_guard) return;
-    auto wake = lease_->wake_guard;
-    ctx_->After(Duration(static_cast<int64_t>(ctx_->Uniform(0, kGuardPoll.count()))), "guard-poll",
-                [wake] { wake(); });
-  }
-
-  void Exit(int code) {
-    *alive_ = false;
-    world_.HolderEnded(alloc_);
-    if (timer_ != 0) ctx_->Cancel(timer_);
-    if (mode_ == AgentMode::kShim) KillChildren();
-    ctx_->Exit(code);
-  }
-
-  void KillChildren() {
-    for (auto& child : children_) child->Kill();
-  }
-
-  World& world_;
-  const int singleton_;
-  const AgentMode mode_;
-  lock::Config cfg_;
-  std::vector<std::unique_ptr<Workload>> children_;  // shim mode: the workload(s)
-  sim::TaskContext* ctx_ = nullptr;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  std::optional<A> agent_;
-  std::shared_ptr<Lease> lease_;
-  std::string alloc_, node_, token_;
-  uint64_t timer_ = 0;
-};
-
-// The workload task of sidecar and split mode: runs the workload while the lease is valid.
+// The workload task of sidecar and split mode (and the child of a shim): runs the workload while
+// the lease is valid.
 class GuardProgram final : public sim::TaskProgram {
  public:
   GuardProgram(World& w, int singleton, Duration kill_timeout)
@@ -682,6 +467,272 @@ class GuardProgram final : public sim::TaskProgram {
   std::shared_ptr<Lease> lease_;
   bool terminating_ = false, stop_requested_ = false;
   uint64_t expiry_timer_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The lock task program (lock::Agent or the VarLockAgent control)
+
+enum class AgentMode { kShim, kSidecar, kAcquireOnly, kHeartbeat };
+
+template <class A>
+class AgentProgram final : public sim::TaskProgram {
+ public:
+  AgentProgram(World& w, int singleton, AgentMode mode, lock::Config cfg)
+      : world_(w), singleton_(singleton), mode_(mode), cfg_(std::move(cfg)) {}
+
+  std::string Start(sim::TaskContext& ctx) override {
+    ctx_ = &ctx;
+    const sim::TaskSpec& spec = ctx.Spec();
+    alloc_ = spec.alloc_id;
+    node_ = spec.node_id;
+    world_.RegisterAgent(alloc_, [this, alive = alive_](Duration d) {
+      if (*alive) Freeze(d);
+    });
+    auto tok = spec.env.find("NOMAD_TOKEN");
+    token_ = tok == spec.env.end() ? "" : tok->second;
+    cfg_.holder_items[reconcile::kLockItemAllocId] = alloc_;
+    cfg_.seed = ctx.Uniform(1, UINT64_MAX - 1);
+    cfg_.lock_id = alloc_.substr(0, 28) + std::to_string(ctx.Uniform(10000000, 99999999));
+    auto a = A::Create(cfg_);
+    if (!a.ok()) return "lock agent: " + a.status().message();
+    agent_.emplace(std::move(a.value()));
+    lease_ = world_.LeaseFor(alloc_);
+    if (guarded_shim()) {
+      // nomad-singleton's shim runs its command under a guard child that follows the lease.
+      guard_ = std::make_unique<GuardProgram>(world_, singleton_, cfg_.kill_timeout);
+      guard_->Start(ctx);
+    }
+    lock::Actions acts;
+    if constexpr (std::is_same_v<A, lock::Agent>) {
+      if (mode_ == AgentMode::kHeartbeat) {
+        if (!lease_->handoff) return "no hand-off from the acquire task";
+        acts = agent_->Resume(ctx.LocalNow(), *lease_->handoff);
+      } else {
+        acts = agent_->Start(ctx.LocalNow());
+      }
+    } else {
+      acts = agent_->Start(ctx.LocalNow());
+    }
+    Execute(std::move(acts));
+    return "";
+  }
+
+  void Signal(int signal) override {
+    Thawed([this, signal] { Execute(agent_->OnStopRequested(ctx_->LocalNow(), signal)); });
+  }
+
+  void Kill() override {
+    *alive_ = false;
+    world_.HolderEnded(alloc_);
+    world_.NoteStandby(alloc_, node_, false);
+    if (mode_ == AgentMode::kShim) KillChildren();  // parent-death signal
+  }
+
+  // SIGSTOP for `d`: the agent handles nothing (answers, timers, signals wait), while its guard
+  // and the workload run on.
+  void Freeze(Duration d) {
+    const TimePoint until = ctx_->LocalNow() + d;
+    if (until <= frozen_until_) return;
+    frozen_until_ = until;
+    world_.Log("FAULT agent " + alloc_.substr(0, 8) + " frozen for " + base::FormatDuration(d));
+  }
+
+  std::string Describe() const override { return "lock agent"; }
+
+ private:
+  void Execute(lock::Actions acts) {
+    // Exit() may end (and free) this program: check a copy of the flag, never a member.
+    auto alive = alive_;
+    for (auto& a : acts) {
+      if (!*alive) return;
+      if (world_.tracing()) {
+        world_.Log("agent " + alloc_.substr(0, 8) + ": " + lock::Describe(a) + " [" +
+                   std::string(lock::StateName(agent_->state())) + "]");
+      }
+      if (auto call = AsLockCall(a)) {
+        Send(*call);
+        continue;
+      }
+      std::visit(Overloaded{
+                     [&](const lock::StartHolder& x) { StartHolder(x); },
+                     [&](const lock::ExtendLease& x) { lease_->until = x.lease_until; },
+                     [&](const lock::StopHolder&) { StopHolder(); },
+                     [&](const lock::KillHolder&) { KillHolder(); },
+                     [&](const lock::Exit& x) { Exit(x.code); },
+                     [&](const auto&) {},  // lock operations and reads: sent above
+                 },
+                 a);
+    }
+    if (*alive) {
+      world_.NoteStandby(alloc_, node_, agent_->state() == lock::State::kStandby);
+      Arm();
+    } else {
+      world_.NoteStandby(alloc_, node_, false);
+    }
+  }
+
+  bool guarded_shim() const {
+    return mode_ == AgentMode::kShim && std::is_same_v<A, lock::Agent>;
+  }
+
+  // Runs `fn` now, or once the agent thaws; never after the agent died.
+  void Thawed(std::function<void()> fn) {
+    if (!*alive_) return;
+    const TimePoint now = ctx_->LocalNow();
+    if (now < frozen_until_) {
+      auto alive = alive_;
+      ctx_->After(frozen_until_ - now, "agent-thaw", [this, alive, fn] {
+        if (*alive) Thawed(fn);
+      });
+      return;
+    }
+    fn();
+  }
+
+  void Arm() {
+    if (timer_ != 0) ctx_->Cancel(timer_);
+    timer_ = 0;
+    auto w = agent_->NextWakeup();
+    if (!w) return;
+    Duration d = std::max(Duration(0), *w - ctx_->LocalNow());
+    auto alive = alive_;
+    timer_ = ctx_->After(d, "agent-timer", [this, alive] {
+      if (!*alive) return;
+      timer_ = 0;
+      Thawed([this] { Execute(agent_->OnTimer(ctx_->LocalNow())); });
+    });
+  }
+
+  void Send(const LockCall& call) {
+    io::HttpRequest req = LockRequest(call, cfg_, token_);
+    // The agent's client timeout: T/3 for lock operations (lock_command.cc). The stock CLI's Go
+    // client has none: a request into a partition hangs.
+    Duration timeout = call.Timeout(timing::RenewInterval(cfg_.ttl));
+    if constexpr (!std::is_same_v<A, lock::Agent>) timeout = 24h;
+    auto alive = alive_;
+    AsyncCall(world_.core(), world_.router(), world_.NodeEndpoint(node_), req, timeout,
+              [this, alive, op = call.op, id = call.id, req](Result<io::HttpResponse> r) {
+                if (!*alive) return;
+                const TimePoint now = ctx_->LocalNow();
+                if (world_.tracing() && (!r.ok() || r->status != 200)) {
+                  world_.Log("agent " + alloc_.substr(0, 8) + ": " + req.method + " " + req.path +
+                             " → " + (r.ok() ? std::to_string(r->status) + " " + r->body
+                                             : r.status().ToString()));
+                }
+                (void)now;
+                Thawed([this, op, id, req, r] {
+                  Execute(Deliver(*agent_, op, id, req, r, ctx_->LocalNow()));
+                });
+              });
+  }
+
+  void StartHolder(const lock::StartHolder& s) {
+    const bool resumed = mode_ == AgentMode::kHeartbeat;
+    world_.HolderStarted(singleton_, alloc_, s.grant, resumed);
+    switch (mode_) {
+      case AgentMode::kShim:
+        if (!guarded_shim()) {
+          // The stock CLI may start a second child while the first still runs (§3.2.8).
+          children_.push_back(std::make_unique<Workload>(world_, singleton_));
+          children_.back()->Start(*ctx_, s.grant.epoch);
+          break;
+        }
+        [[fallthrough]];
+      case AgentMode::kAcquireOnly:
+        if (mode_ == AgentMode::kAcquireOnly) lease_->handoff = s.grant;
+        [[fallthrough]];
+      case AgentMode::kSidecar:
+      case AgentMode::kHeartbeat:
+        lease_->held = true;
+        lease_->stopping = lease_->lost = false;
+        lease_->until = s.lease_until;
+        lease_->epoch = s.grant.epoch;
+        WakeGuard();
+        break;
+    }
+  }
+
+  void StopHolder() {
+    auto alive = alive_;
+    if (mode_ == AgentMode::kShim && !guarded_shim()) {
+      for (auto& child : children_) {
+        if (!child->running()) continue;
+        child->Term(*ctx_, cfg_.kill_timeout, [this, alive](int code) {
+          if (*alive) Execute(agent_->OnHolderExited(ctx_->LocalNow(), code));
+        });
+      }
+      return;
+    }
+    lease_->stopping = true;
+    WakeGuard();
+    WaitForGuard();
+  }
+
+  void KillHolder() {
+    auto alive = alive_;
+    if (mode_ == AgentMode::kShim && !guarded_shim()) {
+      for (auto& child : children_) {
+        if (!child->running()) continue;
+        child->Kill();
+        ctx_->After(Duration(0), "holder-killed", [this, alive] {
+          if (*alive) Execute(agent_->OnHolderExited(ctx_->LocalNow(), 137));
+        });
+      }
+      return;
+    }
+    lease_->lost = true;
+    WakeGuard();
+    WaitForGuard();
+  }
+
+  // A stopping sidecar re-reads the guard's report every kConfirmPoll.
+  void WaitForGuard() {
+    auto alive = alive_;
+    ctx_->After(kConfirmPoll, "confirm-poll", [this, alive] {
+      if (!*alive) return;
+      Thawed([this] {
+        if (lease_->workload_dead) {
+          Execute(agent_->OnHolderExited(ctx_->LocalNow(), lease_->workload_code));
+        } else {
+          WaitForGuard();
+        }
+      });
+    });
+  }
+
+  void WakeGuard() {
+    if (!lease_->wake_guard) return;
+    auto wake = lease_->wake_guard;
+    ctx_->After(Duration(static_cast<int64_t>(ctx_->Uniform(0, kGuardPoll.count()))), "guard-poll",
+                [wake] { wake(); });
+  }
+
+  void Exit(int code) {
+    *alive_ = false;
+    world_.HolderEnded(alloc_);
+    if (timer_ != 0) ctx_->Cancel(timer_);
+    if (mode_ == AgentMode::kShim) KillChildren();
+    ctx_->Exit(code);
+  }
+
+  void KillChildren() {
+    for (auto& child : children_) child->Kill();
+    if (guard_) guard_->Kill();  // the guard's parent-death signal; its workload follows
+  }
+
+  World& world_;
+  const int singleton_;
+  const AgentMode mode_;
+  lock::Config cfg_;
+  std::vector<std::unique_ptr<Workload>> children_;  // unguarded shim (stock CLI): the workload(s)
+  std::unique_ptr<sim::TaskProgram> guard_;          // guarded shim: the guard child
+  TimePoint frozen_until_{};                         // node-local
+  sim::TaskContext* ctx_ = nullptr;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::optional<A> agent_;
+  std::shared_ptr<Lease> lease_;
+  std::string alloc_, node_, token_;
+  uint64_t timer_ = 0;
 };
 
 // A workload without any lock (count = 1 control; foreign jobs; tasks we do not model).
@@ -1099,7 +1150,7 @@ std::unique_ptr<sim::TaskProgram> World::MakeProgram(const sim::TaskSpec& spec) 
   c.delay = st.timers.delay;
   c.give_up = st.timers.give_up;
   c.kill_timeout = st.timers.kill_timeout;
-  c.guard_poll = mode == AgentMode::kShim ? Duration(0) : kGuardPoll;
+  c.guard_poll = kGuardPoll;  // a shim runs its command under a guard too
   c.exit_after_acquire = mode == AgentMode::kAcquireOnly;
   if (o_.break_timer_rule) {
     c.give_up = 2 * c.ttl + c.delay + 2 * c.kill_timeout;
@@ -1500,9 +1551,35 @@ void World::Fault(const std::string& kind) {
       c->SetPartitioned(false);
     });
   } else if (kind == "leadership-loss") {
-    Log("FAULT server leadership lost (heartbeat TTLs become 300s)");
+    // The new leader serves RPCs before it restores the lock TTL timers (nomad/leader.go,
+    // v1.10.2–v2.0.5): renewals answer 409 in between, although every lock is intact.
+    const Duration restore = Duration(std::chrono::milliseconds(core_.Uniform(200, 5000)));
+    Log("FAULT server leadership lost (heartbeat TTLs become 300s; lock timers restored after " +
+        base::FormatDuration(restore) + ")");
     healed_at(cluster_.Options().failover_heartbeat_ttl);
     cluster_.LoseLeadership();
+    vars_.BeginLeaderElection(restore);
+  } else if (kind == "agent-freeze") {
+    // SIGSTOP of a lock agent (preferably a holder's), often past 2T + D: its guard must keep the
+    // lease deadline, and once thawed it must not send a write the server could apply in the
+    // LockDelay (a late release would free the lock for a successor that the delay callback then
+    // strips).
+    std::vector<std::string> pick;
+    for (const auto& [alloc, _] : holder_lock_) {
+      if (agents_.count(alloc)) pick.push_back(alloc);
+    }
+    if (pick.empty() || core_.Uniform(0, 3) == 0) {
+      pick.clear();
+      for (const auto& [alloc, _] : agents_) {
+        auto a = cluster_.GetAllocation(alloc);
+        if (a && a->client_status == "running") pick.push_back(alloc);
+      }
+    }
+    if (pick.empty()) return;
+    const std::string alloc = pick[core_.Uniform(0, pick.size() - 1)];
+    const Duration d = heal_after(1, 120);
+    healed_at(d);
+    agents_[alloc](d);
   } else if (kind == "clock-skew") {
     const std::string node = pick_node();
     // Within the ε the timer rule assumes (1%).
@@ -1517,7 +1594,7 @@ void World::ScheduleFaults(TimePoint end_of_faults) {
       {"node-crash", 4},   {"client-crash", 3},         {"partition", 4},
       {"api-errors", 2},   {"latency", 2},              {"stream-cut", 2},
       {"controller-crash", 2}, {"controller-partition", 1}, {"leadership-loss", 1},
-      {"clock-skew", 1},   {"graceful-stop", 3}};
+      {"clock-skew", 1},   {"graceful-stop", 3},         {"agent-freeze", 2}};
   int total = 0;
   for (const auto& k : kinds) total += k.second;
   TimePoint t = core_.Now() + 1min;

@@ -11,12 +11,16 @@
 //     with latency (sim_transport.h).
 //   * Task programs: the lock task runs lock::Agent (or, for the controls, the stock `nomad var
 //     lock` model, or nothing), the workload runs under it (shim) or under a guard that follows the
-//     lease (sidecar, split: the guard notices a lease change within its poll interval). Every
+//     lease (every mode: nomad-singleton's shim runs its command under a guard child; the guard
+//     notices a lease change within its poll interval; the stock CLI's child has none). Every
 //     workload's running interval is recorded.
-//   * Faults (faults.cc): node crash/restart, client crash/restart, partitions (a node; a
-//     controller), API error bursts and latency spikes, event-stream cuts, controller crash and
-//     restart, server leadership loss (300 s heartbeat TTL), clock-rate skew within ε, graceful
-//     alloc stops. The last part of the run is quiet so the system can heal.
+//   * Faults: node crash/restart, client crash/restart, partitions (a node; a controller), API
+//     error bursts and latency spikes, event-stream cuts, controller crash and restart, server
+//     leadership loss (300 s heartbeat TTL; lock TTL timers restored 0.2–5 s after the new
+//     leader starts serving, renewals answering 409 in between), clock-rate skew within ε,
+//     graceful alloc stops, and lock agents frozen (SIGSTOP) for 1–120 s while their guard and
+//     workload run on. The Nomad model clears whatever lock a variable holds when a LockDelay
+//     callback fires, as Nomad does. The last part of the run is quiet so the system can heal.
 //   * Invariants, checked at every instant: per singleton at most one workload running anywhere
 //     (partitioned and crashed-client nodes included); epochs strictly increasing across holders;
 //     a holder runs again once the faults healed; the controller never registers or deregisters a

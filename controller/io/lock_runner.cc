@@ -174,6 +174,48 @@ class LeaseHolder final : public RuntimeHolder {
   TimePoint last_poll_{};
 };
 
+// Shim mode with a guard: the command runs under `guard`, our child, which follows a lease file
+// that this runner writes exactly as in sidecar mode. The guard keeps the lease's deadline on its
+// own, so a frozen agent (SIGSTOP, a stalled thread) cannot keep the workload running past G + P
+// + K (issue 16). Signals go to the guard, which forwards them to the workload; SIGKILL of the
+// guard takes the workload with it (its parent-death signal).
+class GuardedProcessHolder final : public RuntimeHolder {
+ public:
+  explicit GuardedProcessHolder(const LockRunnerOptions& o)
+      : lease_(o, /*write_handoff=*/false), process_(GuardArgv(o), o.state_dir, o.log) {}
+
+  void Start(const lock::Grant& grant, TimePoint lease_until) override {
+    lease_.Start(grant, lease_until);  // before the guard looks at it
+    process_.Start(grant, lease_until);
+  }
+  void Extend(TimePoint lease_until) override { lease_.Extend(lease_until); }
+  // The stop signal goes to the guard (it forwards it, and KILLs after the kill timeout); the
+  // lease keeps its deadline, which the guard enforces should the workload outlive it.
+  void Stop(int signal) override { process_.Stop(signal); }
+  void Kill() override {
+    lease_.Kill();
+    process_.Kill();
+  }
+  void Forward(int signal) override { process_.Forward(signal); }
+  int wait_fd() const override { return process_.wait_fd(); }
+  std::optional<TimePoint> next_check() const override { return process_.next_check(); }
+  std::optional<int> Poll(TimePoint now) override { return process_.Poll(now); }
+
+ private:
+  static std::vector<std::string> GuardArgv(const LockRunnerOptions& o) {
+    std::vector<std::string> argv = o.guard_command;
+    const std::vector<std::string> flags = {"--lease", o.state_dir + "/" + kLeaseFile,
+                                            "--kill-timeout",
+                                            base::FormatDuration(o.config.kill_timeout), "--"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), o.command.begin(), o.command.end());
+    return argv;
+  }
+
+  LeaseHolder lease_;
+  ProcessHolder process_;
+};
+
 }  // namespace
 
 // A thread that runs posted calls one at a time, in order.
@@ -242,11 +284,17 @@ Result<std::unique_ptr<LockRunner>> LockRunner::Create(LockRunnerOptions options
     return Status::InvalidSpec(
         "sidecar and split mode need a state directory (NOMAD_ALLOC_DIR is not set)");
   }
+  const bool guarded_shim = options.mode == LockMode::kShim && !options.guard_command.empty();
+  if (guarded_shim && options.state_dir.empty()) {
+    return Status::InvalidSpec("a guarded shim needs a state directory for its lease");
+  }
   options.config.exit_after_acquire = options.mode == LockMode::kAcquireOnly;
   if (!options.log) options.log = DefaultLockLog();
   auto agent = lock::Agent::Create(options.config);
   if (!agent.ok()) return agent.status();
-  if (options.mode == LockMode::kShim) {
+  if (guarded_shim) {
+    holder = std::make_unique<GuardedProcessHolder>(options);
+  } else if (options.mode == LockMode::kShim) {
     holder = std::make_unique<ProcessHolder>(options.command, options.state_dir, options.log);
   } else if (!in_process) {
     holder = std::make_unique<LeaseHolder>(options, options.mode == LockMode::kAcquireOnly);
@@ -292,7 +340,8 @@ void LockRunner::Post(Completion c) {
 }
 
 int LockRunner::Prepare() {
-  if (opts_.mode == LockMode::kShim || opts_.mode == LockMode::kInProcess) return 0;
+  if (opts_.mode == LockMode::kInProcess) return 0;
+  if (opts_.mode == LockMode::kShim && opts_.guard_command.empty()) return 0;
   if (Status st = MakeDirs(opts_.state_dir); !st.ok()) {
     Log(st.ToString());
     return lock::kExitFailed;

@@ -3,8 +3,10 @@
 // Issue 6; docs/lock-agent.md.
 //
 //   mode         holder                         on StartHolder
-//   kShim        the command, a child process   spawn it (own process group, parent-death
-//                                               signal, NOMAD_SINGLETON_EPOCH), epoch file
+//   kShim        the command, a child process   write the lease, spawn `guard -- CMD` (own
+//                under a guard (guard_command)  process group, parent-death signal,
+//                                               NOMAD_SINGLETON_EPOCH), epoch file; without a
+//                                               guard_command: spawn CMD itself
 //   kSidecar     lease file for the guard       write lease (held) + epoch file
 //   kAcquireOnly lease file + handoff           write lease, epoch and handoff, then exit 0
 //   kHeartbeat   lease file (from the handoff)  Resume(): renew at once, rewrite the lease
@@ -55,8 +57,12 @@ struct LockRunnerOptions {
   lock::Config config;
   LockMode mode = LockMode::kShim;
   std::vector<std::string> command;  // kShim: the workload and its arguments
-  // $NOMAD_ALLOC_DIR/singleton: lease, workload, handoff and epoch files. Required except in shim
-  // mode, where it only receives the epoch file.
+  // kShim: how to run the guard ({"/proc/self/exe", "guard"}); the command then runs under it and
+  // the guard enforces the lease deadline even while this process is frozen. Empty: the command
+  // is our direct child and this process is its only deadline (tests of the runner itself).
+  std::vector<std::string> guard_command;
+  // $NOMAD_ALLOC_DIR/singleton: lease, workload, handoff and epoch files. Required except in an
+  // unguarded shim, where it only receives the epoch file.
   std::string state_dir;
   std::string holder;  // the allocation ID, recorded in the lease
   // A signalfd for SIGTERM/SIGINT/SIGQUIT (stop) and SIGHUP/SIGUSR1/SIGUSR2 (forwarded), owned by

@@ -71,6 +71,17 @@ Status Validate(const Config& c) {
   return Status::Ok();
 }
 
+Duration WriteWindow(Duration ttl, const timing::Assumptions& a) {
+  // The server's 2×TTL timer starts when the last renew arrives (no earlier than its send) and
+  // may run fast (1 − ε) while our clock runs slow (1 + ε); a write must land with `margin` to
+  // spare.
+  const double eps = a.clock_rate_error;
+  const double ns = (static_cast<double>((2 * ttl).count()) * (1.0 - eps) -
+                     static_cast<double>(a.margin.count())) /
+                    (1.0 + eps);
+  return Duration(static_cast<int64_t>(std::max(ns, 0.0)));
+}
+
 std::string Describe(const Action& a) {
   struct V {
     std::string operator()(const SendAcquire& x) const {
@@ -125,6 +136,7 @@ Result<Agent> Agent::Create(Config config) {
 Agent::Agent(Config config)
     : cfg_(std::move(config)),
       renew_interval_(timing::RenewInterval(cfg_.ttl)),
+      write_window_(WriteWindow(cfg_.ttl, cfg_.assumptions)),
       rng_(cfg_.seed ? cfg_.seed : 1),
       acquire_lock_id_(cfg_.lock_id) {}
 
@@ -304,6 +316,18 @@ Actions Agent::OnReadResult(TimePoint now, uint64_t id,
   Stamp(now);
   if (!read_in_flight_ || id != read_id_) return out;
   read_in_flight_ = false;
+  if (verifying_) {
+    verifying_ = false;
+    if (state_ == State::kHolding || state_ == State::kStopping ||
+        (state_ == State::kLosing && !lost_)) {
+      // Every write to the variable (a release, the server's delay-expiry clear, an acquire, an
+      // operator's change) moves its ModifyIndex off the epoch our acquire wrote; renewals do not
+      // write. Unchanged: the lock is still ours and the 409 was a missing TTL timer.
+      if (!r.ok() || r->value.modify_index != grant_.epoch) Lose(now_, out);
+    }
+    Advance(now_, out);
+    return out;
+  }
   if (r.ok()) {
     known_index_ = r->meta.last_index ? r->meta.last_index : r->value.modify_index;
     known_index_order_ = ++order_;
@@ -334,6 +358,14 @@ Actions Agent::OnRenewResult(TimePoint now, uint64_t id, const Result<nomad::Var
       // A stopping holder keeps its revoked lease; the renewals only keep the lock ours.
       if (state_ == State::kHolding) out.push_back(ExtendLease{lease_until()});
     }
+  } else if (r.status().code() == StatusCode::kConflict && renewing) {
+    // 409 means another lock ID is stored — or ours is, without a TTL timer on the current
+    // leader: a new leader serves RPCs before restoreLockTTLTimers (nomad/leader.go
+    // establishLeadership; nomad/variables_endpoint.go RenewLock answers errVarIsLocked when
+    // RenewTTLTimer finds no timer, v1.10.2–v2.0.5). Read the variable to tell them apart; until
+    // then this is a failed renew, so the give-up deadline G still bounds the holder.
+    next_renew_at_ = now_ + Backoff(renew_failures_++, renew_interval_ / 2);
+    VerifyLock(out);
   } else if (r.status().code() == StatusCode::kConflict ||
              r.status().code() == StatusCode::kNotFound) {
     // The server no longer has our lock: someone else may hold it right now.
@@ -453,6 +485,16 @@ void Agent::Lose(TimePoint now, Actions& out) {
   confirm_deadline_ = now + cfg_.kill_timeout + cfg_.stop_margin;
 }
 
+void Agent::VerifyLock(Actions& out) {
+  if (verifying_) return;  // the read in flight answers for this 409 too
+  ReadVariable read;
+  read.id = next_id_++;
+  read_in_flight_ = true;
+  read_id_ = read.id;  // a standby read still in flight is superseded
+  verifying_ = true;
+  out.push_back(read);
+}
+
 void Agent::EnterReleasing(TimePoint now, int code, Actions& out) {
   state_ = State::kReleasing;
   exit_code_ = code;
@@ -536,7 +578,12 @@ void Agent::Advance(TimePoint now, Actions& out) {
         GiveUp(now, out);
         break;
       }
-      if (op_ == Op::kNone && now >= next_renew_at_) SendRenewNow(now, out);
+      // No renew after the write deadline either: the server's 2×TTL may have fired, and a
+      // renew that a new leader's restored timer accepts would not cancel the delay callback
+      // already pending for this lock (nomad/locks.go). Only the give-up deadline is left.
+      if (op_ == Op::kNone && now >= next_renew_at_ && now < write_deadline()) {
+        SendRenewNow(now, out);
+      }
       break;
     case State::kLosing:
       if (kill_at_ && now >= *kill_at_) {
@@ -558,7 +605,16 @@ void Agent::Advance(TimePoint now, Actions& out) {
         Finish(lost_ ? State::kLost : State::kReleased, exit_code_,
                "release did not succeed in time; the lock expires after 2×TTL + delay", out);
       } else if (op_ == Op::kNone && now >= release_retry_at_) {
-        SendReleaseNow(now, out);
+        if (now >= write_deadline()) {
+          // The server's 2×TTL may have run out: a release landing in the LockDelay that follows
+          // would free the lock for a successor whose lock the pending delay callback then clears
+          // (nomad/locks.go CreateVariableLockTTLTimer + invalidateVariableLock: Lock = nil skips
+          // the ID check in state_store_variables.go VarLockRelease, v1.10.2–v2.0.5).
+          Finish(State::kLost, exit_code_,
+                 "too late to release safely; the lock expires after 2×TTL + delay", out);
+        } else {
+          SendReleaseNow(now, out);
+        }
       }
       break;
     default:
@@ -587,7 +643,10 @@ std::optional<TimePoint> Agent::NextWakeup() const {
       if (kill_at_) consider(*kill_at_);
       if (state_ == State::kStopping) consider(confirm_deadline_);
       if (state_ == State::kHolding) consider(lease_until());
-      if (op_ == Op::kNone) consider(next_renew_at_);
+      if (const TimePoint renew_at = std::max(next_renew_at_, now_);
+          op_ == Op::kNone && renew_at < write_deadline()) {
+        consider(renew_at);
+      }
       break;
     case State::kLosing:
       if (kill_at_) consider(*kill_at_);

@@ -21,7 +21,8 @@
 //   └──────────────────┘          └─┬─────┬─────┬─┘────┘
 //             SIGTERM/SIGINT:       │     │     │ the holder exited by itself
 //             StopHolder(sig),      │     │     └───────────────────────────────┐
-//             KILL after K          │     │ renew 409/404: KillHolder at once   │
+//             KILL after K          │     │ renew 404 (or 409 + moved index):   │
+//                                   │     │ KillHolder at once                  │
 //                       ┌───────────▼─┐   │ now ≥ last_ok_send + G:             │
 //                       │  kStopping  │   │   StopHolder(TERM), KILL after K    │
 //                       │ (renewing)  │ ┌─▼───────────┐                         │
@@ -43,8 +44,18 @@
 //   succeed on a lock the server granted to the earlier attempt, so the acquire's "send time" is
 //   that of the earliest attempt since the last definite answer.
 // * At now ≥ last_ok_send + G: TERM the holder, KILL it K later, release only once it is dead,
-//   exit kExitGaveUp. A renew 409/404 (the lock is gone): KILL at once, never start again, no
-//   release, exit kExitLockLost. The holder is never started twice by one Agent.
+//   exit kExitGaveUp. A renew 404 (the lock is gone): KILL at once, never start again, no
+//   release, exit kExitLockLost. A renew 409 is ambiguous on Nomad (another holder, or our lock
+//   without a TTL timer while a new server leader restores its timers): it counts as a failed
+//   renew and the agent reads the variable; only if its ModifyIndex moved off the epoch (some
+//   write replaced our lock) does it KILL at once as for a 404. The holder is never started
+//   twice by one Agent.
+// * No lock operation after write_deadline() = last_ok_send + WriteWindow(T): a release that
+//   could land after the server's 2×TTL timer fired is skipped (the lock then expires after
+//   2T + D), because Nomad's delay callback would clear a successor's lock; and no renew is sent
+//   either, because a renew accepted by a new leader's restored timer would not cancel the delay
+//   callback already pending for our lock (WriteWindow below). Both matter only when G or a
+//   frozen agent reaches past the window.
 // * Stop (SIGTERM/SIGINT): forward the signal, KILL K later, keep renewing until the holder is
 //   dead, then release (graceful handover) and exit with the holder's code. Without proof of death
 //   by K + stop_margin: do not release (the lock then expires after 2T + D, which is safe) and exit
@@ -193,6 +204,13 @@ using Action = std::variant<SendAcquire, SendRenew, SendRelease, ReadVariable, S
                             ExtendLease, StopHolder, KillHolder, Exit>;
 using Actions = std::vector<Action>;
 
+// How long after the send of its last successful renew (or acquire) the holder may still send a
+// lock write: (2T(1 − ε) − margin)/(1 + ε), so that the write lands before the server's 2×TTL
+// timer can have fired. Nomad's LockDelay callback clears whatever lock the variable holds when it
+// fires, even one taken after a release during the delay (nomad/locks.go, v1.10.2–v2.0.5), so a
+// release must never land in [2T, 2T + D].
+Duration WriteWindow(Duration ttl, const timing::Assumptions& a);
+
 // The lock ID of the `generation`th re-keying of `base` (generation 0 is `base`). A UUID stays a
 // UUID (its last 8 hex digits change); anything else gets "-g<generation>".
 std::string LockIdGeneration(const std::string& base, uint32_t generation);
@@ -250,6 +268,9 @@ class Agent {
   const Grant& grant() const { return grant_; }
   // The lease deadline: last successful send + G (meaningful while holding).
   TimePoint lease_until() const { return last_ok_send_ + cfg_.give_up; }
+  // The last instant at which the agent may send a lock write (a release): last successful send
+  // + WriteWindow(T). Later, the agent leaves the lock to expire.
+  TimePoint write_deadline() const { return last_ok_send_ + write_window_; }
   // The exit code, once done().
   int exit_code() const { return exit_code_; }
 
@@ -264,6 +285,7 @@ class Agent {
   void SendReleaseNow(TimePoint now, Actions& out);
   void GiveUp(TimePoint now, Actions& out);
   void Lose(TimePoint now, Actions& out);
+  void VerifyLock(Actions& out);
   void EnterReleasing(TimePoint now, int code, Actions& out);
   void Finish(State terminal, int code, std::string reason, Actions& out);
   void EnterStandby(TimePoint now, Actions& out);
@@ -276,6 +298,7 @@ class Agent {
   // Constant after construction.
   Config cfg_;
   Duration renew_interval_;
+  Duration write_window_;
 
   State state_ = State::kIdle;
   TimePoint now_{};  // the latest `now` seen (time never runs backwards inside the agent)
@@ -307,6 +330,7 @@ class Agent {
   TimePoint last_ok_send_{};
   TimePoint next_renew_at_{};
   int renew_failures_ = 0;
+  bool verifying_ = false;  // a read checks whether a renew's 409 means the lock is gone
 
   // Stopping, losing, releasing.
   bool stop_requested_ = false;

@@ -7,12 +7,13 @@
 //   POST   /v1/sim/alloc/<id>/task/<task>/fail            {"ExitCode":1}
 //   POST   /v1/sim/faults  {"Route","Method","Status","Body","Latency","Drop","Count"}
 //   DELETE /v1/sim/faults                                 clears every fault
-//   POST   /v1/sim/leader-election                        new leader: heartbeat TTLs, lock timers
+//   POST   /v1/sim/leader-election {"RestoreAfter":"2s"}  new leader: heartbeat TTLs; lock timers
+//                                                          restored after RestoreAfter (default 0)
 //   POST   /v1/sim/acl/token      {"Policies":["p"]}      → {"SecretID":"..."}
 //   POST   /v1/sim/streams/close                          ends every event stream → {"Closed":n}
 //   GET    /v1/sim/requests                               → {"Total":n,"Counts":{"GET /v1/jobs":n}}
 //   DELETE /v1/sim/requests                               resets the request counters
-// Latency is a Go duration string or integer nanoseconds.
+// Latency and RestoreAfter are Go duration strings or integer nanoseconds.
 #include <nlohmann/json.hpp>
 
 #include "controller/sim/cluster.h"
@@ -70,6 +71,12 @@ Reply Router::RouteSim(Ctx& ctx) {
     if (!body.is_object() || !body.contains(key)) return nullptr;
     return &body[key];
   };
+  // A Go duration string or integer nanoseconds.
+  auto duration = [](const NJson& v) -> base::Result<base::Duration> {
+    if (v.is_number_integer()) return base::Duration(v.get<int64_t>());
+    if (v.is_string()) return base::ParseDuration(v.get<std::string>());
+    return base::Status::InvalidSpec("a duration is a string like \"2s\" or nanoseconds");
+  };
   auto ok = [&]() { return Json(200, "{}"); };
   bool write = req.method == "POST" || req.method == "PUT";
 
@@ -87,13 +94,9 @@ Reply Router::RouteSim(Ctx& ctx) {
     if (auto* v = get("Drop"); v && v->is_boolean()) f.drop = v->get<bool>();
     if (auto* v = get("Count"); v && v->is_number_integer()) f.count = v->get<int>();
     if (auto* v = get("Latency")) {
-      if (v->is_number_integer()) {
-        f.latency = base::Duration(v->get<int64_t>());
-      } else if (v->is_string()) {
-        auto d = base::ParseDuration(v->get<std::string>());
-        if (!d.ok()) return Text(400, d.status().message());
-        f.latency = *d;
-      }
+      auto d = duration(*v);
+      if (!d.ok()) return Text(400, d.status().message());
+      f.latency = *d;
     }
     AddFault(std::move(f));
     return ok();
@@ -185,8 +188,14 @@ Reply Router::RouteSim(Ctx& ctx) {
   }
   if (rest == "leader-election") {
     if (!write) return MethodNotAllowed();
+    base::Duration restore_after{0};
+    if (auto* v = get("RestoreAfter")) {
+      auto d = duration(*v);
+      if (!d.ok()) return Text(400, d.status().message());
+      restore_after = *d;
+    }
     if (cluster_ != nullptr) cluster_->LoseLeadership();
-    vars_.RestoreLockTimers();
+    vars_.BeginLeaderElection(restore_after);
     return ok();
   }
   if (cluster_ == nullptr) return Empty(404);

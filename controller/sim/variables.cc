@@ -460,11 +460,19 @@ void Variables::OnTtlExpired(const Key& key, const std::string& lock_id) {
   auto v = vars_.find(key);
   base::Duration delay =
       v != vars_.end() && v->second.lock ? v->second.lock->lock_delay : kDefaultLockDelay;
-  uint64_t token = Schedule(delay, "var-lock-delay " + key.first + "/" + key.second,
-                            [this, key, lock_id]() { OnDelayExpired(key, lock_id); });
+  const uint64_t token = next_token_;  // the token Schedule() hands out next
+  Schedule(delay, "var-lock-delay " + key.first + "/" + key.second, [this, key, lock_id, token]() {
+    detached_.erase(token);
+    OnDelayExpired(key, lock_id);
+  });
   // With the race reproduced, the delay timer is a detached time.AfterFunc that nothing
-  // cancels. Otherwise it belongs to the lock, and a release or a new lock cancels it.
-  if (!opts_.stale_delay_timer_race) t->second.delay_timer = token;
+  // cancels but a change of leader (its Raft apply then fails). Otherwise it belongs to the lock,
+  // and a release or a new lock cancels it.
+  if (opts_.stale_delay_timer_race) {
+    detached_.insert(token);
+  } else {
+    t->second.delay_timer = token;
+  }
 }
 
 void Variables::OnDelayExpired(const Key& key, const std::string& lock_id) {
@@ -496,9 +504,34 @@ void Variables::RestoreLockTimers() {
   std::vector<Key> keys;
   for (const auto& [key, t] : timers_) keys.push_back(key);
   for (const Key& k : keys) DropTimers(k);
+  DropDetached();
   for (const auto& [key, v] : vars_) {
     if (v.lock) StartTtlTimer(key, v.lock->id, v.lock->ttl);
   }
+}
+
+void Variables::DropDetached() {
+  for (uint64_t token : detached_) {
+    uint64_t t = token;
+    CancelTimer(t);
+  }
+  detached_.clear();
+}
+
+void Variables::BeginLeaderElection(base::Duration restore_after) {
+  CancelTimer(restore_timer_);
+  if (restore_after <= base::Duration(0)) {
+    RestoreLockTimers();
+    return;
+  }
+  std::vector<Key> keys;
+  for (const auto& [key, t] : timers_) keys.push_back(key);
+  for (const Key& k : keys) DropTimers(k);
+  DropDetached();
+  restore_timer_ = Schedule(restore_after, "var-lock-restore", [this] {
+    restore_timer_ = 0;
+    RestoreLockTimers();
+  });
 }
 
 // --- Direct access -------------------------------------------------------------------------

@@ -21,13 +21,22 @@
 // Every write emits a Variable event (Topic Variable, Type VariableUpdated, Key = path,
 // Payload {Metadata incl. Lock, Deleted}) through SimCore::Events() at its Raft index.
 //
-// Options reproduce two UNCONFIRMED behaviours of §2.5/§2.8, both off by default:
-//   * stale_delay_timer_race: a pending LockDelay timer clears whatever lock the variable holds
-//     when it fires (Nomad sends Lock=nil), even one taken by a new holder after the old holder
-//     released during the delay. Off: a release cancels the pending delay timer, and the timer
-//     only clears the lock it expired.
-//   * set_resets_lock_ttl: a Set carrying the holder's Lock.ID runs Lock.Canonicalize() on the
-//     request and stores TTL/LockDelay 15s/15s.
+// Options:
+//   * stale_delay_timer_race (on by default: it is Nomad's behaviour): a pending LockDelay timer
+//     clears whatever lock the variable holds when it fires, even one taken by a new holder after
+//     the old holder released during the delay. Nomad's 2×TTL callback starts a detached
+//     time.AfterFunc(LockDelay) that nothing cancels, and invalidateVariableLock applies
+//     VarOpLockRelease with Lock = nil, which skips the lock-ID check (nomad/locks.go
+//     CreateVariableLockTTLTimer, invalidateVariableLock; nomad/state/state_store_variables.go
+//     VarLockRelease; v1.10.2–v2.0.5). Off: a release cancels the pending delay timer, and the
+//     timer only clears the lock it expired (for tests that isolate other behaviour).
+//   * set_resets_lock_ttl (UNCONFIRMED, §2.5; off): a Set carrying the holder's Lock.ID runs
+//     Lock.Canonicalize() on the request and stores TTL/LockDelay 15s/15s.
+//
+// Leader elections (BeginLeaderElection): a new leader serves RPCs before it restores the lock
+// TTL timers (nomad/leader.go establishLeadership → restoreLockTTLTimers, v1.10.2–v2.0.5); in
+// between, RenewLock finds no timer and answers 409 although the lock is intact
+// (nomad/variables_endpoint.go RenewLock). The restore gives every held lock a fresh 2×TTL.
 //
 // Model code: no I/O, time and randomness only from SimCore. Not synchronized — owned by the
 // thread that owns the SimCore. `core` and `acl` must outlive this object.
@@ -37,6 +46,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,7 +80,7 @@ struct VarReply {
 class Variables {
  public:
   struct Options {
-    bool stale_delay_timer_race = false;
+    bool stale_delay_timer_race = true;
     bool set_resets_lock_ttl = false;
   };
 
@@ -102,9 +112,15 @@ class Variables {
   // PUT ?lock-release (after the HTTP-layer checks: no Items, non-empty Lock.ID).
   VarReply ReleaseLock(const Identity& who, const std::string& request_ns, nomad::Variable var);
 
-  // A new leader recreates a full 2×TTL timer for every locked variable (restoreLockTTLTimers);
-  // pending delay timers are dropped with the old leader.
+  // A new leader recreates a full 2×TTL timer for every locked variable (restoreLockTTLTimers),
+  // also for a lock already in its LockDelay. Pending delay callbacks die with the old leader:
+  // the new leader is another server, where the old one's Raft apply fails (it retries 6 times
+  // over ~5 minutes, nomad/locks.go invalidateVariableLock: a leader that regains leadership
+  // within that time applies it after all — a Nomad bug not modelled here; docs/failover.md).
   void RestoreLockTimers();
+  // A leader election whose new leader restores the lock timers `restore_after` later: until then
+  // no lock has a TTL timer, so renewals answer 409. 0 restores at once.
+  void BeginLeaderElection(base::Duration restore_after);
 
   // Index of the variables table (1 before any write: Nomad never answers index 0).
   uint64_t TableIndex() const { return table_index_; }
@@ -139,6 +155,7 @@ class Variables {
   void OnTtlExpired(const Key& key, const std::string& lock_id);
   void OnDelayExpired(const Key& key, const std::string& lock_id);
   void DropTimers(const Key& key);
+  void DropDetached();
 
   // Shapes a conflict body: the conflicting variable without Items unless readable.
   static nomad::Variable ConflictBody(const nomad::Variable& conflict, bool can_read,
@@ -156,6 +173,8 @@ class Variables {
   std::map<Key, LockTimers> timers_;
   uint64_t table_index_ = 1;
   uint64_t next_token_ = 1;
+  uint64_t restore_timer_ = 0;  // a pending BeginLeaderElection restore
+  std::set<uint64_t> detached_;  // pending delay callbacks of expired locks (the race)
   std::map<uint64_t, SimCore::TimerId> live_;  // Schedule() token → SimCore timer
 };
 

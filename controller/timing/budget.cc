@@ -38,7 +38,7 @@ Timers TimersOf(const spec::Singleton& s, const Assumptions& a) {
   t.give_up = s.GiveUp();
   t.kill_timeout = s.KillTimeout();
   t.stop_on_client_after = s.spec.failover.stop_on_client_after;
-  t.guard_poll = s.spec.lock.mode == spec::LockMode::kShim ? Duration(0) : a.guard_poll;
+  t.guard_poll = a.guard_poll;  // every mode runs the workload under a guard (shim: our child)
   t.standby = s.spec.standby;
   return t;
 }

@@ -3,8 +3,9 @@
 // Facts (nomad-api.md §2.8, §7): after the last successful renew the server keeps a lock for 2×TTL,
 // then waits LockDelay before clearing it; only then can anyone else acquire. The lock agent kills
 // the workload when no renew has succeeded for the give-up window G (measured from the send time of
-// the last successful renew), and the workload is dead K (kill timeout) later. In sidecar and split
-// mode the guard notices an expired lease up to one poll interval late.
+// the last successful renew), and the workload is dead K (kill timeout) later. In every mode (shim
+// mode runs its command under a guard too) the guard notices an expired lease up to one poll
+// interval late.
 //
 //   safety:   (G + P + K) × (1 + ε) + margin  ≤  (2T + D) × (1 − ε)
 //
@@ -30,7 +31,7 @@ using namespace std::chrono_literals;
 struct Assumptions {
   double clock_rate_error = 0.01;     // ε: 1% relative rate error between any two clocks
   Duration margin = 1s;               // scheduling and signal-delivery slack
-  Duration guard_poll = 250ms;        // P: how often the guard checks the lease (sidecar, split)
+  Duration guard_poll = 250ms;        // P: how often the guard checks the lease (every mode)
   Duration heartbeat_detection = 30s; // server marks a silent node down: ttl 10s + stagger + grace
   Duration placement = 1s;            // evaluation + placement + task start of a replacement
   Duration acquire_latency = 500ms;   // a standby's blocking query wakes and acquires
@@ -43,7 +44,7 @@ struct Timers {
   Duration give_up{0};               // G
   Duration kill_timeout{0};          // K
   Duration stop_on_client_after{0};
-  Duration guard_poll{0};            // P (0 in shim mode: the agent kills the workload itself)
+  Duration guard_poll{0};            // P: the guard's poll (every mode; shim runs one too)
   int standby = 0;
 };
 

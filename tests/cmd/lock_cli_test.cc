@@ -90,7 +90,7 @@ TEST(LockCliTest, AcceptsWhatTheRendererEmitsForEveryRole) {
     EXPECT_EQ(o.config.delay, 15s);
     EXPECT_EQ(o.config.give_up, 15s);
     EXPECT_EQ(o.config.kill_timeout, 5s);
-    EXPECT_EQ(o.config.guard_poll, c.want == io::LockMode::kShim ? 0ms : 250ms);
+    EXPECT_EQ(o.config.guard_poll, 250ms);  // every mode runs the workload under a guard
     EXPECT_EQ(o.config.namespace_, "prod");
     EXPECT_EQ(o.state_dir, "/alloc/singleton");
     EXPECT_EQ(o.holder, "a1b2");

@@ -167,7 +167,10 @@ TEST_F(LockRunnerTest, ShimStubbornWorkloadIsKilledAfterTheKillTimeout) {
 TEST_F(LockRunnerTest, ShimRenewConflictKillsAtOnceAndNeverRestarts) {
   auto o = Options(LockMode::kShim);
   o.command = {"sh", "-c", Sleeper(/*ignore_term=*/true)};
-  api_.on_renew = [](int) { return Status::Conflict("attempting to modify locked variable"); };
+  api_.on_renew = [this](int) {
+    api_.Bump();  // another holder wrote the variable: the read after the 409 shows it moved
+    return Status::Conflict("attempting to modify locked variable");
+  };
   Start(o);
   const pid_t workload = WaitForWorkload();
   EXPECT_EQ(ExitCode(), lock::kExitLockLost) << logs_.all();

@@ -486,7 +486,9 @@ struct RenewErrorCase {
 
 TEST(AgentRenewTest, ErrorTable) {
   const RenewErrorCase cases[] = {
-      {StatusCode::kConflict, {"kill"}, State::kLosing},
+      // A 409 is checked by reading the variable (a new leader answers 409 before it restores
+      // its lock timers); a 404 means the lock is gone.
+      {StatusCode::kConflict, {"read#3 index=0"}, State::kHolding},
       {StatusCode::kNotFound, {"kill"}, State::kLosing},
       {StatusCode::kUnavailable, {}, State::kHolding},
       {StatusCode::kPermissionDenied, {}, State::kHolding},
@@ -518,10 +520,12 @@ TEST(AgentRenewTest, RetryBackoffIsCappedAtASixthOfTheTtl) {
   }
 }
 
-TEST(AgentRenewTest, RenewConflictKillsAtOnceAndNeverStartsAgain) {
+TEST(AgentRenewTest, RenewConflictOnAChangedVariableKillsAtOnceAndNeverStartsAgain) {
   Harness h = Holding();
   h.RunUntil(5s);
-  EXPECT_EQ(h.RenewErr(5100ms, StatusCode::kConflict), Strings({"kill"}));
+  EXPECT_EQ(h.RenewErr(5100ms, StatusCode::kConflict), Strings({"read#3 index=0"}));
+  // The variable was written since our acquire (epoch 120): our lock was replaced.
+  EXPECT_EQ(h.ReadOk(5100ms, 130), Strings({"kill"}));
   EXPECT_EQ(h.Wakeup(), 5100ms + 5s + 2s);  // wait for proof of death
   // Nothing may start it again: stray inputs are ignored.
   EXPECT_EQ(h.AcquireOk(5200ms, 500), Strings{});
@@ -530,6 +534,49 @@ TEST(AgentRenewTest, RenewConflictKillsAtOnceAndNeverStartsAgain) {
   EXPECT_EQ(h.HolderExited(5400ms, 137), Strings({"exit 3"}));
   EXPECT_EQ(h.state(), State::kLost);
   EXPECT_EQ(h.RunUntil(100s), Strings{});
+}
+
+// Issue 11 (4): a new Nomad leader serves RPCs before it restores the lock TTL timers, and a renew
+// then answers 409 although the lock is intact. Killing the workload would be a needless outage;
+// while the variable shows no write since our acquire nobody else can hold the lock, and the
+// give-up deadline G still bounds the holder as for any failed renew.
+TEST(AgentRenewTest, RenewConflictOnAnUnchangedVariableIsAFailedRenew) {
+  Harness h = Holding();
+  h.RunUntil(5s);
+  EXPECT_EQ(h.RenewErr(5100ms, StatusCode::kConflict), Strings({"read#3 index=0"}));
+  EXPECT_EQ(h.ReadOk(5200ms, 120), Strings{});
+  EXPECT_EQ(h.state(), State::kHolding);
+  EXPECT_EQ(h.Wakeup(), 5600ms);  // the renew is retried after the backoff
+  EXPECT_EQ(h.RunUntil(5600ms), Strings({"renew#4"}));
+  // The new leader restored its timers: the lease extends from this renew's send.
+  EXPECT_EQ(h.RenewOk(5700ms), Strings({"extend until=20.6s"}));
+}
+
+TEST(AgentRenewTest, RenewConflictsOnAnUnchangedVariableStillGiveUpAtG) {
+  Harness h = Holding();
+  Duration t = 5s;
+  h.RunUntil(t);
+  while (h.state() == State::kHolding) {
+    h.RenewErr(t, StatusCode::kConflict);
+    h.ReadOk(t, 120);
+    t = *h.Wakeup();
+    if (t >= 15s) break;
+    h.RunUntil(t);
+  }
+  EXPECT_EQ(h.RunUntil(15s), Strings({"stop sig=15"}));
+  EXPECT_EQ(h.state(), State::kLosing);
+}
+
+TEST(AgentRenewTest, RenewConflictWithAFailedCheckKills) {
+  Harness h = Holding();
+  h.RunUntil(5s);
+  h.RenewErr(5100ms, StatusCode::kConflict);
+  EXPECT_EQ(h.ReadErr(5200ms, StatusCode::kUnavailable), Strings({"kill"}));
+  EXPECT_EQ(h.state(), State::kLosing);
+  Harness g = Holding();
+  g.RunUntil(5s);
+  g.RenewErr(5100ms, StatusCode::kConflict);
+  EXPECT_EQ(g.ReadErr(5200ms, StatusCode::kNotFound), Strings({"kill"}));
 }
 
 TEST(AgentRenewTest, LostAndDeathUnconfirmedExitsAfterKillTimeoutPlusMargin) {
@@ -571,6 +618,62 @@ TEST(AgentGiveUpTest, KillDeadlineIsGiveUpAfterTheLastSuccessfulSend) {
   EXPECT_EQ(h.HolderExited(20100ms, 137), Strings({"release#8"}));
   EXPECT_EQ(h.ReleaseErr(20200ms, StatusCode::kUnavailable), Strings{});
   EXPECT_EQ(h.RunUntil(23100ms), Strings({"release#9", "exit 4"}));
+}
+
+// Issue 11 (3): with G > 2T (allowed when D is long), a release sent after a give-up could land
+// in the LockDelay, where it frees the lock for a standby whose lock Nomad's pending delay
+// callback then clears. No lock write leaves the agent once the server's 2×TTL may have run out.
+// T = 10s, D = 30s (the timer rule then allows G up to ~37s), holding from an acquire sent at 0;
+// every renew fails until the agent gives up, at the returned time.
+Duration HoldWithLongDelayAndFailEveryRenew(Harness& h) {
+  Duration t = 3333333333ns;  // the first renew: T/3
+  h.RunUntil(t);
+  while (h.state() == State::kHolding) {
+    h.RenewErr(t, StatusCode::kUnavailable);
+    t = *h.Wakeup();
+    h.RunUntil(t);
+  }
+  return t;
+}
+
+Config LongDelay(Duration give_up, Duration kill_timeout) {
+  Config c = Defaults();
+  c.ttl = 10s;
+  c.delay = 30s;
+  c.give_up = give_up;
+  c.kill_timeout = kill_timeout;
+  return c;
+}
+
+TEST(AgentGiveUpTest, NoReleaseOnceTheServersTwoTtlMayHaveRunOut) {
+  Harness h = Holding(LongDelay(30s, 10s));
+  // (2T(1 − ε) − margin)/(1 + ε) = (19.8s − 1s)/1.01 after the last successful send (0).
+  EXPECT_EQ(h.agent().write_deadline(), At(WriteWindow(10s, {})));
+  EXPECT_GT(WriteWindow(10s, {}), 18600ms);
+  EXPECT_LT(WriteWindow(10s, {}), 18700ms);
+  EXPECT_EQ(HoldWithLongDelayAndFailEveryRenew(h), 30s);
+  EXPECT_EQ(h.HolderExited(31s, 143), Strings({"exit 4"}));
+  EXPECT_EQ(h.state(), State::kLost);
+}
+
+TEST(AgentGiveUpTest, ReleaseRetriesStopAtTheWriteDeadline) {
+  Config c = LongDelay(15s, 3s);
+  c.release_timeout = 3s;
+  Harness h = Holding(c);
+  EXPECT_EQ(HoldWithLongDelayAndFailEveryRenew(h), 15s);
+  // Gave up at 15s, dead at 17.5s: the release goes out and is retried 0.5s after a failure,
+  // but the retry after the next failure (1s later) would be past the write deadline (~18.6s),
+  // although the release timeout (20.5s) is not.
+  Strings first = h.HolderExited(17500ms, 143);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].rfind("release#", 0), 0u);
+  EXPECT_EQ(h.ReleaseErr(17600ms, StatusCode::kUnavailable), Strings{});
+  Strings retry = h.RunUntil(18100ms);
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0].rfind("release#", 0), 0u);
+  EXPECT_EQ(h.ReleaseErr(18200ms, StatusCode::kUnavailable), Strings{});
+  EXPECT_EQ(h.RunUntil(25s), Strings({"exit 4"}));
+  EXPECT_EQ(h.state(), State::kLost);
 }
 
 TEST(AgentGiveUpTest, HolderThatStopsOnTermIsReleasedWithoutKill) {
@@ -672,7 +775,8 @@ TEST(AgentStopTest, RenewConflictDuringStopKillsAndExitsLost) {
   Harness h = Holding();
   h.Stop(4s);
   h.RunUntil(5s);
-  EXPECT_EQ(h.RenewErr(5100ms, StatusCode::kConflict), Strings({"kill"}));
+  EXPECT_EQ(h.RenewErr(5100ms, StatusCode::kConflict), Strings({"read#3 index=0"}));
+  EXPECT_EQ(h.ReadOk(5150ms, 121), Strings({"kill"}));
   EXPECT_EQ(h.HolderExited(5200ms, 137), Strings({"exit 3"}));
 }
 

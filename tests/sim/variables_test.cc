@@ -584,25 +584,43 @@ TEST_F(VarsTest, LeaderFailoverGivesEveryLockAFreshLease) {
   EXPECT_EQ(Do("PUT /v1/var/a?lock-renew", R"({"Lock":{"ID":")" + id + R"("}})").status, 200);
 }
 
-// The UNCONFIRMED stale-delay-timer race of §2.8 is off by default: an old holder that releases
-// during its delay does not clear the next holder's lock when the delay ends.
-TEST_F(VarsTest, StaleDelayTimerRaceIsOffByDefault) {
+// Nomad's stale delay timer (nomad/locks.go, v1.10.2–v2.0.5) is reproduced by default: an old
+// holder that releases during its LockDelay lets a new holder acquire, and the delay callback
+// then clears the new holder's lock.
+TEST_F(VarsTest, StaleDelayTimerClearsNewHoldersLock) {
   std::string old_id = Acquire("a");
   core_.AdvanceBy(31s);  // expired, in delay until 45s
   ASSERT_EQ(Do("PUT /v1/var/a?lock-release", R"({"Lock":{"ID":")" + old_id + R"("}})").status,
             200);
   std::string new_id = Acquire("a");
-  core_.AdvanceBy(15s);  // past the old delay timer
-  ASSERT_TRUE(vars_.Find("default", "a")->lock.has_value());
-  EXPECT_EQ(Do("PUT /v1/var/a?lock-renew", R"({"Lock":{"ID":")" + new_id + R"("}})").status, 200);
+  core_.AdvanceBy(15s);
+  EXPECT_FALSE(vars_.Find("default", "a")->lock.has_value());
+  Reply r = Do("PUT /v1/var/a?lock-renew", R"({"Lock":{"ID":")" + new_id + R"("}})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body, "variable doesn't hold a lock");
 }
 
-class VarsRaceTest : public RouterFixture {
+// A new leader answers renewals with 409 until it restores the lock timers; the lock stays
+// stored (no write), and the restore gives it a fresh 2×TTL.
+TEST_F(VarsTest, LeaderElectionRenewsConflictUntilTheTimersAreRestored) {
+  std::string id = Acquire("a");
+  const uint64_t index = vars_.Find("default", "a")->modify_index;
+  core_.AdvanceBy(5s);
+  vars_.BeginLeaderElection(2s);
+  Reply r = Do("PUT /v1/var/a?lock-renew", R"({"Lock":{"ID":")" + id + R"("}})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(vars_.Find("default", "a")->modify_index, index);
+  EXPECT_EQ(vars_.Find("default", "a")->lock->id, id);
+  core_.AdvanceBy(2s);
+  EXPECT_EQ(Do("PUT /v1/var/a?lock-renew", R"({"Lock":{"ID":")" + id + R"("}})").status, 200);
+}
+
+class VarsNoRaceTest : public RouterFixture {
  protected:
-  VarsRaceTest() : RouterFixture(AclState::Options{}, Variables::Options{true, false}) {}
+  VarsNoRaceTest() : RouterFixture(AclState::Options{}, Variables::Options{false, false}) {}
 };
 
-TEST_F(VarsRaceTest, StaleDelayTimerClearsNewHoldersLockWhenEnabled) {
+TEST_F(VarsNoRaceTest, WithoutTheRaceAReleaseCancelsTheDelayTimer) {
   auto acquire = [&] {
     return json::parse(Do("PUT /v1/var/a?lock-acquire", R"({"Lock":{}})").body)["Lock"]["ID"]
         .get<std::string>();
@@ -613,15 +631,13 @@ TEST_F(VarsRaceTest, StaleDelayTimerClearsNewHoldersLockWhenEnabled) {
             200);
   std::string new_id = acquire();
   core_.AdvanceBy(15s);
-  EXPECT_FALSE(vars_.Find("default", "a")->lock.has_value());
-  Reply r = Do("PUT /v1/var/a?lock-renew", R"({"Lock":{"ID":")" + new_id + R"("}})");
-  EXPECT_EQ(r.status, 409);
-  EXPECT_EQ(r.body, "variable doesn't hold a lock");
+  ASSERT_TRUE(vars_.Find("default", "a")->lock.has_value());
+  EXPECT_EQ(Do("PUT /v1/var/a?lock-renew", R"({"Lock":{"ID":")" + new_id + R"("}})").status, 200);
 }
 
 class VarsTtlResetTest : public RouterFixture {
  protected:
-  VarsTtlResetTest() : RouterFixture(AclState::Options{}, Variables::Options{false, true}) {}
+  VarsTtlResetTest() : RouterFixture(AclState::Options{}, Variables::Options{true, true}) {}
 };
 
 TEST_F(VarsTtlResetTest, SetWithLockIdResetsStoredTtlWhenEnabled) {
