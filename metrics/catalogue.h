@@ -54,6 +54,10 @@ inline constexpr std::array kCatalogue = {
     MetricDef{"leader", Type::kGauge, "", "1 while this replica holds the leader lock."},
     MetricDef{"last_sync_timestamp_seconds", Type::kGauge, "",
               "Unix time of the last full sync with Nomad."},
+    MetricDef{"spec_source_unreadable_paths", Type::kGauge, "",
+              "Paths of the spec directory that the last read could not read completely (the "
+              "directory, a subdirectory, a spec file; an emptied file or an unnamed document "
+              "counts too). While above 0 no spec counts as deleted: --prune deregisters nothing."},
     MetricDef{"build_info", Type::kGauge, "version,revision", "Always 1; labels carry the build."},
 };
 

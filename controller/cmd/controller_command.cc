@@ -342,6 +342,18 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   void OnFileErrors(const std::vector<std::string>& errors) override {
     for (const auto& err : errors) log_.warn("specs: {}", err);
   }
+  void OnSourceUnreadable(const std::vector<std::string>& paths) override {
+    metrics_.SetSpecSourceUnreadable(paths.size());
+    if (paths.empty()) {
+      log_.info("specs: {} is read completely again; deletions are believed again",
+                config_.specs_dir);
+    } else {
+      log_.warn("specs: {} path(s) of {} cannot be read; no spec counts as deleted until they "
+                "can{}",
+                paths.size(), config_.specs_dir,
+                config_.prune ? " (--prune deregisters nothing)" : "");
+    }
+  }
   void OnSynced(const runtime::SyncStats& s) override {
     metrics_.SetLastSync(UnixSeconds(std::chrono::system_clock::now()));
     log_.debug("sync: {} jobs ({} read), {} allocations, {} nodes, {} locks ({} read) at index "
@@ -503,6 +515,9 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     const base::TimePoint now = clock_.Now();
     const double unix_now = UnixSeconds(std::chrono::system_clock::now());
     if (!specs.revision.empty()) out["revision"] = specs.revision;
+    out["spec_source"] = {{"dir", config_.specs_dir},
+                          {"complete", specs.unreadable.empty()},
+                          {"unreadable", specs.unreadable}};
     Json list = Json::array();
     for (const auto& key : core_.AllKeys()) {
       const reconcile::Observed obs = core_.view().ObservedFor(key);
@@ -510,7 +525,15 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       j["singleton"] = key;
       auto spec = specs.entries.find(key);
       if (spec == specs.entries.end()) {
-        j["spec"] = "deleted";
+        // A job of ours whose deletion is not confirmed is kept (DesiredFor says why).
+        const reconcile::Desired d = core_.DesiredFor(key);
+        if (d.state == reconcile::SpecState::kAbsent) {
+          j["spec"] = "deleted";
+        } else {
+          j["spec"] = "unconfirmed";
+          j["valid"] = false;
+          j["errors"] = Json::array({d.invalid_message});
+        }
       } else {
         const runtime::SpecEntry& e = spec->second;
         j["source"] = e.source;
@@ -636,7 +659,12 @@ const std::vector<FlagSpec>& ControllerFlags() {
       {"spec-rescan-period", true, "DURATION",
        "full re-read of the spec directory, the safety net behind inotify (default 30s)"},
       {"workers", true, "N", "singletons reconciled in parallel (default 2)"},
-      {"prune", false, "", "deregister (stop, not purge) jobs of ours whose spec was deleted"},
+      {"prune", false, "",
+       "deregister (stop, not purge) jobs of ours whose spec file was deleted: only after a "
+       "read of DIR without any error, with at least one spec in it, for a job whose Meta "
+       "source file is in DIR. An unreadable, moved or replaced DIR or subdirectory, an "
+       "unreadable, emptied or non-regular spec file or an unnamed document deletes nothing "
+       "(the job is kept, Invalid: SourceUnreadable)"},
       {"dry-run", false, "", "plan and log what would change; change nothing in Nomad"},
       {"log-format", true, "FORMAT", "text (default) or json (one JSON object per line)"},
       {"log-level", true, "LEVEL", "trace, debug, info (default), warning, error"},
@@ -653,9 +681,11 @@ void ControllerUsage(std::ostream& out) {
          "Reconciles the Singleton specs in DIR with Nomad: registers each spec's job (with\n"
          "check-and-set on JobModifyIndex) and ACL policy, reverts hand-made drift, stops extra\n"
          "allocations, and reports status. An invalid spec leaves its running job untouched; a\n"
-         "deleted spec's job is deregistered only with --prune. The Nomad connection comes from\n"
-         "NOMAD_ADDR, NOMAD_TOKEN, ... (as the Nomad CLI), overridden by the flags below; the\n"
-         "token needs management rights (lock holders are visible only to management tokens).\n\n"
+         "deleted spec's job is deregistered only with --prune, and only when DIR was read\n"
+         "completely: a spec that cannot be read is never taken for a deleted one (see --prune\n"
+         "and docs/controller.md). The Nomad connection comes from NOMAD_ADDR, NOMAD_TOKEN, ...\n"
+         "(as the Nomad CLI), overridden by the flags below; the token needs management rights\n"
+         "(lock holders are visible only to management tokens).\n\n"
          "With --leader-elect, replicas share a Nomad variable lock and only its holder writes;\n"
          "without it, run exactly one replica.\n"
          "Stops on SIGINT or SIGTERM (exit 0).\n\nFlags:\n";
@@ -990,7 +1020,7 @@ int PlanMain(const std::vector<std::string>& argv) {
   }
   if (!orphans.empty()) {
     text << "jobs of ours without a spec here (the controller deregisters them only with "
-            "--prune):\n";
+            "--prune, after a read of its directory without errors):\n";
     for (const auto& o : orphans) text << "  " << o.get<std::string>() << "\n";
   }
   api.Shutdown();

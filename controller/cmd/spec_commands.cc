@@ -46,7 +46,9 @@ void ValidateUsage(std::ostream& out) {
   out << "Usage: nomad-singleton validate [flags] PATH...\n\n"
          "Loads Singleton specs from files or directories (recursively, *.yaml and *.yml;\n"
          "multi-document YAML), validates them, including the timer rule, and prints every\n"
-         "error as file:line:col: field: message. Then lists the valid and invalid singletons.\n\n"
+         "error as file:line:col: field: message. Then lists the valid and invalid singletons.\n"
+         "A path that cannot be read (a subdirectory or spec file without permission, a FIFO or\n"
+         "device where a spec file should be) is an error too, as path: cannot read: why.\n\n"
          "Exit status: 0 all valid, 1 at least one error, 2 usage error.\n\nFlags:\n";
   PrintFlags(out, kValidateFlags);
 }

@@ -47,6 +47,7 @@ ControllerMetrics::ControllerMetrics(const std::string& version, const std::stri
   reconnects_ = &counters_.at("event_stream_reconnects_total")->Add({});
   gaps_ = &counters_.at("event_stream_gaps_total")->Add({});
   last_sync_ = &gauges_.at("last_sync_timestamp_seconds")->Add({});
+  source_unreadable_ = &gauges_.at("spec_source_unreadable_paths")->Add({});
   reconcile_seconds_ = &histograms_.at("reconcile_duration_seconds")->Add({}, kReconcileBuckets);
   gauges_.at("build_info")->Add({{"version", version}, {"revision", revision}}).Set(1);
 }
@@ -153,6 +154,9 @@ void ControllerMetrics::AddEvent(const std::string& topic) {
 void ControllerMetrics::AddReconnect() { reconnects_->Increment(); }
 void ControllerMetrics::AddGap() { gaps_->Increment(); }
 void ControllerMetrics::SetLastSync(double unix_seconds) { last_sync_->Set(unix_seconds); }
+void ControllerMetrics::SetSpecSourceUnreadable(size_t paths) {
+  source_unreadable_->Set(static_cast<double>(paths));
+}
 
 void ControllerMetrics::ObserveRequest(std::string_view op, std::string_view code,
                                        base::Duration took) {

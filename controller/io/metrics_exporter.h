@@ -53,6 +53,8 @@ class ControllerMetrics {
   void AddReconnect();
   void AddGap();
   void SetLastSync(double unix_seconds);
+  // How many paths the last read of the spec directory could not read (0: read completely).
+  void SetSpecSourceUnreadable(size_t paths);
   // One Nomad API call (HttpNomadApi's RequestObserver): op "job.register", code "200", "404",
   // "error", "cancelled", ...; `took` includes retries.
   void ObserveRequest(std::string_view op, std::string_view code, base::Duration took);
@@ -86,6 +88,7 @@ class ControllerMetrics {
   prometheus::Counter* reconnects_ = nullptr;
   prometheus::Counter* gaps_ = nullptr;
   prometheus::Gauge* last_sync_ = nullptr;
+  prometheus::Gauge* source_unreadable_ = nullptr;
   prometheus::Histogram* reconcile_seconds_ = nullptr;
 
   mutable std::mutex mu_;

@@ -1,8 +1,11 @@
 #include "controller/io/spec_files.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -26,93 +29,145 @@ bool HasSpecExtension(const fs::path& p) {
   return ext == ".yaml" || ext == ".yml";
 }
 
-// Reads a whole file. std::ifstream would hide errno, which is what the user needs to see.
+std::string Errno(int err) { return std::generic_category().message(err); }
+
+// What a spec path holds when it is not a regular file, for the error.
+std::string NotARegularFile(mode_t mode) {
+  const char* what = S_ISDIR(mode)    ? "a directory"
+                     : S_ISFIFO(mode) ? "a FIFO"
+                     : S_ISCHR(mode)  ? "a character device"
+                     : S_ISBLK(mode)  ? "a block device"
+                     : S_ISSOCK(mode) ? "a socket"
+                                      : "not a file";
+  return std::string("not a regular file (") + what + ")";
+}
+
+// Reads a whole regular file. Opened non-blocking and checked with fstat before reading, so a
+// FIFO or a device put where a spec was (or swapped in after the directory was listed) is an
+// error and never blocks or reads forever. std::ifstream would hide errno, which the user needs.
 bool ReadFile(const std::string& path, std::string& out, std::string& why) {
-  errno = 0;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    why = std::generic_category().message(errno);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    why = Errno(errno);
     return false;
+  }
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0;
+  if (!ok) {
+    why = Errno(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    why = NotARegularFile(st.st_mode);
+    ok = false;
   }
   out.clear();
   char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  bool failed = std::ferror(f) != 0;
-  int err = errno;
-  std::fclose(f);
-  if (failed) {
-    why = std::generic_category().message(err != 0 ? err : EIO);
-    return false;
+  while (ok) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      why = Errno(errno);
+      ok = false;
+    }
   }
-  return true;
+  ::close(fd);
+  return ok;
 }
 
-// The *.yaml / *.yml files under `dir`, sorted. Appends walk errors to `errors`.
-std::vector<std::string> WalkDirectory(const std::string& dir,
-                                       std::vector<spec::Diagnostic>& errors) {
-  std::vector<std::string> found;
+// Appends the *.yaml / *.yml paths under `dir` to `found` (unsorted) and every directory that
+// cannot be listed completely to `errors`, under that directory's own path; its siblings are
+// still walked. A non-hidden directory is walked unless it is a symlink or has a spec name (a
+// directory where a spec file is expected is reported when it is read).
+void WalkDirectory(const fs::path& dir, std::vector<std::string>& found,
+                   std::vector<spec::Diagnostic>& errors) {
   std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
+  fs::directory_iterator it(dir, ec);
   if (ec) {
-    errors.push_back(ReadError(dir, ec.message()));
-    return found;
+    errors.push_back(ReadError(dir.string(), ec.message()));
+    return;
   }
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  std::vector<fs::path> subdirs;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) {
-      errors.push_back(ReadError(dir, ec.message()));
+      errors.push_back(ReadError(dir.string(), ec.message()));
       break;
     }
-    const fs::directory_entry& entry = *it;
-    if (IsHidden(entry.path())) {
-      it.disable_recursion_pending();  // a no-op for files
-      continue;
-    }
-    if (!HasSpecExtension(entry.path())) continue;
+    const fs::path& p = it->path();
+    if (IsHidden(p)) continue;
     std::error_code type_ec;
-    // is_regular_file follows a symlink; a dangling one is reported so it is not silently lost.
-    if (entry.is_regular_file(type_ec)) {
-      found.push_back(entry.path().string());
-    } else if (entry.is_symlink(type_ec) && !fs::exists(entry.path(), type_ec)) {
-      found.push_back(entry.path().string());  // ReadFile reports "No such file or directory"
+    const bool is_dir = it->symlink_status(type_ec).type() == fs::file_type::directory;
+    if (HasSpecExtension(p)) {
+      found.push_back(p.string());  // ReadFile reports what is not a readable regular file
+    } else if (is_dir) {
+      subdirs.push_back(p);
     }
   }
-  std::sort(found.begin(), found.end());
-  return found;
+  for (const fs::path& sub : subdirs) WalkDirectory(sub, found, errors);
 }
+
+class Reader {
+ public:
+  void File(const std::string& path) {
+    std::error_code ec;
+    fs::path canonical = fs::weakly_canonical(path, ec);
+    std::string id = ec ? path : canonical.string();
+    if (!seen_.insert(id).second) return;
+    spec::SourceFile file{path, ""};
+    std::string why;
+    if (!ReadFile(path, file.content, why)) {
+      out_.errors.push_back(ReadError(path, why));
+      return;
+    }
+    out_.files.push_back(std::move(file));
+  }
+  void Directory(const std::string& dir) {
+    std::vector<std::string> found;
+    WalkDirectory(dir, found, out_.errors);
+    std::sort(found.begin(), found.end());
+    for (const std::string& f : found) File(f);
+  }
+  void Error(const std::string& path, const std::string& why) {
+    out_.errors.push_back(ReadError(path, why));
+  }
+  SpecFiles Take() { return std::move(out_); }
+
+ private:
+  SpecFiles out_;
+  std::set<std::string> seen_;  // canonical paths already read
+};
 
 }  // namespace
 
 SpecFiles ReadSpecFiles(const std::vector<std::string>& paths) {
-  SpecFiles out;
-  std::set<std::string> seen;  // canonical paths already read
-  auto read_one = [&](const std::string& path) {
-    std::error_code ec;
-    fs::path canonical = fs::weakly_canonical(path, ec);
-    std::string id = ec ? path : canonical.string();
-    if (!seen.insert(id).second) return;
-    spec::SourceFile file{path, ""};
-    std::string why;
-    if (!ReadFile(path, file.content, why)) {
-      out.errors.push_back(ReadError(path, why));
-      return;
-    }
-    out.files.push_back(std::move(file));
-  };
+  Reader r;
   for (const std::string& path : paths) {
     std::error_code ec;
     fs::file_status st = fs::status(path, ec);
     if (ec && ec != std::errc::no_such_file_or_directory) {
-      out.errors.push_back(ReadError(path, ec.message()));
-      continue;
-    }
-    if (fs::is_directory(st)) {
-      for (const std::string& f : WalkDirectory(path, out.errors)) read_one(f);
+      r.Error(path, ec.message());
+    } else if (fs::is_directory(st)) {
+      r.Directory(path);
     } else {
-      read_one(path);  // a missing path is reported by the read itself
+      r.File(path);  // a missing path is reported by the read itself
     }
   }
-  return out;
+  return r.Take();
+}
+
+SpecFiles ReadSpecDirectory(const std::string& dir) {
+  Reader r;
+  std::error_code ec;
+  fs::file_status st = fs::status(dir, ec);
+  if (ec) {
+    r.Error(dir, ec.message());
+  } else if (!fs::is_directory(st)) {
+    r.Error(dir, Errno(ENOTDIR));
+  } else {
+    r.Directory(dir);
+  }
+  return r.Take();
 }
 
 }  // namespace nsg::io

@@ -2,8 +2,9 @@
 //
 // ReadSpecFiles turns the paths a user gives (`nomad-singleton validate specs/ extra.yaml`) into
 // SourceFile values for spec::LoadSpecs, which does no I/O itself. A path may be a file (read
-// whatever its extension) or a directory, walked recursively for *.yaml and *.yml files. Free
-// functions with no shared state; safe for concurrent use.
+// whatever its extension) or a directory, walked recursively for *.yaml and *.yml files.
+// ReadSpecDirectory is the controller's form: its one path must be a directory. Free functions
+// with no shared state; safe for concurrent use.
 #pragma once
 
 #include <string>
@@ -15,20 +16,29 @@ namespace nsg::io {
 
 struct SpecFiles {
   std::vector<spec::SourceFile> files;  // in argument order; each directory's files sorted
-  std::vector<spec::Diagnostic> errors;  // one per path that could not be read (line 0)
+  // One per path that could not be read, or not completely (line 0). Empty: every directory
+  // was listed completely and every spec file was read.
+  std::vector<spec::Diagnostic> errors;
 };
 
 // Reads every spec file under `paths`.
 //  * A file is read as given, whatever its extension.
-//  * A directory is walked recursively; only regular files (or symlinks to them) ending in .yaml
-//    or .yml are read. Entries whose name starts with '.' are skipped, both directories (.git,
-//    Kubernetes ConfigMap mounts' ..data) and files (editor lock files such as .#a.yaml).
-//    Symlinked directories are not followed (no cycles). Files are sorted by path so that the
-//    result does not depend on the file system's order.
+//  * A directory is walked recursively; only *.yaml and *.yml names are read. Entries whose name
+//    starts with '.' are skipped, both directories (.git, Kubernetes ConfigMap mounts' ..data) and
+//    files (editor lock files such as .#a.yaml). Symlinked directories are not followed (no
+//    cycles); symlinked files are. Files are sorted by path so that the result does not depend on
+//    the file system's order.
 //  * A file reached twice (a directory and a file inside it, or through a symlink) is read once,
 //    under the first name it was reached by.
-//  * A path that does not exist or cannot be read becomes a Diagnostic naming the path, with
-//    line 0 ("specs/x.yaml: cannot read: Permission denied"); the other paths are still read.
+//  * Every path that cannot be read becomes a Diagnostic naming that path, with line 0
+//    ("specs/x.yaml: cannot read: Permission denied"), and everything else is still read:
+//    a path that does not exist, a directory (or subdirectory) that cannot be listed, a spec file
+//    that cannot be opened, and a spec name that is not a regular file (a FIFO, a device, a
+//    directory named x.yaml, a dangling symlink; never opened in a way that could block).
 SpecFiles ReadSpecFiles(const std::vector<std::string>& paths);
+
+// The same for the controller's spec directory: `dir` must be a directory (or a symlink to one);
+// a missing `dir`, or a file in its place, is an error naming `dir` and nothing is read.
+SpecFiles ReadSpecDirectory(const std::string& dir);
 
 }  // namespace nsg::io

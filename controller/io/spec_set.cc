@@ -15,7 +15,9 @@ using runtime::SpecEntry;
 using runtime::SpecSet;
 
 SpecSet LoadSpecSet(const std::string& dir, const SpecSet& previous, const std::string& revision) {
-  return BuildSpecSet(ReadSpecFiles({dir}), previous, revision);
+  SpecSet out = BuildSpecSet(ReadSpecDirectory(dir), previous, revision);
+  out.dir = dir;
+  return out;
 }
 
 SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
@@ -35,15 +37,17 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
     }
     return start;
   };
-  auto set_invalid = [](SpecEntry& e, std::vector<std::string> errors) {
+  auto set_invalid = [](SpecEntry& e, std::vector<std::string> errors,
+                        const std::string& reason = "") {
     e.desired.state = reconcile::SpecState::kInvalid;
     e.desired.rendered.reset();
+    e.desired.invalid_reason = reason;
     e.lock_path.clear();
     e.errors = std::move(errors);
     std::string msg;
     for (const auto& m : e.errors) msg += (msg.empty() ? "" : "; ") + m;
     e.desired.invalid_message = msg;
-    e.fingerprint = "invalid|" + msg;
+    e.fingerprint = "invalid|" + reason + "|" + msg;
   };
 
   for (const auto& s : loaded.valid) {
@@ -71,6 +75,8 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
   for (const auto& inv : loaded.invalid) {
     if (inv.key.empty()) {
       broken_files.insert(inv.pos.file);
+      out.unreadable.push_back(inv.pos.file + ":" + std::to_string(inv.pos.line) +
+                               ": a document whose metadata.name cannot be read");
       continue;
     }
     SpecEntry e;
@@ -95,16 +101,41 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
   for (const auto& d : files.errors) {
     broken_files.insert(d.pos.file);
     out.file_errors.push_back(d.ToString());
+    out.unreadable.push_back(d.ToString());
+  }
+  // A file that holds no document was emptied or truncated (a non-atomic writer, a full disk):
+  // deleting a spec means deleting its file.
+  for (const auto& f : files.files) {
+    if (starts.count(f.path) != 0) continue;
+    const std::string why =
+        f.path + ": holds no Singleton document (emptied or truncated?); delete the file to "
+                 "delete its specs";
+    broken_files.insert(f.path);
+    out.file_errors.push_back(why);
+    out.unreadable.push_back(why);
   }
   for (const auto& d : loaded.errors) {
     if (broken_files.count(d.pos.file) != 0) out.file_errors.push_back(d.ToString());
   }
-  // A key that came from a file we could not fully read stays, as invalid: never pruned because
-  // its file broke.
+  // While any part of the source could not be read, no key disappears: one that is gone stays,
+  // as invalid (SourceUnreadable), with the problem of its own file or directory when there is
+  // one. A deletion is believed only from a complete read (runtime::DeletionUnconfirmed).
+  if (out.unreadable.empty()) return out;
   for (const auto& [key, prev] : previous.entries) {
-    if (out.entries.count(key) != 0 || broken_files.count(prev.source) == 0) continue;
+    if (out.entries.count(key) != 0) continue;
+    std::string why;
+    for (const auto& d : files.errors) {
+      if (d.pos.file == prev.source || runtime::IsInsideDirectory(prev.source, d.pos.file)) why = d.ToString();
+    }
+    if (why.empty() && broken_files.count(prev.source) != 0) {
+      why = prev.source + ": the file could not be read completely (see the controller log)";
+    }
+    if (why.empty()) {
+      why = "the spec source could not be read completely (" + out.unreadable.front() +
+            "): no spec counts as deleted until it can be read";
+    }
     SpecEntry e = prev;
-    set_invalid(e, {prev.source + ": the file has errors (see the controller log)"});
+    set_invalid(e, {why}, reconcile::kReasonSourceUnreadable);
     out.entries[key] = std::move(e);
   }
   return out;

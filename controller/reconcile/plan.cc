@@ -277,9 +277,13 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       break;
     }
     case SpecState::kInvalid: {
-      extra_conditions.push_back({ConditionType::kInvalid, true, "InvalidSpec", d.invalid_message});
-      sync = {false, "InvalidSpec",
-              "the spec is invalid; the job in Nomad is left as it is until the spec is fixed"};
+      const std::string reason = d.invalid_reason.empty() ? kReasonInvalidSpec : d.invalid_reason;
+      extra_conditions.push_back({ConditionType::kInvalid, true, reason, d.invalid_message});
+      sync = {false, reason,
+              reason == kReasonInvalidSpec
+                  ? "the spec is invalid; the job in Nomad is left as it is until the spec is fixed"
+                  : "the spec could not be read or its deletion is not confirmed; the job in Nomad "
+                    "is left as it is"};
       break;
     }
     case SpecState::kAbsent: {

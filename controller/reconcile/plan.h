@@ -56,6 +56,8 @@
 //   valid    ours, all equal                     -                         T InSync
 //   invalid  any: the job is left alone          -                         F InvalidSpec; Invalid=T
 //                                                                          (Conflict=T if foreign)
+//                                                                          (reason: invalid_reason,
+//                                                                          e.g. SourceUnreadable)
 //   absent   ours, not stopped, prune, !keep     Deregister(purge=false)   F Deleting
 //   absent   ours, not stopped, keep or !prune   -                         F Orphaned; Orphaned=T
 //   absent   ours and stopped, foreign, none     -                         T Deleted
@@ -144,6 +146,15 @@ enum class SpecState {
   kAbsent,   // the spec was deleted
 };
 
+// Reasons of the Invalid condition (stable: alerts and scripts match them).
+inline constexpr char kReasonInvalidSpec[] = "InvalidSpec";
+// The spec source (a directory, a subdirectory or a spec file) could not be read completely.
+inline constexpr char kReasonSourceUnreadable[] = "SourceUnreadable";
+// The spec source holds no spec at all: an empty source never deletes (Argo CD's allowEmpty).
+inline constexpr char kReasonSourceEmpty[] = "SourceEmpty";
+// The job's Meta source file is not in the spec directory (another --specs, or none recorded).
+inline constexpr char kReasonSourceUnknown[] = "SourceUnknown";
+
 struct Desired {
   SingletonKey key;  // required in every state
   SpecState state = SpecState::kAbsent;
@@ -151,6 +162,10 @@ struct Desired {
   std::optional<render::Rendered> rendered;
   // kInvalid: why (the loader's or renderer's message), for the Invalid condition.
   std::string invalid_message;
+  // kInvalid: the reason of the Invalid and Synced conditions: "" means kReasonInvalidSpec (the
+  // spec was read and is wrong); the kReasonSource* values say that a spec may have been
+  // deleted but the deletion is not confirmed (the job is left alone all the same).
+  std::string invalid_reason;
   // spec.adopt: take over a job with this ID that is not ours.
   bool adopt = false;
   // The spec::kAnnotationKeep annotation. For a deleted spec, the caller passes what the last

@@ -1,5 +1,6 @@
 #include "controller/runtime/controller_core.h"
 
+#include <filesystem>
 #include <set>
 #include <utility>
 
@@ -19,7 +20,52 @@ bool IsChildJob(const std::string& id) {
          id.find("/dispatch-") != std::string::npos;
 }
 
+// What decides DeletionUnconfirmed, to tell when it may have changed.
+bool SameDeletionBasis(const SpecSet& a, const SpecSet& b) {
+  return a.unreadable == b.unreadable && a.dir == b.dir && a.entries.empty() == b.entries.empty();
+}
+
 }  // namespace
+
+bool IsInsideDirectory(const std::string& path, const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path d = fs::path(dir).lexically_normal();
+  if (!d.has_filename() && d.has_relative_path()) d = d.parent_path();  // "specs/"
+  const fs::path rel = fs::path(path).lexically_normal().lexically_relative(d);
+  return !rel.empty() && *rel.begin() != ".." && *rel.begin() != ".";
+}
+
+std::optional<UnconfirmedDeletion> DeletionUnconfirmed(const SpecSet& specs,
+                                                        const nomad::Job& job) {
+  if (!specs.unreadable.empty()) {
+    std::string msg = "the spec source could not be read completely (" + specs.unreadable.front();
+    if (specs.unreadable.size() > 1) {
+      msg += "; and " + std::to_string(specs.unreadable.size() - 1) + " more";
+    }
+    msg += "): no spec counts as deleted until it can be read; the job is left as it is";
+    return UnconfirmedDeletion{reconcile::kReasonSourceUnreadable, std::move(msg)};
+  }
+  const std::string where = specs.dir.empty() ? "the spec source" : specs.dir;
+  if (specs.entries.empty()) {
+    return UnconfirmedDeletion{
+        reconcile::kReasonSourceEmpty,
+        where + " holds no spec: an empty spec source never deletes anything (is it the right "
+                "directory, or still being populated?); the job is left as it is"};
+  }
+  if (specs.dir.empty()) return std::nullopt;
+  auto source = job.meta.find(render::kMetaSource);
+  if (source == job.meta.end() || source->second.empty()) {
+    return UnconfirmedDeletion{reconcile::kReasonSourceUnknown,
+                               "the job's Meta records no source file; it is left as it is"};
+  }
+  if (!IsInsideDirectory(source->second, specs.dir)) {
+    return UnconfirmedDeletion{
+        reconcile::kReasonSourceUnknown,
+        "the job came from " + source->second + ", which is not in " + specs.dir +
+            "; it is left as it is (deregister it by hand if it is no longer wanted)"};
+  }
+  return std::nullopt;
+}
 
 ControllerCore::ControllerCore(nomad::NomadApi& api, base::Clock& clock, Options options,
                                ControllerObserver* observer)
@@ -40,9 +86,14 @@ void ControllerCore::ApplySpecs(SpecSet next) {
   std::vector<Change> changes;
   KeySet wake;
   std::optional<std::vector<std::string>> file_errors;  // set when they changed
+  std::optional<std::vector<std::string>> unreadable;   // set when it changed
+  bool wake_all = false;
   std::map<SingletonKey, std::string> lock_paths;
   {
     std::lock_guard lock(mu_);
+    // Keys without a spec (in the view only) may now be confirmed deleted, or no longer.
+    wake_all = !SameDeletionBasis(specs_, next);
+    if (next.unreadable != specs_.unreadable) unreadable = next.unreadable;
     for (const auto& [key, e] : next.entries) {
       auto prev = specs_.entries.find(key);
       if (prev != specs_.entries.end() && prev->second.fingerprint == e.fingerprint) continue;
@@ -71,8 +122,12 @@ void ControllerCore::ApplySpecs(SpecSet next) {
                                c.now ? &*c.now : nullptr);
     }
     if (file_errors) observer_->OnFileErrors(*file_errors);
+    if (unreadable) observer_->OnSourceUnreadable(*unreadable);
   }
   for (const auto& key : view_.Watch(lock_paths)) wake.insert(key);
+  if (wake_all) {
+    for (const auto& key : view_.Keys()) wake.insert(key);
+  }
   for (const auto& key : wake) queue_.Add(key);
 }
 
@@ -209,12 +264,28 @@ std::vector<SingletonKey> ControllerCore::AllKeys() const {
 }
 
 reconcile::Desired ControllerCore::DesiredFor(const SingletonKey& key) const {
+  {
+    std::lock_guard lock(mu_);
+    auto it = specs_.entries.find(key);
+    if (it != specs_.entries.end()) return it->second.desired;
+  }
+  // No spec. Read outside mu_ (the view has its own lock): only a job of ours needs a confirmed
+  // deletion.
+  const std::optional<nomad::Job> job = view_.ObservedFor(key).job;
   std::lock_guard lock(mu_);
   auto it = specs_.entries.find(key);
-  if (it != specs_.entries.end()) return it->second.desired;
+  if (it != specs_.entries.end()) return it->second.desired;  // added meanwhile
   reconcile::Desired d;
   d.key = key;
   d.state = reconcile::SpecState::kAbsent;
+  if (job && reconcile::IsOwned(*job)) {
+    if (auto why = DeletionUnconfirmed(specs_, *job)) {
+      d.state = reconcile::SpecState::kInvalid;
+      d.invalid_reason = std::move(why->reason);
+      d.invalid_message = std::move(why->message);
+      return d;
+    }
+  }
   auto keep = deleted_keep_.find(key);
   d.keep_on_delete = keep != deleted_keep_.end() && keep->second;
   return d;

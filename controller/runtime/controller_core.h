@@ -21,6 +21,9 @@
 //     inactive are dropped. SetActive(true) wakes every key. A core starts active.
 //   * Restarts write nothing: Plan compares the rendered job with what is registered, and the
 //     spec hash in its Meta (reconcile/plan.h).
+//   * Deletions are confirmed, not inferred: a job of ours with no spec is deregistered (--prune)
+//     only under DeletionUnconfirmed's rule, which reads nothing but the current SpecSet and the
+//     job's Meta — so a restart while the source is broken deletes nothing either.
 //
 // Ownership: borrows `api`, `clock` and `observer` (all must outlive the core). Thread-safety: every
 // public method is safe for concurrent use; Process may run for different keys at once (the queue
@@ -68,7 +71,31 @@ struct SpecSet {
   std::map<SingletonKey, SpecEntry> entries;
   std::vector<std::string> file_errors;  // diagnostics not attributable to a key
   std::string revision;                  // git HEAD of the spec directory, "" unknown
+  // The spec directory as given ("" when the specs did not come from a directory).
+  std::string dir;
+  // "path: why" for every path that kept this read from being complete: the directory or a
+  // subdirectory that could not be listed, a spec file that could not be read or is not a
+  // regular file, a file that holds no document, a document whose key cannot be read. While
+  // there is any, no key counts as deleted (see DeletionUnconfirmed).
+  std::vector<std::string> unreadable;
 };
+
+// Why a job of ours whose key has no entry in `specs` must not be taken for deleted: the Invalid
+// reason (reconcile::kReasonSource*) and a message; nullopt when the deletion is confirmed. The
+// deletion rule of --prune (docs/controller.md, "What --prune deletes"): a spec counts as deleted
+// only when the whole spec directory was read without an error (`unreadable` is empty), it holds
+// at least one spec (an empty source never deletes), and `job`'s Meta source file lies inside
+// that directory (the job came from it; this holds across restarts, as the Meta is in Nomad).
+// Whether `path` names something inside directory `dir`, lexically (no I/O): both as the
+// controller spells them, so a job registered under another --specs spelling is not inside.
+bool IsInsideDirectory(const std::string& path, const std::string& dir);
+
+struct UnconfirmedDeletion {
+  std::string reason;
+  std::string message;
+};
+std::optional<UnconfirmedDeletion> DeletionUnconfirmed(const SpecSet& specs,
+                                                        const nomad::Job& job);
 
 // What one Relist read and wrote.
 struct SyncStats {
@@ -96,6 +123,8 @@ class ControllerObserver {
                              const SpecEntry* /*now*/) {}
   // The file errors differ from the last SpecSet's.
   virtual void OnFileErrors(const std::vector<std::string>& /*errors*/) {}
+  // SpecSet::unreadable differs from the last SpecSet's (empty: the source is read completely).
+  virtual void OnSourceUnreadable(const std::vector<std::string>& /*paths*/) {}
   virtual void OnSynced(const SyncStats& /*stats*/) {}
   virtual void OnReconciled(const SingletonKey& /*key*/, const reconcile::Desired& /*desired*/,
                             const reconcile::ReconcileResult& /*result*/, Duration /*took*/) {}
@@ -115,7 +144,9 @@ class ControllerCore {
   ControllerCore(const ControllerCore&) = delete;
   ControllerCore& operator=(const ControllerCore&) = delete;
 
-  // Replaces the desired state; wakes the keys whose fingerprint, presence or lock path changed.
+  // Replaces the desired state; wakes the keys whose fingerprint, presence or lock path changed,
+  // and every key when whether a deletion can be confirmed changed (SpecSet::unreadable, dir, or
+  // whether it holds any spec).
   void ApplySpecs(SpecSet next);
   // Full lists → ClusterView::Reset; wakes the keys whose observed state changed. The first
   // success makes the core synced().
@@ -141,7 +172,8 @@ class ControllerCore {
   std::map<SingletonKey, KeyStatus> Statuses() const;
   // Every key with a spec or in the view, sorted.
   std::vector<SingletonKey> AllKeys() const;
-  // The Desired a reconcile of `key` would use now.
+  // The Desired a reconcile of `key` would use now. A key without a spec whose job in the view is
+  // ours is kAbsent only when DeletionUnconfirmed says nothing; else kInvalid with its reason.
   reconcile::Desired DesiredFor(const SingletonKey& key) const;
 
  private:

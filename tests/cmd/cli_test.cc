@@ -2,6 +2,7 @@
 // exit codes, what goes to stdout and stderr, and that the output is usable.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -97,6 +98,31 @@ TEST_F(CliTest, MissingPathIsAnErrorNamingIt) {
   RunResult r = Exec({"validate", (dir_ / "nope").string()});
   EXPECT_EQ(r.code, kExitInvalid);
   EXPECT_NE(r.err.find((dir_ / "nope").string()), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, ValidateFailsOnAnUnreadableSubdirectoryNamingIt) {
+  Write("a.yaml", kGood);
+  Write("locked/b.yaml", kGood);
+  const fs::path locked = dir_ / "specs" / "locked";
+  fs::permissions(locked, fs::perms::none);
+  std::string binary = NSG_BINARY;
+  std::vector<std::string> args = {"validate", (dir_ / "specs").string()};
+  if (::geteuid() == 0) {
+    // Root reads through chmod 000; without these two capabilities (also after exec) it cannot.
+    if (!fs::exists("/usr/bin/setpriv")) {
+      fs::permissions(locked, fs::perms::owner_all);
+      GTEST_SKIP() << "running as root without /usr/bin/setpriv: chmod 000 cannot bind root";
+    }
+    args.insert(args.begin(), {"--bounding-set=-dac_override,-dac_read_search",
+                               "--inh-caps=-dac_override,-dac_read_search", binary});
+    binary = "/usr/bin/setpriv";
+  }
+  RunResult r = RunBinary(binary, args, dir_);
+  fs::permissions(locked, fs::perms::owner_all);
+  EXPECT_EQ(r.code, kExitInvalid) << r.out << r.err;
+  EXPECT_NE(r.err.find(locked.string() + ": cannot read: Permission denied\n"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("1 valid, 0 invalid, 1 error\n"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, HelpTellsTheTruth) {

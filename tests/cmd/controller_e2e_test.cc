@@ -5,6 +5,7 @@
 // a condition with a deadline.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -277,17 +278,68 @@ TEST_F(ControllerEndToEnd, DryRunWritesNothing) {
   EXPECT_EQ(controller_->Stop(), 0);
 }
 
-TEST_F(ControllerEndToEnd, PruneStopsJobOfDeletedSpec) {
+// --prune through the binary (issue 16): a spec directory moved away and a spec file replaced by a
+// FIFO (also across a restart) keep every job, and the metric, /status and the condition say why;
+// removing the file from the readable directory then stops its job, and only its job.
+TEST_F(ControllerEndToEnd, PruneStopsJobOfDeletedSpecButNeverOfABrokenSource) {
+  const fs::path specs = dir_ / "specs";
+  const std::string unreadable = "nomad_singleton_spec_source_unreadable_paths";
   WriteSpec("alpha", SpecYaml("alpha", "1000"));
   WriteSpec("beta", SpecYaml("beta", "1000"));
   StartController({"--prune"});
   ASSERT_TRUE(WaitUntil([&] { return RunningAllocs("alpha") == 1 && RunningAllocs("beta") == 1; },
                         30s))
       << Status().dump(2);
-  fs::remove(dir_ / "specs" / "beta.yaml");
+  EXPECT_EQ(Metric(unreadable), 0);
+  auto kept_because = [&](const std::string& key) {
+    auto c = ConditionOf(key, "Invalid");
+    return c && c->first && c->second == "SourceUnreadable";
+  };
+  auto running = [&](const std::string& id) { return Job(id) && !Job(id)->stop; };
+
+  // The directory moved away: every singleton is kept.
+  fs::rename(specs, dir_ / "specs.moved");
+  ASSERT_TRUE(WaitUntil([&] { return kept_because("default/alpha") && kept_because("default/beta"); },
+                        30s))
+      << Status().dump(2);
+  EXPECT_EQ(Metric(unreadable), 1);
+  const auto st = Status();
+  EXPECT_FALSE(st["spec_source"]["complete"].get<bool>()) << st.dump(2);
+  EXPECT_TRUE(running("alpha") && running("beta"));
+
+  // Back, then beta's file replaced by a FIFO (never opened in a blocking way).
+  fs::rename(dir_ / "specs.moved", specs);
+  fs::remove(specs / "beta.yaml");
+  ASSERT_EQ(::mkfifo((specs / "beta.yaml").c_str(), 0644), 0);
+  auto fifo_reported = [&] {
+    const auto s = Status();
+    if (!s.contains("spec_source")) return false;
+    for (const auto& p : s["spec_source"]["unreadable"]) {
+      if (p.get<std::string>().find("beta.yaml: cannot read: not a regular file (a FIFO)") !=
+          std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return fifo_reported() && kept_because("default/beta"); }, 30s))
+      << Status().dump(2);
+  EXPECT_TRUE(running("beta"));
+
+  // A restart while the FIFO is there: the new controller knows only the read and the jobs' Meta.
+  EXPECT_EQ(controller_->Stop(), 0);
+  StartController({"--prune"});
+  ASSERT_TRUE(WaitUntil([&] { return Reconciled({"default/beta"}, 0, "SourceUnreadable"); }, 30s))
+      << Status().dump(2);
+  EXPECT_TRUE(running("beta"));
+  EXPECT_EQ(Metric(unreadable), 1);
+
+  // A real deletion: the FIFO removed, the directory readable. Pruned.
+  fs::remove(specs / "beta.yaml");
   ASSERT_TRUE(WaitUntil([&] { return Job("beta") && Job("beta")->stop; }, 30s))
       << Status().dump(2);
-  EXPECT_FALSE(Job("alpha")->stop);
+  EXPECT_TRUE(running("alpha"));
+  EXPECT_EQ(Metric(unreadable), 0);
   EXPECT_EQ(controller_->Stop(), 0);
 }
 

@@ -59,6 +59,15 @@ TEST(ControllerMetricsTest, LeaderHasNoSeriesUntilSetThenZeroOrOne) {
   EXPECT_THAT(m.Serialize(), HasSubstr("\nnomad_singleton_leader 0\n"));
 }
 
+TEST(ControllerMetricsTest, SpecSourceUnreadablePathsStartsAtZeroAndFollowsTheLastRead) {
+  ControllerMetrics m("1.2.3", "abc");
+  EXPECT_THAT(m.Serialize(), HasSubstr("\nnomad_singleton_spec_source_unreadable_paths 0\n"));
+  m.SetSpecSourceUnreadable(2);
+  EXPECT_THAT(m.Serialize(), HasSubstr("\nnomad_singleton_spec_source_unreadable_paths 2\n"));
+  m.SetSpecSourceUnreadable(0);
+  EXPECT_THAT(m.Serialize(), HasSubstr("\nnomad_singleton_spec_source_unreadable_paths 0\n"));
+}
+
 TEST(ControllerMetricsTest, EveryCatalogueFamilyIsExposedWithItsType) {
   ControllerMetrics m("1.2.3", "abc");
   m.SetObserved("prod/web", 1, true, true);

@@ -2,12 +2,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "tests/test_support/file_permissions.h"
 
 namespace nsg::io {
 namespace {
@@ -132,6 +135,54 @@ TEST_F(SpecFilesTest, SymlinkedFilesAreReadDanglingOnesReportedDirectoriesNotFol
   EXPECT_EQ(r.files[0].content, "r");
   EXPECT_THAT(Errors(r),
               ElementsAre(P("specs/dangling.yaml") + ": cannot read: No such file or directory"));
+}
+
+TEST_F(SpecFilesTest, AnUnreadableSubdirectoryIsAnErrorUnderItsPathAndTheRestIsRead) {
+  Write("specs/a.yaml", "a");
+  Write("specs/locked/b.yaml", "b");
+  Write("specs/z/c.yaml", "c");
+  fs::permissions(root_ / "specs" / "locked", fs::perms::none);
+  test_support::ScopedFilePermissionsEnforced enforced;
+  if (!enforced.ok()) {
+    fs::permissions(root_ / "specs" / "locked", fs::perms::owner_all);
+    GTEST_SKIP() << "running as root and capset refused: chmod 000 cannot be made to bind";
+  }
+  SpecFiles r = ReadSpecFiles({P("specs")});
+  SpecFiles d = ReadSpecDirectory(P("specs"));
+  fs::permissions(root_ / "specs" / "locked", fs::perms::owner_all);
+  EXPECT_THAT(Rel(r), ElementsAre("specs/a.yaml", "specs/z/c.yaml"));
+  EXPECT_THAT(Errors(r), ElementsAre(P("specs/locked") + ": cannot read: Permission denied"));
+  EXPECT_THAT(Rel(d), ElementsAre("specs/a.yaml", "specs/z/c.yaml"));
+  EXPECT_THAT(Errors(d), ElementsAre(P("specs/locked") + ": cannot read: Permission denied"));
+}
+
+TEST_F(SpecFilesTest, SpecNamesThatAreNotRegularFilesAreErrorsAndNeverBlock) {
+  Write("specs/ok.yaml", "ok");
+  ASSERT_EQ(::mkfifo(P("specs/fifo.yaml").c_str(), 0644), 0);
+  fs::create_directories(root_ / "specs" / "dir.yaml");
+  Write("specs/dir.yaml/inner.yaml", "never read: a directory with a spec name is not walked");
+  fs::create_symlink("/dev/zero", root_ / "specs" / "zero.yaml");
+  SpecFiles r = ReadSpecDirectory(P("specs"));
+  EXPECT_THAT(Rel(r), ElementsAre("specs/ok.yaml"));
+  EXPECT_THAT(Errors(r),
+              ElementsAre(P("specs/dir.yaml") + ": cannot read: not a regular file (a directory)",
+                          P("specs/fifo.yaml") + ": cannot read: not a regular file (a FIFO)",
+                          P("specs/zero.yaml") +
+                              ": cannot read: not a regular file (a character device)"));
+  // Given by name, the same.
+  SpecFiles given = ReadSpecFiles({P("specs/fifo.yaml")});
+  EXPECT_THAT(Errors(given),
+              ElementsAre(P("specs/fifo.yaml") + ": cannot read: not a regular file (a FIFO)"));
+}
+
+TEST_F(SpecFilesTest, ReadSpecDirectoryRequiresADirectory) {
+  Write("file", "apiVersion: x");
+  SpecFiles missing = ReadSpecDirectory(P("gone"));
+  EXPECT_THAT(missing.files, IsEmpty());
+  EXPECT_THAT(Errors(missing), ElementsAre(P("gone") + ": cannot read: No such file or directory"));
+  SpecFiles file = ReadSpecDirectory(P("file"));
+  EXPECT_THAT(file.files, IsEmpty()) << "a file where DIR was is not read as a spec";
+  EXPECT_THAT(Errors(file), ElementsAre(P("file") + ": cannot read: Not a directory"));
 }
 
 TEST_F(SpecFilesTest, ResultFeedsTheLoader) {

@@ -496,6 +496,20 @@ std::vector<Row> Rows() {
        },
        .conditions = "Ready=F:Conflict Synced=F:InvalidSpec Degraded=F:AsExpected "
                      "Conflict=T:JobNotOwned Invalid=T:InvalidSpec"},
+      {.name = "UnreadableSourceIsNeverADeletionEvenWithPrune",
+       .setup = [](World& w) {
+         Invalid(w);
+         w.desired.invalid_reason = kReasonSourceUnreadable;
+         w.desired.invalid_message = "specs: cannot read: Permission denied";
+         w.options.prune = true;
+       },
+       .conditions = "Ready=T:HolderRunning Synced=F:SourceUnreadable Degraded=F:AsExpected "
+                     "Invalid=T:SourceUnreadable",
+       .check =
+           [](const PlanResult& r, const World&) {
+             EXPECT_EQ(Cond(r, ConditionType::kInvalid).message,
+                       "specs: cannot read: Permission denied");
+           }},
 
       // ---------------- Spec deleted ----------------
       {.name = "DeletedSpecIsPruned",
