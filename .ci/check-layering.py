@@ -21,6 +21,7 @@ RANK = {
     "cmd": 6,
 }
 SAME_LAYER_ALLOWED = {
+    ("spec", "nomad"),  # Nomad's limits (nomad/limits.h), which validate checks specs against
     ("render", "timing"),
     ("reconcile", "render"), ("reconcile", "timing"), ("reconcile", "lock"),
     ("lock", "timing"),

@@ -104,10 +104,10 @@ struct ClientConfig {
 std::optional<bool> ParseGoBool(const std::string& s);
 
 // The Task API socket to use when NOMAD_ADDR is unset, as "unix:///abs/path/api.sock":
-// NOMAD_UNIX_ADDR when set (Nomad sets it in tasks with identity.env), else
-// $NOMAD_SECRETS_DIR/api.sock when that exists. nullopt when NOMAD_ADDR is set or neither
-// applies. The lock agent calls this before FromEnv and, on a value, sets
-// ClientConfigOverrides::address.
+// NOMAD_UNIX_ADDR when set (Nomad sets it in tasks with identity.env from 1.10.3 and 1.11.0 on,
+// client/taskenv/env.go; not in 1.10.2), else $NOMAD_SECRETS_DIR/api.sock when that exists.
+// nullopt when NOMAD_ADDR is set or neither applies. The lock agent calls this before FromEnv
+// and, on a value, sets ClientConfigOverrides::address.
 std::optional<std::string> TaskApiSocketAddress(const GetEnvFn& getenv,
                                                 const PathExistsFn& exists);
 

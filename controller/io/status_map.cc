@@ -46,11 +46,10 @@ StatusCode StatusCodeFromHttp(int http_status, std::string_view body) {
       if (Contains(body, "Enforcing job modify index")) return StatusCode::kConflict;
       if (Contains(body, "variable doesn't hold a lock")) return StatusCode::kConflict;
       if (Contains(body, "variable doesn't exist")) return StatusCode::kNotFound;
-      // "ACL support disabled": the ACL endpoints of a cluster without ACLs (ErrACLDisabled is an
-      // uncoded error); it never succeeds, so it is not retried.
+      // ("ACL support disabled", the answer of a cluster without ACLs, is not one of them: it is a
+      // coded 400, nomad/acl_endpoint.go aclDisabled, and maps to kInvalidSpec below.)
       if (Contains(body, "error occurred:") || Contains(body, "errors occurred:") ||
-          Contains(body, "nonexistent namespace") || Contains(body, "Job ID does not match") ||
-          Contains(body, "ACL support disabled")) {
+          Contains(body, "nonexistent namespace") || Contains(body, "Job ID does not match")) {
         return StatusCode::kInvalidSpec;
       }
       return StatusCode::kUnavailable;

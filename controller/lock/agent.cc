@@ -4,6 +4,8 @@
 #include <csignal>
 #include <string>
 
+#include "controller/nomad/limits.h"
+
 namespace nsg::lock {
 namespace {
 
@@ -37,6 +39,12 @@ Status Validate(const Config& c) {
                                ": Nomad accepts a lock TTL between 10s and 24h");
   }
   if (c.delay < Duration(0)) return Status::InvalidSpec("--delay must not be negative");
+  if (nomad::EffectiveLockDelay(c.delay) != c.delay) {
+    return Status::InvalidSpec("--delay " + FormatDuration(c.delay) +
+                               ": Nomad turns a zero lock delay into its default " +
+                               FormatDuration(nomad::EffectiveLockDelay(c.delay)) +
+                               " (VariableLock.Canonicalize); pass a positive delay");
+  }
   if (c.kill_timeout < Duration(0)) {
     return Status::InvalidSpec("--kill-timeout must not be negative");
   }

@@ -123,7 +123,7 @@ struct Config {
   // How long past the kill timeout to wait for proof that the holder is dead.
   Duration stop_margin = 2s;
   // How long to keep trying to release once the holder is dead (Nomad force-kills the agent
-  // render::kAgentKillGrace = 5s after the kill timeout).
+  // timing::kAgentKillGrace = 5s after the kill timeout).
   Duration release_timeout = 3s;
   // Retry backoff: initial, doubling; capped at T/6 for renewals (so several fit into G ≥ 2T/3)
   // and T/2 for acquires.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/nomad/codec.h"
+#include "controller/nomad/limits.h"
 #include "controller/timing/budget.h"
 
 namespace nsg::render {
@@ -62,7 +63,7 @@ nomad::Task LockTask(const Singleton& s, const std::string& name, const std::str
   t.resources.cpu = s.spec.lock.agent.resources.cpu;
   t.resources.memory_mb = s.spec.lock.agent.resources.memory_mb;
   t.restart_policy = LockTaskRestart(s.spec.failover.restart);
-  t.kill_timeout = s.KillTimeout() + kAgentKillGrace;
+  t.kill_timeout = s.KillTimeout() + timing::kAgentKillGrace;
   t.kill_signal = "SIGTERM";
   t.identity = nomad::WorkloadIdentity{};
   t.identity->env = true;
@@ -136,7 +137,7 @@ Status Inject(const Singleton& s, nomad::TaskGroup& group, size_t workload_index
       workload.identity->env = true;
       workload.env[kNodeIdEnv] = kNodeIdInterpolation;
       // The shim stops the workload (≤ K) and then releases the lock.
-      workload.kill_timeout = s.KillTimeout() + kAgentKillGrace;
+      workload.kill_timeout = s.KillTimeout() + timing::kAgentKillGrace;
       workload.kill_signal = "SIGTERM";
       injected.push_back(std::move(workload));
       break;
@@ -246,6 +247,61 @@ Result<nomad::Job> BaseJob(const Singleton& s) {
   return job;
 }
 
+// Split mode with standbys: see Render in the header. The template's own update block keeps its
+// other fields; MaxParallel 0 wins over a job-level block too (the group's fields go over it).
+void SetUpdateStrategy(const Singleton& s, nomad::TaskGroup& group) {
+  if (s.spec.type != spec::JobType::kService || s.spec.lock.mode != LockMode::kSplit ||
+      s.spec.standby == 0) {
+    return;
+  }
+  json update = json::object();
+  if (auto it = group.extra.find(nomad::kUpdateKey); it != group.extra.end()) {
+    json own = json::parse(it->second, nullptr, false);
+    if (own.is_object()) update = std::move(own);
+  }
+  update["MaxParallel"] = 0;
+  group.extra[nomad::kUpdateKey] = update.dump();
+}
+
+// Nomad refuses a description over 256 bytes. The lock path is also in the rules, so it goes
+// first; a namespace and name long enough to overflow even then are cut short.
+std::string PolicyDescription(const Singleton& s) {
+  const std::string tail = " (managed by nomad-singleton; edits are reverted)";
+  std::string full = "nomad-singleton: lock " + s.spec.lock.path + " for job " + s.Key() + tail;
+  if (!nomad::PolicyDescriptionError(full)) return full;
+  const std::string head = "nomad-singleton: lock for job ";
+  if (!nomad::PolicyDescriptionError(head + s.Key() + tail)) return head + s.Key() + tail;
+  const std::string cut = "...";
+  return head + s.Key().substr(0, nomad::kMaxPolicyDescriptionLength - head.size() - cut.size() -
+                                      tail.size()) +
+         cut + tail;
+}
+
+// What Nomad would refuse in the rendered job and policy (nomad/limits.h), as one message.
+Status CheckLimits(const nomad::Job& job, const nomad::AclPolicy& policy,
+                   const std::string& lock_path) {
+  std::vector<std::string> errs;
+  if (auto e = nomad::JobIdError(job.id)) errs.push_back("job ID: " + *e);
+  if (auto e = nomad::VariablePathError(lock_path)) errs.push_back("lock path: " + *e);
+  for (const std::string& e : nomad::AclPolicyErrors(policy)) errs.push_back("ACL policy: " + e);
+  nomad::Job registered = job;
+  nomad::CanonicalizeUpdateStrategies(registered);
+  for (const nomad::TaskGroup& g : registered.task_groups) {
+    for (const std::string& e : nomad::UpdateBlockErrors(registered.type, g)) errs.push_back(e);
+    for (const nomad::Task& t : g.tasks) {
+      if (auto e = nomad::KillTimeoutError(registered.type, g, t)) {
+        errs.push_back("task " + t.name + ": " + *e +
+                       " (the lock agent's tasks get the workload's kill timeout + " +
+                       base::FormatDuration(timing::kAgentKillGrace) + "; lower the kill timeout)");
+      }
+    }
+  }
+  if (errs.empty()) return Status::Ok();
+  std::string msg = "Nomad would refuse the rendered job: ";
+  for (size_t i = 0; i < errs.size(); ++i) msg += (i ? "; " : "") + errs[i];
+  return Status::InvalidSpec(msg);
+}
+
 size_t WorkloadIndex(const nomad::TaskGroup& g) {
   for (size_t i = 0; i < g.tasks.size(); ++i) {
     if (!g.tasks[i].lifecycle) return i;
@@ -296,9 +352,11 @@ std::string PolicyName(const Singleton& s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     clean += ok ? c : '-';
   }
-  if (clean != raw || clean.size() > 128) {
+  if (clean != raw || clean.size() > nomad::kMaxPolicyNameLength) {
     std::string suffix = "-" + Fnv1a64Hex(s.Key()).substr(0, 8);
-    if (clean.size() > 128 - suffix.size()) clean.resize(128 - suffix.size());
+    if (clean.size() > nomad::kMaxPolicyNameLength - suffix.size()) {
+      clean.resize(nomad::kMaxPolicyNameLength - suffix.size());
+    }
     clean += suffix;
   }
   return clean;
@@ -323,13 +381,14 @@ Result<Rendered> Render(const Singleton& s, const RenderOptions& opts) {
                                "Lifecycle) to protect");
   }
   if (Status st = Inject(s, group, wi); !st.ok()) return st;
+  SetUpdateStrategy(s, group);
 
   Rendered out;
   out.policy.name = PolicyName(s);
-  out.policy.description = "nomad-singleton: lock " + s.spec.lock.path + " for job " + s.Key() +
-                           " (managed by nomad-singleton; edits are reverted)";
+  out.policy.description = PolicyDescription(s);
   out.policy.rules = PolicyRules(s.metadata.namespace_, s.spec.lock.path);
   out.policy.job_acl = nomad::JobAcl{s.metadata.namespace_, s.metadata.name, "", ""};
+  if (Status st = CheckLimits(job, out.policy, s.spec.lock.path); !st.ok()) return st;
 
   job.meta[kMetaManagedBy] = kManagedByValue;
   job.meta[kMetaLockPath] = s.spec.lock.path;

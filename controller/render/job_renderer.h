@@ -47,9 +47,6 @@ inline constexpr char kGuardPath[] = "${NOMAD_ALLOC_DIR}/singleton/guard";
 // the agent can record it in the lock's holder metadata.
 inline constexpr char kNodeIdEnv[] = "NOMAD_SINGLETON_NODE_ID";
 inline constexpr char kNodeIdInterpolation[] = "${node.unique.id}";
-// A lock agent needs this long beyond the workload's kill timeout to stop it and release the lock
-// before Nomad force-kills the agent.
-inline constexpr base::Duration kAgentKillGrace = std::chrono::seconds(5);
 
 struct RenderOptions {
   std::string source_path;   // Meta source; default: the spec's file
@@ -63,7 +60,17 @@ struct Rendered {
 };
 
 // Renders `s`. Fails with kInvalidSpec when the spec cannot be rendered safely (e.g. a docker
-// workload without a command for the guard to wrap, or a template the codec cannot decode).
+// workload without a command for the guard to wrap, or a template the codec cannot decode), or
+// when Nomad would refuse what it renders (nomad/limits.h: ACL policy name and description, job
+// ID, lock path, update block, kill timeouts against the progress deadline).
+//
+// Update strategy per shape: batch jobs get none (Nomad refuses one). Service jobs get Nomad's
+// default (max_parallel 1, health_check "checks", which without services means "all tasks running
+// for min_healthy_time"), which fits every shape whose allocations run all their tasks while they
+// wait for the lock: shim and sidecar, and split without standbys. A split-mode standby waits in
+// its prestart acquire task forever, so it never turns healthy and every deployment would fail;
+// split with standbys gets MaxParallel 0: no deployment, all allocations replaced at once, the old
+// holder releases and one new allocation acquires.
 base::Result<Rendered> Render(const spec::Singleton& s, const RenderOptions& opts = {});
 
 // The spec::SpecCheck that `validate`, `render` and the controller use: the timer rule

@@ -4,6 +4,9 @@
 #include <cctype>
 #include <utility>
 
+#include "controller/nomad/limits.h"
+#include "controller/sim/job_rules.h"
+
 namespace nsg::sim {
 namespace {
 
@@ -260,13 +263,6 @@ const typename Map::mapped_type* ClosestMatch(const Map& m, const std::string& t
   return best;
 }
 
-bool ValidPolicyName(const std::string& name) {
-  if (name.empty() || name.size() > 128) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-  });
-}
-
 }  // namespace
 
 bool AclState::GlobMatch(std::string_view pattern, std::string_view text) {
@@ -347,29 +343,16 @@ base::Result<AclState::ParsedPolicy> AclState::ParseRules(std::string_view rules
 AclState::AclState(SimCore& core, Options opts) : core_(core), opts_(std::move(opts)) {}
 
 base::Result<uint64_t> AclState::UpsertPolicy(nomad::AclPolicy policy) {
-  if (!ValidPolicyName(policy.name)) {
-    return base::Status::InvalidSpec("ACL policy validation failed: invalid name '" +
-                                     policy.name + "'");
-  }
-  if (policy.job_acl) {
-    const nomad::JobAcl& j = *policy.job_acl;
-    if (!j.job_id.empty() && j.namespace_.empty()) {
-      return base::Status::InvalidSpec(
-          "ACL policy validation failed: namespace must be set to set job ID");
-    }
-    if (!j.group.empty() && j.job_id.empty()) {
-      return base::Status::InvalidSpec(
-          "ACL policy validation failed: job ID must be set to set group");
-    }
-    if (!j.task.empty() && j.group.empty()) {
-      return base::Status::InvalidSpec(
-          "ACL policy validation failed: group must be set to set task");
-    }
-  }
+  // ACLPolicy.Validate (nomad/structs/acl.go): name, rules, description, JobACL, all reported;
+  // UpsertPolicies answers them as a coded 400 "policy 0 invalid: <multierror>".
+  std::vector<std::string> errs = nomad::AclPolicyErrors(policy);
   auto parsed = ParseRules(policy.rules);
   if (!parsed.ok()) {
-    return base::Status::InvalidSpec("ACL policy validation failed: " + parsed.status().message());
+    const bool name_bad = nomad::PolicyNameError(policy.name).has_value();
+    errs.insert(errs.begin() + (name_bad ? 1 : 0),
+                "failed to parse rules: " + parsed.status().message());
   }
+  if (!errs.empty()) return base::Status::InvalidSpec("policy 0 invalid: " + MultiErrorText(errs));
   uint64_t index = core_.NextIndex();
   auto it = policies_.find(policy.name);
   policy.create_index = it == policies_.end() ? index : it->second.policy.create_index;

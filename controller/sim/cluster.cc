@@ -607,8 +607,7 @@ Cluster::Impl::GroupPlan Cluster::Impl::ReconcileGroup(const Job* job, const std
       const Job* aj = AllocJob(*r);
       const nomad::TaskGroup* atg = aj != nullptr ? FindGroup(*aj, group) : tg;
       if (atg == nullptr) atg = tg;
-      Duration kill = kDefaultKillTimeout;
-      for (const auto& t : atg->tasks) kill = std::max(kill, t.kill_timeout.value_or(Duration(0)));
+      const Duration kill = nomad::WaitClientStopKillTimeout(*atg);
       int64_t lost_at = 0;
       for (const auto& s : r->a.alloc_states) {
         if (s.field == "ClientStatus" && s.value == nomad::kClientLost) {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "controller/base/duration.h"
+#include "controller/nomad/limits.h"
 
 namespace nsg::sim {
 
@@ -74,6 +75,7 @@ void CanonicalizeJob(nomad::Job& job) {
   job.version = 0;
   job.create_index = job.modify_index = job.job_modify_index = 0;
   job.submit_time = 0;
+  nomad::CanonicalizeUpdateStrategies(job);
   for (nomad::TaskGroup& tg : job.task_groups) {
     if (!tg.restart_policy) tg.restart_policy = DefaultRestartPolicy(job.type);
     if (!tg.reschedule_policy) tg.reschedule_policy = DefaultReschedulePolicy(job.type);
@@ -280,11 +282,14 @@ std::vector<std::string> ValidateDisconnect(const nomad::Disconnect& d, const st
   return errs;
 }
 
-std::vector<std::string> ValidateTask(const nomad::Task& t) {
+std::vector<std::string> ValidateTask(const nomad::Task& t, const nomad::TaskGroup& tg,
+                                      const nomad::Job& job) {
   std::vector<std::string> errs;
   if (t.driver.empty()) errs.push_back("Missing task driver");
   if (t.kill_timeout && t.kill_timeout->count() < 0) {
     errs.push_back("KillTimeout must be a positive value");
+  } else if (auto e = nomad::KillTimeoutError(job.type, tg, t)) {
+    errs.push_back(*e);
   }
   if (t.lifecycle) {
     const std::string& h = t.lifecycle->hook;
@@ -313,6 +318,7 @@ std::vector<std::string> ValidateGroup(const nomad::TaskGroup& tg, const nomad::
   } else {
     errs.push_back("Task Group " + tg.name + " should have a reschedule policy");
   }
+  for (auto& e : nomad::UpdateBlockErrors(job.type, tg)) errs.push_back(e);
   if (tg.disconnect) {
     for (auto& e : ValidateDisconnect(*tg.disconnect, job.type)) errs.push_back(e);
   }
@@ -332,7 +338,7 @@ std::vector<std::string> ValidateGroup(const nomad::TaskGroup& tg, const nomad::
   }
   if (leaders > 1) errs.push_back("Only one task may be marked as leader");
   for (const nomad::Task& t : tg.tasks) {
-    auto e = ValidateTask(t);
+    auto e = ValidateTask(t, tg, job);
     if (!e.empty()) errs.push_back("Task " + t.name + " validation failed: " + MultiErrorText(e));
   }
   return errs;
@@ -343,13 +349,7 @@ std::vector<std::string> ValidateGroup(const nomad::TaskGroup& tg, const nomad::
 std::vector<std::string> ValidateJob(const nomad::Job& job) {
   std::vector<std::string> errs;
   if (job.region.empty()) errs.push_back("Missing job region");
-  if (job.id.empty()) {
-    errs.push_back("Missing job ID");
-  } else if (job.id.find(' ') != std::string::npos) {
-    errs.push_back("Job ID contains a space");
-  } else if (job.id.find('\0') != std::string::npos) {
-    errs.push_back("Job ID contains a null character");
-  }
+  if (auto e = nomad::JobIdError(job.id)) errs.push_back(*e);
   if (job.name.empty()) errs.push_back("Missing job name");
   static const std::set<std::string> kTypes = {"service", "batch", "system", "sysbatch"};
   if (job.type.empty()) {

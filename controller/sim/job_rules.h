@@ -10,6 +10,7 @@
 
 #include "controller/base/status.h"
 #include "controller/nomad/job.h"
+#include "controller/nomad/limits.h"
 #include "controller/nomad/plan.h"
 
 namespace nsg::sim {
@@ -21,7 +22,7 @@ std::string MultiErrorText(const std::vector<std::string>& errors);
 // Nomad's restart/reschedule defaults for a job type (§10). nullopt for types without one.
 std::optional<nomad::RestartPolicy> DefaultRestartPolicy(const std::string& job_type);
 std::optional<nomad::ReschedulePolicy> DefaultReschedulePolicy(const std::string& job_type);
-inline constexpr base::Duration kDefaultKillTimeout = std::chrono::seconds(5);
+inline constexpr base::Duration kDefaultKillTimeout = nomad::kDefaultKillTimeout;
 
 // Fills the API and server defaults (§5.10): Name, Region, Type, Priority, Datacenters ["*"],
 // NodePool "default", group restart/reschedule policies, Disconnect.Replace/Reconcile, task

@@ -9,26 +9,6 @@ namespace {
 
 constexpr char kPermissionDenied[] = "Permission denied";
 
-bool ValidPathChars(const std::string& path) {
-  if (path.empty() || path.size() > 128) return false;
-  return std::all_of(path.begin(), path.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '~' || c == '/';
-  });
-}
-
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (;;) {
-    size_t slash = path.find('/', start);
-    parts.push_back(path.substr(start, slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
 size_t ItemsSize(const nomad::StringMap& items) {
   size_t n = 0;
   for (const auto& [k, v] : items) n += k.size() + v.size();
@@ -74,29 +54,7 @@ std::vector<std::string> Variables::Validate(const nomad::Variable& var) {
   if (ItemsSize(var.items) > kMaxVariableSize) {
     errs.push_back("variables are limited to 64KiB in total size");
   }
-  if (var.path.empty()) {
-    errs.push_back("variable requires path");
-  } else if (!ValidPathChars(var.path)) {
-    errs.push_back("invalid path \"" + var.path + "\"");
-  } else {
-    std::vector<std::string> parts = SplitPath(var.path);
-    if (parts[0] == "nomad") {
-      bool ok = false;
-      if (parts.size() >= 2) {
-        ok = parts[1] == "jobs" || parts[1].rfind("sentinel", 0) == 0 ||
-             (parts[1] == "job-templates" && parts.size() == 3 && !parts[2].empty());
-      }
-      if (parts.size() == 1) {
-        errs.push_back(
-            "\"nomad\" is a reserved top-level directory path, but you may write variables to "
-            "\"nomad/jobs\", \"nomad/job-templates\", or below");
-      } else if (!ok) {
-        errs.push_back(
-            "only paths at \"nomad/jobs\" or below are valid paths under the top-level "
-            "\"nomad\" directory");
-      }
-    }
-  }
+  if (auto e = nomad::VariablePathError(var.path)) errs.push_back(*e);
   return errs;
 }
 
@@ -326,8 +284,8 @@ VarReply Variables::AcquireLock(const Identity& who, const std::string& request_
 
   // VariableLock.Canonicalize, then Validate.
   nomad::VariableLock& lock = *var.lock;
-  if (lock.ttl == base::Duration(0)) lock.ttl = kDefaultLockTtl;
-  if (lock.lock_delay == base::Duration(0)) lock.lock_delay = kDefaultLockDelay;
+  lock.ttl = nomad::EffectiveLockTtl(lock.ttl);
+  lock.lock_delay = nomad::EffectiveLockDelay(lock.lock_delay);
   if (lock.id.empty()) lock.id = core_.NewUuid();
   std::vector<std::string> errs = Validate(var);
   if (lock.ttl < base::Duration(0) || lock.lock_delay < base::Duration(0)) {

@@ -51,17 +51,18 @@
 #include <utility>
 #include <vector>
 
+#include "controller/nomad/limits.h"
 #include "controller/nomad/variable.h"
 #include "controller/sim/acl.h"
 #include "controller/sim/sim_core.h"
 
 namespace nsg::sim {
 
-// Limits and defaults of nomad/structs/variables.go.
-inline constexpr base::Duration kMinLockTtl = std::chrono::seconds(10);
-inline constexpr base::Duration kMaxLockTtl = std::chrono::hours(24);
-inline constexpr base::Duration kDefaultLockTtl = std::chrono::seconds(15);
-inline constexpr base::Duration kDefaultLockDelay = std::chrono::seconds(15);
+// Limits and defaults of nomad/structs/variables.go (nomad/limits.h).
+inline constexpr base::Duration kMinLockTtl = nomad::kMinLockTtl;
+inline constexpr base::Duration kMaxLockTtl = nomad::kMaxLockTtl;
+inline constexpr base::Duration kDefaultLockTtl = nomad::kDefaultLockTtl;
+inline constexpr base::Duration kDefaultLockDelay = nomad::kDefaultLockDelay;
 inline constexpr size_t kMaxVariableSize = 64 * 1024;
 
 // What a variables handler answers, before encoding.

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <utility>
 
+#include "controller/nomad/limits.h"
+
 namespace nsg::spec {
 
 std::string Diagnostic::ToString() const {
@@ -163,12 +165,7 @@ bool MatchesJobId(std::string_view s) {
   });
 }
 
-bool MatchesNamespace(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-  });
-}
+bool MatchesNamespace(std::string_view s) { return nomad::ValidNamespace(s); }
 
 bool MatchesEnvName(std::string_view s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
@@ -177,36 +174,26 @@ bool MatchesEnvName(std::string_view s) {
   });
 }
 
-// nomad-api.md §2.3: ^[a-zA-Z0-9-_~/]{1,128}$ plus the rules for the reserved nomad/ prefix. We
-// also refuse empty segments ("a//b", a leading or trailing '/'): the Go client strips them, so
-// the path a user wrote would not be the path Nomad stores.
+// Nomad's variable path rule (nomad::VariablePathError), in the words of a spec's author. We also
+// refuse empty segments ("a//b", a leading or trailing '/'): the Go client strips them, so the path
+// a user wrote would not be the path Nomad stores.
 std::optional<std::string> CheckVariablePath(std::string_view p) {
-  if (p.empty() || p.size() > 128) return "must be 1 to 128 characters long";
-  for (char c : p) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '~' &&
-        c != '/') {
-      return "may contain only letters, digits and - _ ~ / (Nomad's variable path rule)";
-    }
+  if (p.empty() || p.size() > nomad::kMaxVariablePathLength) {
+    return "must be 1 to " + std::to_string(nomad::kMaxVariablePathLength) + " characters long";
+  }
+  const std::optional<std::string> nomad_error = nomad::VariablePathError(p);
+  if (nomad_error && nomad_error->starts_with("invalid path")) {
+    return "may contain only letters, digits and - _ ~ / (Nomad's variable path rule)";
   }
   if (p.front() == '/' || p.back() == '/' || p.find("//") != std::string_view::npos) {
     return "must not start or end with '/' or contain an empty segment";
   }
-  std::vector<std::string_view> parts;
-  for (size_t start = 0;;) {
-    size_t slash = p.find('/', start);
-    parts.push_back(p.substr(start, slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
+  if (nomad_error) {
+    return "is under Nomad's reserved \"nomad/\" prefix, where only nomad/jobs, nomad/jobs/... "
+           "and nomad/job-templates/<name> are allowed (nomad/sentinel/... only from Nomad "
+           "1.11.2; Nomad says: " + *nomad_error + ")";
   }
-  if (parts[0] != "nomad") return std::nullopt;
-  constexpr char kReserved[] =
-      "is under Nomad's reserved \"nomad/\" prefix, where only nomad/jobs, nomad/jobs/..., "
-      "nomad/sentinel... and nomad/job-templates/<name> are allowed";
-  if (parts.size() == 1) return kReserved;
-  if (parts[1] == "jobs") return std::nullopt;
-  if (parts[1].substr(0, 8) == "sentinel") return std::nullopt;
-  if (parts[1] == "job-templates" && parts.size() == 3) return std::nullopt;
-  return kReserved;
+  return std::nullopt;
 }
 
 // A plausible cron expression for Nomad's periodic block (hashicorp/cronexpr): 5 to 7
@@ -953,6 +940,17 @@ void DocDecoder::DecodeSpec(const Field& f) {
   if (Field c = m.Get("lock"); c.present) DecodeLock(c);
   if (name_ok_ && s_->positions.count("spec.lock.path") == 0) {
     sp.lock.path = DefaultLockPath(s_->metadata.name);
+    if (auto why = CheckVariablePath(sp.lock.path)) {
+      const size_t room = nomad::kMaxVariablePathLength - DefaultLockPath("").size();
+      std::string msg = "the default lock path " + Quote(sp.lock.path) + " " + *why;
+      if (sp.lock.path.size() > nomad::kMaxVariablePathLength) {
+        msg += " (it has " + std::to_string(sp.lock.path.size()) + "): use a name of at most " +
+               std::to_string(room) + " characters, or set spec.lock.path";
+      } else {
+        msg += ": set spec.lock.path for a name with '.'";
+      }
+      Error(s_->PositionOf("metadata.name"), "metadata.name", msg);
+    }
   }
   if (batch && sp.lock.mode != LockMode::kShim) {
     Error(s_->PositionOf("spec.lock.mode"), "spec.lock.mode",
@@ -1024,7 +1022,11 @@ void DocDecoder::DecodeLock(const Field& f) {
   if (Field c = m.Get("delay"); c.present) {
     if (auto v = Dur(c)) {
       if (*v > kMaxLockDelay) {
-        Error(c, "must be between 0s and 24h, got " + base::FormatDuration(*v));
+        Error(c, "must be more than 0s and at most 24h, got " + base::FormatDuration(*v));
+      } else if (nomad::EffectiveLockDelay(*v) != *v) {
+        Error(c, "Nomad cannot apply a lock delay of 0s: VariableLock.Canonicalize turns 0 into "
+                 "its default " + base::FormatDuration(nomad::EffectiveLockDelay(*v)) +
+                     "; leave delay out for that, or write a positive delay such as 1s");
       } else {
         l.delay = *v;
       }
@@ -1316,6 +1318,10 @@ void DocDecoder::DecodeTemplate(const Field& f) {
         } else if (!task[req].is_string() || task[req].get<std::string>().empty()) {
           Error(pos(tp + "." + req), tp + "." + req, "expected a non-empty string");
         }
+      }
+      if (task.contains("KillTimeout") && task["KillTimeout"].is_number_integer()) {
+        s_->template_max_kill_timeout =
+            std::max(s_->template_max_kill_timeout, Duration(task["KillTimeout"].get<int64_t>()));
       }
       if (!task.contains("Lifecycle") || task["Lifecycle"].is_null()) {
         workloads.push_back(i);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controller/base/duration.h"
+#include "controller/nomad/limits.h"
 
 namespace nsg::spec {
 
@@ -72,9 +73,10 @@ inline constexpr Duration kDefaultBatchRescheduleDelay = 5s;
 inline constexpr char kDefaultBatchRescheduleDelayFunction[] = "constant";
 inline constexpr bool kDefaultBatchRescheduleUnlimited = false;
 
-// ---- Limits the loader enforces (Nomad's own, nomad-api.md §2.3 and §10) ----
-inline constexpr Duration kMinLockTtl = 10s;
-inline constexpr Duration kMaxLockTtl = 24h;
+// ---- Limits the loader enforces (Nomad's own, from nomad/limits.h, and §10) ----
+inline constexpr Duration kMinLockTtl = nomad::kMinLockTtl;
+inline constexpr Duration kMaxLockTtl = nomad::kMaxLockTtl;
+// Ours: Nomad has no upper bound on LockDelay (and turns 0 into 15s, so the loader refuses 0).
 inline constexpr Duration kMaxLockDelay = 24h;
 inline constexpr int kMinPriority = 1;
 inline constexpr int kMaxPriority = 100;
@@ -90,8 +92,10 @@ const char* JobTypeName(JobType t);        // "service" | "batch"
 const char* LockModeName(LockMode m);      // "shim" | "sidecar" | "split"
 const char* AgentDriverName(AgentDriver d);  // "raw_exec" | "exec" | "docker"
 
-// The lock path used when spec.lock.path is not written: "nomad/jobs/<job_id>/lock". Under
-// nomad/jobs/<job> so that Nomad's implicit workload identity can already read it.
+// The lock path used when spec.lock.path is not written: "nomad/jobs/<job_id>/lock". Under the
+// job's own prefix, but not readable through Nomad's implicit workload policy: that covers only
+// nomad/jobs, nomad/jobs/<job>, .../<group> and .../<group>/<task> exactly (acl/acl.go
+// matchingVariablesCapabilitySet); the rendered JobACL policy grants access to the lock path.
 std::string DefaultLockPath(const std::string& job_id);
 
 // Where a value came from, 1-based; line 0 means "not from a file" (a default).
@@ -201,6 +205,8 @@ struct Singleton {
     return spec.task ? spec.task->kill_timeout : template_kill_timeout;
   }
   Duration template_kill_timeout = kDefaultKillTimeout;
+  // The largest KillTimeout written on any task of the template (0 when none is written).
+  Duration template_max_kill_timeout{0};
 
   // The position of `field`, or of its nearest parent that was written, or of the document.
   SourcePos PositionOf(const std::string& field) const;

@@ -33,11 +33,15 @@ std::string Secs(Duration d) {
 
 Timers TimersOf(const spec::Singleton& s, const Assumptions& a) {
   Timers t;
-  t.ttl = s.spec.lock.ttl;
-  t.delay = s.spec.lock.delay;
+  t.ttl = nomad::EffectiveLockTtl(s.spec.lock.ttl);
+  t.delay = nomad::EffectiveLockDelay(s.spec.lock.delay);
   t.give_up = s.GiveUp();
   t.kill_timeout = s.KillTimeout();
   t.stop_on_client_after = s.spec.failover.stop_on_client_after;
+  // Every lock-agent task (and the shim-wrapped workload) gets K + kAgentKillGrace; a template's
+  // other tasks keep their own.
+  t.group_kill_timeout = nomad::LargestKillTimeout(
+      {t.kill_timeout + kAgentKillGrace, s.template_max_kill_timeout});
   t.guard_poll = a.guard_poll;  // every mode runs the workload under a guard (shim: our child)
   t.standby = s.spec.standby;
   return t;
@@ -57,10 +61,11 @@ Budget Compute(const Timers& t, const Assumptions& a) {
   if (t.standby > 0) {
     b.crash_failover = lock_free + a.acquire_latency;
   } else {
-    // The replacement is placed after node-down detection + stop_on_client_after + max(K, 5s)
-    // (nomad-api.md §7.3), and can run only once the old lock is free.
-    const Duration placed = a.heartbeat_detection + t.stop_on_client_after +
-                            std::max<Duration>(t.kill_timeout, 5s) + a.placement;
+    // The replacement is placed after node-down detection + stop_on_client_after + the group's
+    // largest kill timeout (Allocation.WaitClientStop), and can run only once the old lock is free.
+    const Duration placed =
+        a.heartbeat_detection + t.stop_on_client_after +
+        nomad::LargestKillTimeout({t.kill_timeout, t.group_kill_timeout}) + a.placement;
     b.crash_failover = std::max(placed, lock_free) + a.acquire_latency;
   }
   // Graceful: the holder stops its workload (≤ K) and releases; a standby acquires at once, without
@@ -149,8 +154,10 @@ std::vector<std::string> Explain(const spec::Singleton& s, const Assumptions& a)
                   (t.standby > 0 ? " (hot standby: 2×ttl + delay + acquire)"
                                  : " (no standby: node-down detection + stopOnClientAfter " +
                                        FormatDuration(t.stop_on_client_after) +
-                                       " + max(killTimeout, 5s) + placement, or the lock, "
-                                       "whichever is later)"));
+                                       " + the group's largest kill timeout " +
+                                       FormatDuration(nomad::LargestKillTimeout(
+                                           {t.kill_timeout, t.group_kill_timeout})) +
+                                       " + placement, or the lock, whichever is later)"));
   lines.push_back("worst-case downtime on graceful handover (drain, update, stop): " +
                   Secs(b.graceful_handover));
   return lines;

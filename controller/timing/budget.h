@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "controller/base/duration.h"
+#include "controller/nomad/limits.h"
 #include "controller/spec/loader.h"
 #include "controller/spec/singleton.h"
 
@@ -38,12 +39,21 @@ struct Assumptions {
 };
 
 // The inputs of the rule, taken from a Singleton (or written directly by tests and the agent).
+// A lock agent needs this long beyond the workload's kill timeout to stop it and release the lock
+// before Nomad force-kills the agent: the renderer gives every task that runs an agent a kill
+// timeout of K + this.
+inline constexpr Duration kAgentKillGrace = 5s;
+
 struct Timers {
   Duration ttl{0};                   // T
-  Duration delay{0};                 // D
+  Duration delay{0};                 // D, as the server applies it (nomad::EffectiveLockDelay)
   Duration give_up{0};               // G
   Duration kill_timeout{0};          // K
   Duration stop_on_client_after{0};
+  // The largest kill timeout of any task in the rendered group: after stop_on_client_after the
+  // server waits this long (at least Nomad's 5s default) before it places a replacement
+  // (nomad::WaitClientStopKillTimeout). 0: only K is known.
+  Duration group_kill_timeout{0};
   Duration guard_poll{0};            // P: the guard's poll (every mode; shim runs one too)
   int standby = 0;
 };

@@ -168,12 +168,14 @@ TEST(AgentValidateTest, Table) {
       {"give-up outlives the lock", [](Config& c) { c.give_up = 40s; }, "timer rule broken"},
       {"kill timeout outlives the lock", [](Config& c) { c.kill_timeout = 30s; },
        "timer rule broken"},
-      // T = 10s, D = 0: server side 19.8s; (10 + 5)·1.01 + 1 = 16.15 ≤ 19.8.
-      {"short ttl without delay", [](Config& c) { c.ttl = 10s; c.delay = 0s; c.give_up = 10s; },
+      // T = 10s, D = 1ms: server side 19.80099s; (10 + 5)·1.01 + 1 = 16.15 ≤ 19.8.
+      {"short ttl, tiny delay", [](Config& c) { c.ttl = 10s; c.delay = 1ms; c.give_up = 10s; },
        ""},
       // (14 + 5)·1.01 + 1 = 20.19 > 19.8.
-      {"short ttl, long give-up", [](Config& c) { c.ttl = 10s; c.delay = 0s; c.give_up = 14s; },
+      {"short ttl, long give-up", [](Config& c) { c.ttl = 10s; c.delay = 1ms; c.give_up = 14s; },
        "raise lock.delay"},
+      // Nomad would apply 15s, not 0 (VariableLock.Canonicalize).
+      {"zero delay", [](Config& c) { c.delay = 0s; }, "Nomad turns a zero lock delay into"},
       {"jitter out of range", [](Config& c) { c.jitter = 1.5; }, "jitter"},
   };
   for (const auto& tc : cases) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "controller/nomad/codec.h"
+#include "controller/nomad/limits.h"
 #include "controller/spec/loader.h"
 #include "controller/timing/budget.h"
 
@@ -43,7 +44,7 @@ std::string Golden(const Rendered& r) {
 
 TEST(JobRendererTest, EveryShapeMatchesItsGolden) {
   auto singletons = LoadShapes();
-  ASSERT_EQ(singletons.size(), 9u);
+  ASSERT_EQ(singletons.size(), 11u);
   for (const auto& s : singletons) {
     auto r = Render(s, {.source_path = "", .git_revision = "0123abcd"});
     ASSERT_TRUE(r.ok()) << s.Key() << ": " << r.status().ToString();
@@ -265,6 +266,91 @@ spec:
   EXPECT_NE(loaded.errors[0].message.find("needs config.command"), std::string::npos);
   ASSERT_EQ(loaded.invalid.size(), 1u);
   EXPECT_EQ(loaded.invalid[0].key, "default/bare-image");
+}
+
+TEST(JobRendererTest, PolicyDescriptionStaysWithinNomadsLimit) {
+  // nomad/structs/acl.go ACLPolicy.Validate: "description longer than 256". The description used
+  // to embed the lock path and the key in full, so a 77-character name in "default" overflowed.
+  auto check = [](const std::string& ns, const std::string& name, const std::string& path) {
+    spec::Singleton s = Find(LoadShapes(), "sidecar-raw");
+    s.metadata.namespace_ = ns;
+    s.metadata.name = name;
+    s.spec.lock.path = path.empty() ? spec::DefaultLockPath(name) : path;
+    auto r = Render(s);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_LE(r->policy.description.size(), nomad::kMaxPolicyDescriptionLength) << name;
+    EXPECT_EQ(nomad::AclPolicyErrors(r->policy), std::vector<std::string>{}) << name;
+    EXPECT_NE(r->policy.description.find("nomad-singleton"), std::string::npos);
+  };
+  check("default", std::string(77, 'n'), "");
+  check("default", std::string(112, 'n'), "");  // the longest name with the default path
+  check(std::string(128, 's'), std::string(128, 'n'), std::string(128, 'p'));
+  // Short ones keep the full text.
+  auto r = Render(Find(LoadShapes(), "sidecar-raw"));
+  EXPECT_EQ(r->policy.description,
+            "nomad-singleton: lock nomad/jobs/sidecar-raw/lock for job default/sidecar-raw "
+            "(managed by nomad-singleton; edits are reverted)");
+}
+
+TEST(JobRendererTest, UpdateStrategyFitsEachShape) {
+  // Nomad gives every service job api/jobs.go DefaultUpdateStrategy (max_parallel 1, health
+  // "checks"): fine while every allocation runs all its tasks, as shim and sidecar standbys do. A
+  // split-mode standby waits in its prestart task, never turns healthy, and would fail every
+  // deployment: the renderer turns deployments off for that shape (MaxParallel 0,
+  // UpdateStrategy.IsEmpty). Batch jobs may not have an update block at all.
+  for (const auto& s : LoadShapes()) {
+    auto r = Render(s);
+    ASSERT_TRUE(r.ok()) << s.Key();
+    nomad::Job registered = r->job;
+    nomad::CanonicalizeUpdateStrategies(registered);
+    const auto u = nomad::UpdateStrategyOf(registered.task_groups[0]);
+    if (s.spec.type == spec::JobType::kBatch) {
+      EXPECT_FALSE(u) << s.Key();
+      continue;
+    }
+    ASSERT_TRUE(u) << s.Key();
+    const bool split_standby = s.spec.lock.mode == spec::LockMode::kSplit && s.spec.standby > 0;
+    EXPECT_EQ(u->max_parallel, split_standby ? 0 : 1) << s.Key();
+  }
+  auto split = Render(Find(LoadShapes(), "split-standby"));
+  ASSERT_TRUE(split.ok());
+  EXPECT_EQ(split->job.task_groups[0].count, 2);
+  EXPECT_EQ(split->job.task_groups[0].extra.at(nomad::kUpdateKey), R"({"MaxParallel":0})");
+}
+
+TEST(JobRendererTest, TimingUsesTheRenderedGroupsLargestKillTimeout) {
+  // Allocation.WaitClientStop waits the largest kill timeout in the group, the lock agent's
+  // (K + 5s) included: timing must see the same value the rendered job carries.
+  for (const auto& s : LoadShapes()) {
+    auto r = Render(s);
+    ASSERT_TRUE(r.ok()) << s.Key();
+    EXPECT_EQ(timing::TimersOf(s).group_kill_timeout,
+              nomad::WaitClientStopKillTimeout(r->job.task_groups[0]))
+        << s.Key();
+  }
+}
+
+TEST(JobRendererTest, CheckSpecRefusesAKillTimeoutNomadsProgressDeadlineRefuses) {
+  // Task.Validate: in a service job no task's KillTimeout may exceed the group's ProgressDeadline
+  // (10m by default); the lock agent's tasks get K + 5s.
+  std::string doc = R"(apiVersion: nomad-singleton.io/v1alpha1
+kind: Singleton
+metadata: {name: slow-stop}
+spec:
+  lock: {ttl: 10m, delay: 10m}
+  task:
+    driver: raw_exec
+    config: {command: /bin/app}
+    killTimeout: 9m58s
+)";
+  auto loaded = spec::LoadSpecs({{"slow.yaml", doc}}, CheckSpec);
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_EQ(loaded.errors[0].field, "spec.task");
+  EXPECT_NE(loaded.errors[0].message.find(
+                "task singleton-lock: KillTimout (10m3s) longer than the group's ProgressDeadline "
+                "(10m0s)"),
+            std::string::npos)
+      << loaded.errors[0].message;
 }
 
 TEST(JobRendererTest, IsDeterministic) {

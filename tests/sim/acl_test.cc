@@ -70,15 +70,29 @@ TEST_F(AclTest, UpsertIsRaftIndexedAndKeepsCreateIndex) {
   EXPECT_FALSE(acl_.GetPolicy("p").has_value());
 }
 
-TEST_F(AclTest, JobAclValidation) {
+TEST_F(AclTest, PolicyValidationReportsEveryReasonAsNomadDoes) {
+  // ACLPolicy.Validate (nomad/structs/acl.go): every reason, wrapped by UpsertPolicies as
+  // "policy 0 invalid: <multierror>".
+  auto one = [](const std::string& e) {
+    return "policy 0 invalid: 1 error occurred:\n\t* " + e + "\n\n";
+  };
   EXPECT_EQ(acl_.UpsertPolicy(JobPolicy("p", "", "", "job")).status().message(),
-            "ACL policy validation failed: namespace must be set to set job ID");
+            one("namespace must be set to set job ID"));
   EXPECT_EQ(acl_.UpsertPolicy(JobPolicy("p", "", "ns", "", "g")).status().message(),
-            "ACL policy validation failed: job ID must be set to set group");
+            one("job ID must be set to set group"));
   EXPECT_EQ(acl_.UpsertPolicy(JobPolicy("p", "", "ns", "j", "", "t")).status().message(),
-            "ACL policy validation failed: group must be set to set task");
-  EXPECT_FALSE(acl_.UpsertPolicy(JobPolicy("bad name", "", "ns", "j")).ok());
+            one("group must be set to set task"));
+  EXPECT_EQ(acl_.UpsertPolicy(JobPolicy("bad name", "", "ns", "j")).status().message(),
+            one("invalid name 'bad name'"));
+  EXPECT_EQ(acl_.UpsertPolicy(JobPolicy(std::string(129, 'p'), "", "ns", "j")).status().code(),
+            base::StatusCode::kInvalidSpec);
+  EXPECT_TRUE(acl_.UpsertPolicy(JobPolicy(std::string(128, 'p'), "", "ns", "j")).ok());
   EXPECT_FALSE(acl_.UpsertPolicy(JobPolicy("p", "namespace \"x\" {", "ns", "j")).ok());
+  nomad::AclPolicy p = JobPolicy("bad name", kLockRules, "ns", "j");
+  p.description = std::string(257, 'd');
+  EXPECT_EQ(acl_.UpsertPolicy(p).status().message(),
+            "policy 0 invalid: 2 errors occurred:\n\t* invalid name 'bad name'\n\t* description "
+            "longer than 256\n\n");
 }
 
 TEST_F(AclTest, WorkloadGetsJobAclPolicyCapabilities) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "controller/nomad/limits.h"
 #include "controller/sim/job_rules.h"
 #include "tests/sim/cluster_test_util.h"
 
@@ -186,6 +187,57 @@ TEST_F(ClusterTest, ValidationErrorsUseMultierrorText) {
   EXPECT_NE(m.find("If Attempts >0, Unlimited cannot also be set to true"), std::string::npos);
   EXPECT_NE(m.find("Invalid delay function \"linear\""), std::string::npos);
   EXPECT_FALSE(cluster_->GetJob("default", "web"));
+}
+
+TEST_F(ClusterTest, RegisterCanonicalizesTheDefaultUpdateStrategy) {
+  // api/jobs.go Job.Canonicalize gives a service job DefaultUpdateStrategy; TaskGroup.Canonicalize
+  // merges it under the group's own block (command/agent/job_endpoint.go keeps the whole group
+  // block, MaxParallel 0 included).
+  nomad::Job svc = MakeJob("svc");
+  Register(svc);
+  auto stored = cluster_->GetJob("default", "svc");
+  ASSERT_TRUE(stored);
+  auto u = nomad::UpdateStrategyOf(stored->task_groups[0]);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->max_parallel, 1);
+  EXPECT_EQ(u->health_check, "checks");
+  EXPECT_EQ(u->min_healthy_time, 10s);
+  EXPECT_EQ(u->healthy_deadline, 5min);
+  EXPECT_EQ(u->progress_deadline, 10min);
+
+  nomad::Job off = MakeJob("off");
+  off.task_groups[0].extra[nomad::kUpdateKey] = R"({"MaxParallel":0})";
+  Register(off);
+  u = nomad::UpdateStrategyOf(cluster_->GetJob("default", "off")->task_groups[0]);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->max_parallel, 0);
+  EXPECT_EQ(u->healthy_deadline, 5min);
+
+  Register(MakeJob("b", 1, nomad::kJobTypeBatch));
+  EXPECT_FALSE(nomad::UpdateStrategyOf(cluster_->GetJob("default", "b")->task_groups[0]));
+}
+
+TEST_F(ClusterTest, UpdateBlockRulesUseNomadsMessages) {
+  // TaskGroup.Validate: batch jobs may not have an update block; Task.Validate: a service task's
+  // KillTimeout may not exceed the group's ProgressDeadline (10m by default).
+  nomad::RegisterRequest req;
+  req.job = MakeJob("b", 1, nomad::kJobTypeBatch);
+  req.job.task_groups[0].extra[nomad::kUpdateKey] = R"({"MaxParallel":0})";
+  auto batch = cluster_->Register(req, "default");
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().message(),
+            "1 error occurred:\n\t* Task group app validation failed: 1 error occurred:\n\t* "
+            "Job type \"batch\" does not allow update block\n\n\n\n");
+  req.job = MakeJob("slow");
+  req.job.task_groups[0].tasks[0].kill_timeout = 10min + 1s;
+  auto slow = cluster_->Register(req, "default");
+  ASSERT_FALSE(slow.ok());
+  EXPECT_NE(slow.status().message().find(
+                "KillTimout (10m1s) longer than the group's ProgressDeadline (10m0s)"),
+            std::string::npos)
+      << slow.status().message();
+  req.job.task_groups[0].tasks[0].kill_timeout = 10min;
+  EXPECT_TRUE(cluster_->Register(req, "default").ok());
 }
 
 TEST_F(ClusterTest, JobStatusGoesPendingRunningDead) {
@@ -533,7 +585,8 @@ TEST_F(ClusterTest, StopOnClientAfterDelaysReplacementAndClientKillsOnItsOwn) {
   EXPECT_GT(killed, last_hb + 60s);
   EXPECT_LE(killed, last_hb + 65s + 100ms);
   EXPECT_EQ(RunsOf("main").front().signal, kSigInt);
-  // The server: node down → lost at lostTime; replacement at lostTime + D + max(K, 5s).
+  // The server: node down → lost at lostTime; replacement at lostTime + D + the group's largest
+  // kill timeout (≥ 5s).
   ASSERT_TRUE(RunUntil([&] { return Alloc(a.id).client_status == "lost"; }, 10s, 10ms));
   auto lost = Alloc(a.id);
   ASSERT_FALSE(lost.followup_eval_id.empty());

@@ -672,8 +672,9 @@ TEST_P(Conformance, SimPartitionedClientStopsItsAllocationBeforeTheReplacementSt
   // by at most one heartbeat interval, 20s), and not long after.
   EXPECT_GE(first_gone_at - cut_at, 10'000'000'000);
   EXPECT_LE(first_gone_at - cut_at, 40'000'000'000);
-  // The replacement: after lostTime + D (30s) + max(K, 5s), where lostTime is at least the
-  // heartbeat TTL + grace (≥ 20s) after the last heartbeat, itself at most 20s before the cut.
+  // The replacement: after lostTime + D (30s) + the group's largest kill timeout (≥ 5s), where
+  // lostTime is at least the heartbeat TTL + grace (≥ 20s) after the last heartbeat, itself at
+  // most 20s before the cut.
   EXPECT_GE(st["Now"].get<int64_t>() - cut_at, 35'000'000'000);
   ASSERT_EQ(c.Call("POST", "/v1/sim/node/" + node + "/heal").status, 200);
 }

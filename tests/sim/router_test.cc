@@ -104,6 +104,21 @@ TEST_F(RouterAclTest, AclPolicyEndpointsRoundTrip) {
   EXPECT_EQ(Do("GET /v1/acl/policy/example-lock", "", "mgmt").status, 404);
 }
 
+TEST_F(RouterAclTest, AclPolicyUpsertRefusesADescriptionOver256Bytes) {
+  // nomad/structs/acl.go ACLPolicy.Validate (maxPolicyDescriptionLength = 256), answered by
+  // ACL.UpsertPolicies as a coded 400 "policy 0 invalid: <multierror>".
+  auto body = [](size_t n) {
+    return R"({"Name":"p","Description":")" + std::string(n, 'd') +
+           R"(","Rules":"namespace \"prod\" {\n policy = \"read\"\n}"})";
+  };
+  Reply too_long = Do("POST /v1/acl/policy/p", body(257), "mgmt");
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(too_long.body,
+            "policy 0 invalid: 1 error occurred:\n\t* description longer than 256\n\n");
+  EXPECT_EQ(Do("GET /v1/acl/policy/p", "", "mgmt").status, 404);
+  EXPECT_EQ(Do("POST /v1/acl/policy/p", body(256), "mgmt").status, 200);
+}
+
 TEST_F(RouterTest, AclEndpointsWithAclsDisabledAre400) {
   Reply r = Do("GET /v1/acl/policies");
   EXPECT_EQ(r.status, 400);

@@ -247,6 +247,10 @@ TEST_F(VarsTest, SetInvalidPathsAre500) {
   EXPECT_EQ(Do("PUT /v1/var/nomad/jobs/x", R"({"Items":{"k":"v"}})").status, 200);
   EXPECT_EQ(Do("PUT /v1/var/nomad/job-templates/t", R"({"Items":{"k":"v"}})").status, 200);
   EXPECT_EQ(Do("PUT /v1/var/nomad/job-templates/t/u", R"({"Items":{"k":"v"}})").status, 500);
+  // nomad/sentinel arrived in 1.11.2; the simulator follows the oldest supported rule (1.10.2).
+  EXPECT_EQ(Do("PUT /v1/var/nomad/sentinel/x", R"({"Items":{"k":"v"}})").body,
+            "1 error occurred:\n\t* only paths at \"nomad/jobs\" or \"nomad/job-templates\" and "
+            "below are valid paths under the top-level \"nomad\" directory\n\n");
 }
 
 TEST_F(VarsTest, SetItemsOver64KiBIs500) {
@@ -370,6 +374,18 @@ TEST_F(VarsTest, AcquireLockDelayHasNoBoundButMustNotBeNegative) {
   Reply neg = Do("PUT /v1/var/b?lock-acquire", R"({"Lock":{"LockDelay":"-1s"}})");
   EXPECT_EQ(neg.status, 500);
   EXPECT_EQ(neg.body, "1 error occurred:\n\t* Lock delay and TTL must be positive\n\n");
+}
+
+TEST_F(VarsTest, AcquireTurnsAZeroLockDelayIntoFifteenSeconds) {
+  // VariableLock.Canonicalize (nomad/structs/variables.go): 0 is "unset", so a lock asked for with
+  // LockDelay 0 (string or number) is held 15s past its TTL timer.
+  for (const char* zero : {R"("0s")", "0"}) {
+    const std::string path = std::string("z") + (zero[0] == '"' ? "s" : "n");
+    Reply r = Do("PUT /v1/var/" + path + "?lock-acquire",
+                 std::string(R"({"Lock":{"TTL":"10s","LockDelay":)") + zero + "}}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["Lock"]["LockDelay"], "15s") << zero;
+  }
 }
 
 TEST_F(VarsTest, AcquireRejectedWhileExpiredLockIsInItsDelay) {

@@ -128,7 +128,7 @@ spec:
   lock:
     path: locks/billing
     ttl: 1m30s
-    delay: 0s
+    delay: 1ms
     mode: split
     agent:
       driver: docker
@@ -169,7 +169,7 @@ spec:
   EXPECT_TRUE(sp.adopt);
   EXPECT_EQ(sp.lock.path, "locks/billing");
   EXPECT_EQ(sp.lock.ttl, 90s);
-  EXPECT_EQ(sp.lock.delay, Duration(0));
+  EXPECT_EQ(sp.lock.delay, 1ms);
   EXPECT_EQ(sp.lock.mode, LockMode::kSplit);
   EXPECT_EQ(sp.lock.agent.driver, AgentDriver::kDocker);
   EXPECT_EQ(sp.lock.agent.command, "/opt/nsg");
@@ -605,9 +605,14 @@ LoadResult LoadNamed(const std::string& name, const std::string& ns) {
 TEST(LoaderTest, NameMustBeAValidJobId) {
   const std::string max_name = "a" + std::string(127, 'b');
   for (const std::string& good : {std::string("a"), std::string("9lives"),
-                                   std::string("a.b_c-d"), max_name}) {
+                                   std::string("a_b-c")}) {
     EXPECT_THAT(Errors(LoadNamed(good, "default")), IsEmpty()) << good;
   }
+  // 128 characters are a valid job ID; the default lock path then needs more room
+  // (NameMustLeaveRoomForTheDefaultLockPath), so the only error is that one.
+  ASSERT_THAT(LoadNamed(max_name, "default").errors, SizeIs(1));
+  EXPECT_THAT(LoadNamed(max_name, "default").errors[0].message,
+              HasSubstr("must be 1 to 128 characters long (it has 144)"));
   for (const std::string& bad :
        {std::string("-a"), std::string("_a"), std::string(".a"), std::string("a/b"),
         std::string("\"a b\""), std::string("\"\""), max_name + "c"}) {
@@ -644,14 +649,15 @@ TEST(LoaderTest, NamespaceRule) {
 TEST(LoaderTest, LockPathFollowsNomadVariableRules) {
   for (const std::string& good :
        {std::string("nomad/jobs"), std::string("nomad/jobs/app/lock"),
-        std::string("nomad/sentinel/x"), std::string("nomad/job-templates/t"),
+        std::string("nomad/job-templates/t"),
         std::string("locks/app"), std::string("a~b_c-D9"), std::string(128, 'p')}) {
     Singleton s = LoadOne("  lock: {path: " + good + "}\n" + kTask);
     EXPECT_EQ(s.spec.lock.path, good);
   }
   const std::string reserved =
-      "is under Nomad's reserved \"nomad/\" prefix, where only nomad/jobs, nomad/jobs/..., "
-      "nomad/sentinel... and nomad/job-templates/<name> are allowed";
+      "is under Nomad's reserved \"nomad/\" prefix, where only nomad/jobs, nomad/jobs/... and "
+      "nomad/job-templates/<name> are allowed (nomad/sentinel/... only from Nomad 1.11.2; Nomad "
+      "says: ";
   struct Case {
     std::string path;
     std::string why;
@@ -661,6 +667,8 @@ TEST(LoaderTest, LockPathFollowsNomadVariableRules) {
            {"nomad/other/x", reserved},
            {"nomad/job-templates", reserved},
            {"nomad/job-templates/a/b", reserved},
+           // Nomad 1.10.2 to 1.11.1 refuse it (nomad/structs/variables.go ValidatePath).
+           {"nomad/sentinel/x", reserved},
            {"\"a b\"", "may contain only letters, digits and - _ ~ / (Nomad's variable path rule)"},
            {"a.b", "may contain only letters, digits and - _ ~ / (Nomad's variable path rule)"},
            {"\"\"", "must be 1 to 128 characters long"},
@@ -675,16 +683,48 @@ TEST(LoaderTest, LockPathFollowsNomadVariableRules) {
     EXPECT_THAT(r.errors[0].message, HasSubstr(c.why)) << c.path;
   }
   EXPECT_THAT(SpecErrors("  lock: {path: nomad}\n" + std::string(kTask)),
-              ElementsAre("s.yaml:6:16: spec.lock.path: invalid lock path \"nomad\": " + reserved));
+              ElementsAre("s.yaml:6:16: spec.lock.path: invalid lock path \"nomad\": " + reserved +
+                          "\"nomad\" is a reserved top-level directory path, but you may write "
+                          "variables to \"nomad/jobs\", \"nomad/job-templates\", or below)"));
+}
+
+TEST(LoaderTest, NameMustLeaveRoomForTheDefaultLockPath) {
+  // nomad/jobs/<name>/lock is a Nomad variable path: at most 128 characters, so 112 for the name.
+  EXPECT_THAT(Errors(LoadNamed(std::string(112, 'n'), "default")), IsEmpty());
+  LoadResult r = LoadNamed(std::string(113, 'n'), "default");
+  ASSERT_THAT(r.errors, SizeIs(1));
+  EXPECT_EQ(r.errors[0].ToString(),
+            "s.yaml:4:9: metadata.name: the default lock path \"nomad/jobs/" +
+                std::string(113, 'n') +
+                "/lock\" must be 1 to 128 characters long (it has 129): use a name of at most 112 "
+                "characters, or set spec.lock.path");
+  // A '.' is fine in a job ID but not in a variable path: such a name needs an explicit path
+  // (rewriting the '.' could give two singletons the same lock).
+  EXPECT_THAT(Errors(LoadNamed("a.b", "default")),
+              ElementsAre("s.yaml:4:9: metadata.name: the default lock path "
+                          "\"nomad/jobs/a.b/lock\" may contain only letters, digits and - _ ~ / "
+                          "(Nomad's variable path rule): set spec.lock.path for a name with '.'"));
+  // An explicit path lifts the limit to the job ID's own 128.
+  const std::string doc = "apiVersion: nomad-singleton.io/v1alpha1\nkind: Singleton\nmetadata:\n"
+                          "  name: " + std::string(128, 'n') +
+                          "\nspec:\n  lock: {path: locks/x}\n" + kTask;
+  EXPECT_THAT(Errors(Load(doc)), IsEmpty());
 }
 
 TEST(LoaderTest, LockTtlAndDelayRanges) {
-  EXPECT_EQ(LoadOne("  lock: {ttl: 10s, delay: 0s}\n" + std::string(kTask)).spec.lock.ttl, 10s);
+  EXPECT_EQ(LoadOne("  lock: {ttl: 10s, delay: 1ns}\n" + std::string(kTask)).spec.lock.ttl, 10s);
   EXPECT_EQ(LoadOne("  lock: {ttl: 24h, delay: 24h}\n" + std::string(kTask)).spec.lock.delay, 24h);
   EXPECT_THAT(SpecErrors("  lock: {ttl: 9.9s, delay: 24h1s}\n" + std::string(kTask)),
               ElementsAre("s.yaml:6:15: spec.lock.ttl: must be between 10s and 24h (Nomad's lock "
                           "TTL limits), got 9.9s",
-                          "s.yaml:6:28: spec.lock.delay: must be between 0s and 24h, got 24h0m1s"));
+                          "s.yaml:6:28: spec.lock.delay: must be more than 0s and at most 24h, got "
+                          "24h0m1s"));
+  // VariableLock.Canonicalize (nomad/structs/variables.go) turns a zero LockDelay into 15s: the
+  // timer rule and the budget would be computed for a delay the server does not apply.
+  EXPECT_THAT(SpecErrors("  lock: {delay: 0s}\n" + std::string(kTask)),
+              ElementsAre("s.yaml:6:17: spec.lock.delay: Nomad cannot apply a lock delay of 0s: "
+                          "VariableLock.Canonicalize turns 0 into its default 15s; leave delay "
+                          "out for that, or write a positive delay such as 1s"));
   EXPECT_THAT(SpecErrors("  lock: {ttl: 25h}\n" + std::string(kTask)),
               ElementsAre("s.yaml:6:15: spec.lock.ttl: must be between 10s and 24h (Nomad's lock "
                           "TTL limits), got 25h0m0s"));

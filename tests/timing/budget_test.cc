@@ -119,7 +119,7 @@ TEST(CheckTimerRuleTest, AcceptsDefaults) {
 
 TEST(CheckTimerRuleTest, RejectsOverlapAtTheGiveUpField) {
   std::vector<spec::Diagnostic> out;
-  CheckTimerRule(SingletonWith(10s, 0s, 20s), out);
+  CheckTimerRule(SingletonWith(10s, 1ms, 20s), out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].field, "spec.failover.giveUp");
   EXPECT_EQ(out[0].pos.line, 12);
@@ -143,6 +143,33 @@ TEST(ExplainTest, SaysSafeAndNamesTheNumbers) {
   EXPECT_NE(all.find("renewed every 5s"), std::string::npos) << all;
   EXPECT_NE(all.find("45s after its last renew"), std::string::npos) << all;
   EXPECT_NE(all.find("(safe:"), std::string::npos) << all;
+}
+
+TEST(TimersOfTest, UsesTheDelayTheServerApplies) {
+  // VariableLock.Canonicalize (nomad/structs/variables.go) turns a zero LockDelay into 15s; the
+  // loader refuses 0, and a Singleton built another way is still budgeted for what Nomad applies.
+  EXPECT_EQ(TimersOf(SingletonWith(15s, 0s, std::nullopt)).delay, 15s);
+  EXPECT_EQ(TimersOf(SingletonWith(15s, 1ms, std::nullopt)).delay, 1ms);
+}
+
+TEST(TimersOfTest, CrashFailoverWaitsForTheGroupsLargestKillTimeout) {
+  // Allocation.WaitClientStop (nomad/structs/alloc.go): the replacement is placed
+  // stop_on_client_after + the largest kill timeout of any task in the group after the alloc is
+  // lost. The lock agent's task has K + 5s (kAgentKillGrace), so with K = 5s that is 10s, not 5s:
+  // 30s detection + 30s + 10s + 1s placement + 0.5s acquire.
+  spec::Singleton s = SingletonWith(15s, 15s, std::nullopt);
+  const Timers t = TimersOf(s);
+  EXPECT_EQ(t.group_kill_timeout, 10s);
+  EXPECT_EQ(Compute(t).crash_failover, 71500ms);
+  std::string all;
+  for (auto& l : Explain(s)) all += l + "\n";
+  EXPECT_NE(all.find("worst-case downtime after a crash or partition: 71.5s"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("the group's largest kill timeout 10s"), std::string::npos) << all;
+  // A template task with a longer kill timeout (a log shipper, say) counts too.
+  s.template_max_kill_timeout = 60s;
+  EXPECT_EQ(TimersOf(s).group_kill_timeout, 60s);
+  EXPECT_EQ(Compute(TimersOf(s)).crash_failover, 121500ms);
 }
 
 }  // namespace
