@@ -216,6 +216,7 @@ class World {
   runtime::SpecSet specs_;
   std::map<std::string, std::shared_ptr<Lease>> leases_;
   std::map<std::string, std::string> holder_lock_;  // alloc → lock id it holds (agent's view)
+  std::map<std::string, lock::Grant> holder_grant_;  // alloc → its latest grant
   std::map<std::string, std::string> standbys_;     // alloc → node of agents in kStandby
   std::map<std::string, std::function<void(Duration)>> agents_;  // alloc → freeze hook
   uint64_t next_workload_ = 1;
@@ -1166,6 +1167,7 @@ uint64_t World::WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch
   const uint64_t id = next_workload_++;
   if (s < 0) return id;
   SingletonState& st = singletons_[s];
+  ++report_.measured.workload_starts;
   const std::string where = spec.alloc_id.substr(0, 8) + "@" + spec.node_name;
   Log("workload " + st.name + " started in " + where + " (epoch " + std::to_string(epoch) + ")");
   if (!st.running.empty()) {
@@ -1195,7 +1197,10 @@ void World::WorkloadEnded(int s, uint64_t id) {
   Log("workload " + st.name + " ended in " + it->second);
   st.running.erase(it);
   if (st.running.size() < 2 && st.overlap_since) {
-    report_.measured.overlap_seconds += Secs(core_.Now() - *st.overlap_since);
+    const double length = Secs(core_.Now() - *st.overlap_since);
+    report_.measured.overlap_seconds += length;
+    report_.measured.overlap_episodes.emplace_back(
+        length, Secs(timing::RenewInterval(st.timers.ttl) + kGuardPoll + 1s));
     st.overlap_since.reset();
   }
   if (st.running.empty()) {
@@ -1207,6 +1212,7 @@ void World::WorkloadEnded(int s, uint64_t id) {
 void World::HolderStarted(int s, const std::string& alloc, const lock::Grant& g, bool resumed) {
   SingletonState& st = singletons_[s];
   holder_lock_[alloc] = g.lock_id;
+  holder_grant_[alloc] = g;
   Log("holder " + st.name + ": " + alloc.substr(0, 8) + (resumed ? " resumes" : " acquires") +
       " epoch " + std::to_string(g.epoch));
   // Only an acquisition makes a new holder; a resume (split mode's heartbeat task, also after a
@@ -1580,6 +1586,24 @@ void World::Fault(const std::string& kind) {
     const Duration d = heal_after(1, 120);
     healed_at(d);
     agents_[alloc](d);
+  } else if (kind == "forced-release") {
+    // An operator force-releases a running holder's lock (management token, the holder's lock
+    // ID): a standby may acquire at once while the holder runs until its next renew says so.
+    std::vector<std::string> pick;
+    for (const auto& [alloc, lock_id] : holder_lock_) {
+      auto a = cluster_.GetAllocation(alloc);
+      if (a && a->client_status == "running" && holder_grant_.count(alloc)) pick.push_back(alloc);
+    }
+    if (pick.empty()) return;
+    const lock::Grant& g = holder_grant_.at(pick[core_.Uniform(0, pick.size() - 1)]);
+    Log("FAULT an operator force-releases lock " + g.path + " of epoch " +
+        std::to_string(g.epoch));
+    sim::Identity operator_token;
+    operator_token.management = true;
+    nomad::Variable v;
+    v.path = g.path;
+    v.lock = nomad::VariableLock{Duration(0), Duration(0), g.lock_id};
+    (void)vars_.ReleaseLock(operator_token, g.namespace_.empty() ? "default" : g.namespace_, v);
   } else if (kind == "clock-skew") {
     const std::string node = pick_node();
     // Within the ε the timer rule assumes (1%).
@@ -1595,15 +1619,18 @@ void World::ScheduleFaults(TimePoint end_of_faults) {
       {"api-errors", 2},   {"latency", 2},              {"stream-cut", 2},
       {"controller-crash", 2}, {"controller-partition", 1}, {"leadership-loss", 1},
       {"clock-skew", 1},   {"graceful-stop", 3},         {"agent-freeze", 2}};
+  std::vector<std::pair<std::string, int>> chosen;
+  for (const std::string& k : o_.fault_kinds) chosen.emplace_back(k, 1);
+  const auto& mix = chosen.empty() ? kinds : chosen;
   int total = 0;
-  for (const auto& k : kinds) total += k.second;
+  for (const auto& k : mix) total += k.second;
   TimePoint t = core_.Now() + 1min;
   while (true) {
     t += Duration(std::chrono::milliseconds(core_.Uniform(20'000, 150'000)));
     if (t >= end_of_faults) break;
     int r = static_cast<int>(core_.Uniform(0, total - 1));
     std::string kind;
-    for (const auto& k : kinds) {
+    for (const auto& k : mix) {
       if (r < k.second) {
         kind = k.first;
         break;

@@ -72,6 +72,11 @@ struct WorldOptions {
   // Negative control: agents whose give-up window ignores the timer rule (G = 2T + D).
   bool break_timer_rule = false;
   bool faults = true;
+  // The fault kinds to draw from (names as in the timeline, e.g. "node-crash"); empty = the
+  // default mix. "forced-release" (an operator releases a running holder's lock with a management
+  // token) is never in the default mix: it breaks at-most-one by design, and the test of it
+  // checks how long each overlap lasts (Measurements::overlap_episodes).
+  std::vector<std::string> fault_kinds;
   // The user's specs (YAML documents with file names); when non-empty they replace the shape.
   std::vector<std::pair<std::string, std::string>> spec_files;  // name, content
   // Every timeline line as it happens (nullptr: only kept for a violation's report).
@@ -89,6 +94,10 @@ struct Measurements {
   std::map<std::string, std::vector<double>> downtime;  // fault kind → samples
   double overlap_seconds = 0;
   int overlaps = 0;
+  // Each overlap's length (s), with the bound the at-most-one design promises after a forced
+  // release: T/3 (the next renew) + the guard's poll + 1 s of request and kill latency.
+  std::vector<std::pair<double, double>> overlap_episodes;
+  int workload_starts = 0;  // of singletons' workloads
   // Per service singleton: how long after the last fault healed a workload ran again (0 when it
   // kept running).
   std::vector<double> recovery;
