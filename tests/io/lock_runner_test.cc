@@ -178,7 +178,10 @@ TEST_F(LockRunnerTest, ShimRenewConflictKillsAtOnceAndNeverRestarts) {
   EXPECT_EQ(testing::Slurp(dir_ / "starts"), "x\n");  // started exactly once
   EXPECT_EQ(api_.count("acquire"), 1);
   EXPECT_EQ(api_.count("release"), 0);  // not ours any more
-  EXPECT_EQ(api_.count("renew"), 1);
+  // The 409 counts as a failed renew until the read shows the variable moved; a retried renew
+  // may go out meanwhile (a loaded machine delays the read), never a second workload.
+  EXPECT_GE(api_.count("renew"), 1);
+  EXPECT_EQ(api_.count("read index=0"), 1);
 }
 
 TEST_F(LockRunnerTest, ShimGiveUpKillsTheWorkloadThenTriesToRelease) {
