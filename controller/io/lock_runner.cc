@@ -103,6 +103,7 @@ class LeaseHolder final : public RuntimeHolder {
       : dir_(o.state_dir),
         write_handoff_(write_handoff),
         poll_(o.confirm_poll),
+        guard_stops_within_(o.config.guard_poll + o.config.kill_timeout + o.config.stop_margin),
         log_(o.log) {
     lease_.holder = o.holder;
     lease_.path = o.config.path;
@@ -123,7 +124,9 @@ class LeaseHolder final : public RuntimeHolder {
     }
   }
   void Extend(TimePoint lease_until) override {
-    if (lease_.state != LeaseState::kHeld) return;
+    // After a failed write (a full disk) the guard stops the workload at the last deadline it
+    // read; extending later could start it again beside a successor, so never extend again.
+    if (lease_.state != LeaseState::kHeld || write_failed_) return;
     lease_.deadline = lease_until;
     Write();
   }
@@ -138,10 +141,19 @@ class LeaseHolder final : public RuntimeHolder {
     watching_ = true;
   }
   std::optional<TimePoint> next_check() const override {
+    if (write_failed_ && !watching_) return written_deadline_ + guard_stops_within_;
     if (!watching_) return std::nullopt;
     return last_poll_ + poll_;
   }
   std::optional<int> Poll(TimePoint now) override {
+    if (write_failed_ && !watching_ && now >= written_deadline_ + guard_stops_within_) {
+      // The guard's own deadline has killed the workload (it notices within its poll, TERM →
+      // KILL within the kill timeout): report it dead so the agent releases the lock and a
+      // standby takes over, instead of renewing a lock with nothing running (issue 16).
+      log_("the lease could not be written since " + FormatDeadline() +
+           ": the guard has stopped the workload at that deadline; giving the lock up");
+      return kExitLeaseUnwritable;
+    }
     if (!watching_) return std::nullopt;
     last_poll_ = now;
     // The lease was revoked before this read (guard.h explains why waiting or no file is proof).
@@ -162,16 +174,25 @@ class LeaseHolder final : public RuntimeHolder {
     if (Status st = WriteLease(dir_ + "/" + kLeaseFile, lease_); !st.ok()) {
       // The guard kills the workload at the last deadline it saw: failing to extend is safe.
       log_("cannot write the lease: " + st.ToString());
+      if (lease_.state == LeaseState::kHeld) write_failed_ = true;
+      return;
     }
+    written_deadline_ = lease_.deadline;
+  }
+  std::string FormatDeadline() const {
+    return "a deadline " + base::FormatDuration(guard_stops_within_) + " ago";
   }
 
   std::string dir_;
   bool write_handoff_;
   Duration poll_;
+  Duration guard_stops_within_;  // P + K + margin after a deadline, the workload is dead
   std::function<void(const std::string&)> log_;
   Lease lease_;
   bool watching_ = false;
   TimePoint last_poll_{};
+  bool write_failed_ = false;
+  TimePoint written_deadline_{};  // the latest deadline the guard can have read
 };
 
 // Shim mode with a guard: the command runs under `guard`, our child, which follows a lease file

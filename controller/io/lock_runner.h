@@ -53,6 +53,11 @@ using base::TimePoint;
 
 enum class LockMode { kShim, kSidecar, kAcquireOnly, kHeartbeat, kInProcess };
 
+// The holder's "exit code" when the lease file could not be written (a full disk) and the guard
+// has surely stopped the workload at the last deadline it read: the agent then releases the lock
+// and exits with it, so Nomad restarts the task and a standby can take over.
+inline constexpr int kExitLeaseUnwritable = 75;  // EX_TEMPFAIL
+
 struct LockRunnerOptions {
   lock::Config config;
   LockMode mode = LockMode::kShim;

@@ -361,6 +361,23 @@ TEST_F(SidecarTest, LostLeaseMakesTheGuardKillAtOnce) {
   EXPECT_EQ(api_.count("release"), 0);
 }
 
+// Issue 16: a full alloc disk. The lease cannot be written any more, so the guard stops the
+// workload at the last deadline it read; the agent must then give the lock up (release, exit) so
+// that a standby elsewhere can take over, instead of renewing a lock with nothing running.
+TEST_F(SidecarTest, UnwritableLeaseStopsTheWorkloadAndGivesTheLockUp) {
+  StartGuard();
+  Start(Options(LockMode::kSidecar));
+  const pid_t workload = WaitForWorkload();
+  // Every later write of the lease fails: its temporary file's name is taken by a directory.
+  const std::filesystem::path tmp = lease_path() + ".tmp." + std::to_string(::getpid());
+  std::filesystem::create_directories(tmp);
+  EXPECT_EQ(ExitCode(), kExitLeaseUnwritable) << logs_.all();
+  EXPECT_TRUE(Dead(workload));
+  EXPECT_EQ(api_.count("release"), 1);
+  EXPECT_NE(logs_.all().find("giving the lock up"), std::string::npos) << logs_.all();
+  std::filesystem::remove_all(tmp);
+}
+
 // ---- split: acquire-only, then heartbeat ----
 
 TEST_F(SidecarTest, SplitAcquireOnlyHandsOffToTheHeartbeat) {
