@@ -495,8 +495,16 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
                   st.ToString());
         break;
       }
-      if (st.code() == base::StatusCode::kInvalidSpec ||
-          st.code() == base::StatusCode::kPermissionDenied) {
+      if (st.code() == base::StatusCode::kPermissionDenied) {
+        log_.error("nomad: cannot read the server version: {} (GET /v1/agent/self needs "
+                   "agent:read, which a management token has; --allow-unsupported-nomad runs "
+                   "anyway)",
+                   st.message());
+        exit_code_ = kExitInvalid;
+        stop_.request_stop();
+        return;
+      }
+      if (st.code() == base::StatusCode::kInvalidSpec) {
         log_.error("nomad: {}", st.message());
         exit_code_ = kExitInvalid;
         stop_.request_stop();

@@ -208,6 +208,25 @@ TEST_P(UnsupportedNomad, AllowUnsupportedNomadRuns) {
 INSTANTIATE_TEST_SUITE_P(Old, UnsupportedNomad, ::testing::Values("1.9.7", "1.10.1"),
                          ParamName);
 
+// A token that may not read /v1/agent/self: the version is unknown, so the controller stops with
+// one line naming the permission it needs.
+class AgentSelfDenied : public ControllerOnVersion {};
+
+TEST_P(AgentSelfDenied, RefusedNamingAgentRead) {
+  std::string token;
+  server_->WithModel([&] { token = server_->acl().CreateClientToken({}); });
+  const auto r = cmd::testing::RunBinary(
+      "timeout", {"60", NSG_BINARY, "controller", "--specs", (dir_ / "specs").string(),
+                  "--http-addr", "127.0.0.1:0", "--address", server_->Address(), "--token",
+                  token},
+      dir_);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot read the server version"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs agent:read"), std::string::npos) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Profiles, AgentSelfDenied, ::testing::Values("2.0"), ParamName);
+
 // The simulator's event stream over HTTP: before 1.11.2 an ACL failure is a 403; from 1.11.2 the
 // handler hijacks the connection and writes 200 first (command/agent/event_endpoint.go @ v1.11.2),
 // so the client sees 200 and then the end of the body.
