@@ -64,6 +64,14 @@ class ControllerOnVersion : public ControllerSimTest,
     }
     return {"?", 0};
   }
+  // `nomad-singleton controller` as a process against this simulator, until it exits (60 s cap).
+  cmd::testing::RunResult RunControllerBinary(const std::string& token) {
+    return cmd::testing::RunBinary(
+        "timeout", {"60", NSG_BINARY, "controller", "--specs", (dir_ / "specs").string(),
+                    "--http-addr", "127.0.0.1:0", "--address", server_->Address(), "--token",
+                    token},
+        dir_);
+  }
   std::string version_;
 };
 
@@ -184,11 +192,7 @@ INSTANTIATE_TEST_SUITE_P(Profiles, VersionReporting, ::testing::Values("1.10", "
 class UnsupportedNomad : public ControllerOnVersion {};
 
 TEST_P(UnsupportedNomad, RefusedWithOneLineAndExit1) {
-  const auto r = cmd::testing::RunBinary(
-      "timeout", {"60", NSG_BINARY, "controller", "--specs", (dir_ / "specs").string(),
-                  "--http-addr", "127.0.0.1:0", "--address", server_->Address(), "--token",
-                  token_},
-      dir_);
+  const auto r = RunControllerBinary(token_);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("Nomad " + version_ + " is not supported (needs 1.10.2 or later; "
                        "--allow-unsupported-nomad runs anyway)"),
@@ -215,11 +219,7 @@ class AgentSelfDenied : public ControllerOnVersion {};
 TEST_P(AgentSelfDenied, RefusedNamingAgentRead) {
   std::string token;
   server_->WithModel([&] { token = server_->acl().CreateClientToken({}); });
-  const auto r = cmd::testing::RunBinary(
-      "timeout", {"60", NSG_BINARY, "controller", "--specs", (dir_ / "specs").string(),
-                  "--http-addr", "127.0.0.1:0", "--address", server_->Address(), "--token",
-                  token},
-      dir_);
+  const auto r = RunControllerBinary(token);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("cannot read the server version"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("needs agent:read"), std::string::npos) << r.err;
