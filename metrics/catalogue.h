@@ -59,6 +59,9 @@ inline constexpr std::array kCatalogue = {
               "directory, a subdirectory, a spec file; an emptied file or an unnamed document "
               "counts too). While above 0 no spec counts as deleted: --prune deregisters nothing."},
     MetricDef{"build_info", Type::kGauge, "version,revision", "Always 1; labels carry the build."},
+    MetricDef{"nomad_server_info", Type::kGauge, "version",
+              "Always 1; the label carries the Nomad server version (GET /v1/agent/self) the "
+              "controller talks to; absent until it is known."},
 };
 
 }  // namespace nsg::metrics

@@ -5,9 +5,18 @@
 //   Nomad lists ──Reset──► ClusterView ◄──Apply── event stream    ├──► WorkQueue ──► workers:
 //                                     └──────touched keys─────────┘     Reconciler.Reconcile
 //
-// Threads: the caller's thread runs the spec rescans and the periodic resync; one informer thread
-// makes the first full sync (lists → ClusterView::Reset) and then follows the event stream (a gap
-// re-lists); N worker threads take keys from the WorkQueue. Workers start only after the first
+// Threads: the caller's thread runs the spec rescans, the periodic resync and the namespace check;
+// one informer thread reads the Nomad server's version (GET /v1/agent/self; below 1.10.2 the
+// controller stops with exit 1 unless --allow-unsupported-nomad), makes the first full sync
+// (lists → ClusterView::Reset) and then follows the event stream (a gap re-lists); one lock
+// watcher thread follows the lock variables with a blocking list where Nomad has no Variable
+// event topic (before 2.0.0); N worker threads take keys from the WorkQueue.
+//
+// Version and namespaces are read again before every event-stream connection: Nomad resolves
+// `namespace=*` once, when the stream opens (nomad/event_endpoint.go validateACL), so a namespace
+// created later delivers nothing on that stream. When a spec or the view names a namespace the
+// open stream does not cover and GET /v1/namespaces now lists it, the stream is re-opened
+// (resuming at the last index; the gap re-list catches up). Workers start only after the first
 // full sync, so nothing is planned against an empty view. /metrics, /healthz, /readyz and /status
 // are served by io::StatusServer.
 #include <pthread.h>
@@ -56,6 +65,7 @@
 #include "controller/io/lease_file.h"
 #include "controller/io/leader_elector.h"
 #include "controller/io/status_server.h"
+#include "controller/nomad/version.h"
 #include "controller/reconcile/cluster_view.h"
 #include "controller/reconcile/plan.h"
 #include "controller/reconcile/reconciler.h"
@@ -82,8 +92,12 @@ inline constexpr Duration kDefaultSpecRescan = 30s;
 inline constexpr int kDefaultWorkers = 2;
 // How long to wait before retrying a failed first sync.
 inline constexpr Duration kSyncRetry = 2s;
-// The main loop's tick: start the workers after the first sync, the periodic resync, gauges.
+// The main loop's tick: start the workers after the first sync, the periodic resync, gauges,
+// the namespace check.
 inline constexpr Duration kHousekeeping = 1s;
+// The lock watch's blocking wait (Nomad before 2.0.0). Short enough that a lock path under a new
+// prefix (a new spec with a custom lock.path) is followed within it.
+inline constexpr Duration kLockWatchWait = 30s;
 
 // ---------------------------------------------------------------------------------------------
 // Flags shared by `controller` and `plan`.
@@ -197,6 +211,7 @@ struct ControllerConfig {
   bool dry_run = false;
   bool leader_elect = false;
   std::string leader_lock_path = io::kDefaultLeaderLockPath;
+  bool allow_unsupported_nomad = false;
 };
 
 double UnixSeconds(std::chrono::system_clock::time_point t) {
@@ -205,13 +220,17 @@ double UnixSeconds(std::chrono::system_clock::time_point t) {
 
 class Controller final : public io::EventConsumer, public runtime::ControllerObserver {
  public:
-  // `election_api` (its own client, short timeouts) carries the leader lock's calls.
+  // `election_api` (its own client, short timeouts) carries the leader lock's calls; `probe_api`
+  // (one attempt, short timeout) the version and namespace reads made before each event-stream
+  // connection, so that a Nomad outage does not hold a reconnect back behind their retries.
   Controller(ControllerConfig config, io::HttpNomadApi& api, io::HttpNomadApi& election_api,
-             io::Transport& transport, const io::ClientConfig& client,
-             io::ControllerMetrics& metrics, spdlog::logger& log)
+             io::HttpNomadApi& probe_api, io::Transport& transport,
+             const io::ClientConfig& client, io::ControllerMetrics& metrics,
+             spdlog::logger& log)
       : config_(std::move(config)),
         api_(api),
         election_api_(election_api),
+        probe_api_(probe_api),
         transport_(transport),
         client_(client),
         metrics_(metrics),
@@ -254,6 +273,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       elector = std::move(e.value());
     }
     std::jthread informer([this, stop] { Inform(stop); });
+    std::jthread lock_watcher([this, stop] { WatchLocks(stop); });
     // Spec changes (inotify, debounced) and the periodic full re-read.
     std::jthread spec_source([this, stop, w = watcher.value().get()] {
       while (w->Wait(stop) != io::WakeReason::kStopped) RescanSpecs();
@@ -282,6 +302,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
         }
       }
       metrics_.SetWorkQueue(core_.queue().Len(), core_.queue().Stats().retries_total);
+      if (informed_.load()) CheckNamespaces();
     }
     log_.info("stopping: no new work; cancelling Nomad calls in flight");
     if (elector) {
@@ -293,14 +314,29 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     }
     core_.queue().ShutDown();
     api_.Shutdown();
+    probe_api_.Shutdown();
     workers.clear();  // joins
     informer.join();
+    lock_watcher.join();
     spec_source.join();
     log_.info("stopped");
-    return kExitOk;
+    return exit_code_.load();
   }
 
   // ---- io::EventConsumer (the informer thread) ----
+  void OnConnecting() override {
+    // The server may have been upgraded while we were away; then the namespaces this connection
+    // will cover.
+    if (Status st = DetectVersion(); !st.ok()) log_.warn("nomad: version: {}", st.ToString());
+    auto names = probe_api_.ListNamespaces();
+    std::lock_guard lock(ns_mu_);
+    if (names.ok()) {
+      covered_ = std::set<std::string>(names.value().begin(), names.value().end());
+    } else {
+      covered_.reset();
+      log_.warn("nomad: list namespaces: {}", names.status().ToString());
+    }
+  }
   void OnConnected() override {
     metrics_.SetEventStreamUp(true);
     if (connected_once_) metrics_.AddReconnect();
@@ -451,6 +487,34 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   void Inform(std::stop_token stop) {
     io::RealSleeper sleeper;
     while (!stop.stop_requested()) {
+      Status st = DetectVersion();
+      if (st.ok()) break;
+      if (st.code() == base::StatusCode::kPermissionDenied && config_.allow_unsupported_nomad) {
+        log_.warn("nomad: cannot read the server version ({}); --allow-unsupported-nomad: "
+                  "running as for a Nomad without the Variable event topic",
+                  st.ToString());
+        break;
+      }
+      if (st.code() == base::StatusCode::kPermissionDenied) {
+        log_.error("nomad: cannot read the server version: {} (GET /v1/agent/self needs "
+                   "agent:read, which a management token has; --allow-unsupported-nomad runs "
+                   "anyway)",
+                   st.message());
+        exit_code_ = kExitInvalid;
+        stop_.request_stop();
+        return;
+      }
+      if (st.code() == base::StatusCode::kInvalidSpec) {
+        log_.error("nomad: {}", st.message());
+        exit_code_ = kExitInvalid;
+        stop_.request_stop();
+        return;
+      }
+      log_.warn("initial sync: reading the Nomad version: {} (retrying in {})", st.ToString(),
+                base::FormatDuration(kSyncRetry));
+      sleeper.SleepFor(kSyncRetry, stop);
+    }
+    while (!stop.stop_requested()) {
       Status st = core_.Relist();
       if (st.ok()) break;
       log_.warn("initial sync: {} (retrying in {})", st.ToString(),
@@ -460,16 +524,124 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     if (stop.stop_requested()) return;
     core_.QueueAll();
     informed_ = true;
-    io::EventStreamOptions o;
-    o.topics = {{"Job", ""}, {"Allocation", ""}, {"Node", ""}, {"Variable", ""}};
-    o.namespace_ = "*";
-    o.start_index = core_.view().LastIndex() + 1;
-    io::EventStreamReader reader(transport_, client_, sleeper, o, *this);
-    Status st = reader.Run(stop);
-    if (!st.ok() && st.code() != base::StatusCode::kCancelled) {
-      log_.error("event stream stopped: {}; relying on the periodic resync", st.ToString());
+    uint64_t last = 0;
+    while (!stop.stop_requested()) {
+      io::EventStreamOptions o;
+      // Before 2.0.0 "Variable" is an unknown topic: accepted for a management token and never
+      // matched (nomad-api.md §4.3); the lock watcher covers locks there.
+      o.topics = {{"Job", ""}, {"Allocation", ""}, {"Node", ""}, {"Variable", ""}};
+      o.namespace_ = "*";
+      o.start_index = std::max(core_.view().LastIndex(), last) + 1;
+      std::stop_source reader_stop;
+      std::stop_callback forward(stop, [&reader_stop] { reader_stop.request_stop(); });
+      {
+        std::lock_guard lock(ns_mu_);
+        reader_stop_ = &reader_stop;
+      }
+      io::EventStreamReader reader(transport_, client_, sleeper, o, *this);
+      Status st = reader.Run(reader_stop.get_token());
+      {
+        std::lock_guard lock(ns_mu_);
+        reader_stop_ = nullptr;
+      }
+      last = std::max(last, reader.last_index());
+      if (stop.stop_requested()) break;
+      if (resubscribe_.exchange(false)) {
+        metrics_.SetEventStreamUp(false);
+        continue;
+      }
+      if (!st.ok() && st.code() != base::StatusCode::kCancelled) {
+        log_.error("event stream stopped: {}; relying on the periodic resync", st.ToString());
+      }
+      break;
     }
     metrics_.SetEventStreamUp(false);
+  }
+
+  // GET /v1/agent/self → metrics, /status, the lock watch. kInvalidSpec for a version below
+  // 1.10.2 (unless --allow-unsupported-nomad); the call's own error otherwise.
+  Status DetectVersion() {
+    auto text = probe_api_.AgentVersion();
+    if (!text.ok()) return text.status();
+    auto v = nomad::NomadVersion::Parse(text.value());
+    const bool topic = v.ok() && nomad::HasVariableTopic(v.value());
+    std::string previous;
+    {
+      std::lock_guard lock(version_mu_);
+      previous = nomad_version_;
+      nomad_version_ = text.value();
+    }
+    lock_watch_ = !topic;
+    if (previous != text.value()) {
+      metrics_.SetNomadServerVersion(text.value());
+      log_.info("nomad: server version {}{}", text.value(),
+                topic ? "" : " (no Variable event topic: locks are followed with a blocking list)");
+    }
+    if (!v.ok()) return Status::Ok();  // an unexpected build string: not refused, lock watch on
+    if (!nomad::IsSupported(v.value())) {
+      const std::string msg = "Nomad " + text.value() + " is not supported (needs " +
+                              nomad::kMinSupportedVersion.ToString() +
+                              " or later; --allow-unsupported-nomad runs anyway)";
+      if (!config_.allow_unsupported_nomad) return Status::InvalidSpec(msg);
+      if (previous != text.value()) log_.warn("nomad: {}", msg);
+    }
+    return Status::Ok();
+  }
+
+  // Where Nomad has no Variable event topic: a blocking list of the lock variables; a moved
+  // ModifyIndex re-reads that lock (ControllerCore::WatchLocks).
+  void WatchLocks(std::stop_token stop) {
+    io::RealSleeper sleeper;
+    uint64_t index = 0;
+    while (!stop.stop_requested()) {
+      if (!informed_.load() || !lock_watch_.load()) {
+        index = 0;
+        sleeper.SleepFor(kHousekeeping, stop);
+        continue;
+      }
+      auto next = core_.WatchLocks(index, kLockWatchWait);
+      if (next.ok()) {
+        index = next.value();
+        continue;
+      }
+      if (next.status().code() == base::StatusCode::kCancelled) break;
+      log_.warn("lock watch: {} (retrying in {})", next.status().ToString(),
+                base::FormatDuration(kSyncRetry));
+      index = 0;
+      sleeper.SleepFor(kSyncRetry, stop);
+    }
+  }
+
+  // A namespace that a spec or the view names, that the open stream does not cover, and that
+  // exists now: re-open the stream (see the file comment). At most one list per tick, and only
+  // while such a namespace is missing.
+  void CheckNamespaces() {
+    std::set<std::string> missing;
+    const std::vector<reconcile::SingletonKey> keys = core_.AllKeys();
+    {
+      std::lock_guard lock(ns_mu_);
+      if (!covered_ || reader_stop_ == nullptr) return;
+      for (const auto& key : keys) {
+        std::string ns = key.substr(0, key.find('/'));
+        if (covered_->count(ns) == 0) missing.insert(std::move(ns));
+      }
+    }
+    if (missing.empty()) return;
+    auto names = probe_api_.ListNamespaces();
+    if (!names.ok()) return;
+    for (const auto& n : names.value()) {
+      if (missing.count(n) == 0) continue;
+      log_.info("event stream: namespace {} exists now but the open stream does not cover it "
+                "(namespace=* is resolved when a stream opens); re-subscribing",
+                n);
+      std::lock_guard lock(ns_mu_);
+      if (reader_stop_ != nullptr) {
+        resubscribe_ = true;
+        covered_.reset();  // until the next connection lists them again
+        reader_stop_->request_stop();
+      }
+      return;
+    }
   }
 
   // Called once before the threads start, then only from the spec-source thread.
@@ -510,6 +682,10 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     out["leader"] = core_.active();
     out["dry_run"] = config_.dry_run;
     out["prune"] = config_.prune;
+    {
+      std::lock_guard lock(version_mu_);
+      out["nomad_version"] = nomad_version_.empty() ? Json(nullptr) : Json(nomad_version_);
+    }
     const runtime::SpecSet specs = core_.Specs();
     const auto statuses = core_.Statuses();
     const base::TimePoint now = clock_.Now();
@@ -629,6 +805,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   const ControllerConfig config_;
   io::HttpNomadApi& api_;
   io::HttpNomadApi& election_api_;
+  io::HttpNomadApi& probe_api_;
   io::Transport& transport_;
   const io::ClientConfig& client_;
   io::ControllerMetrics& metrics_;
@@ -639,6 +816,16 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   std::stop_source stop_;
   runtime::ControllerCore core_;  // safe for concurrent use
   std::atomic<bool> informed_{false};  // the first sync is done and every key queued
+  std::atomic<int> exit_code_{kExitOk};
+  std::atomic<bool> lock_watch_{true};   // no Variable event topic (or the version is unknown)
+  mutable std::mutex version_mu_;
+  std::string nomad_version_;  // guarded by version_mu_; "" until known
+  std::mutex ns_mu_;
+  // Guarded by ns_mu_: the namespaces the open stream covers (unknown: nullopt), and the open
+  // reader's stop source (null between readers).
+  std::optional<std::set<std::string>> covered_;
+  std::stop_source* reader_stop_ = nullptr;
+  std::atomic<bool> resubscribe_{false};
   bool connected_once_ = false;        // informer thread only
   mutable std::mutex failover_mu_;
   // The last failover per key (for /status), guarded by failover_mu_.
@@ -672,6 +859,9 @@ const std::vector<FlagSpec>& ControllerFlags() {
        "run as one of several replicas: reconcile only while holding the leader lock (TTL 15s)"},
       {"leader-lock-path", true, "PATH",
        "the leader lock's variable path (default nomad-singleton/leader)"},
+      {"allow-unsupported-nomad", false, "",
+       "run against a Nomad older than 1.10.2 (or whose version cannot be read) instead of "
+       "exiting with status 1"},
   });
   return flags;
 }
@@ -688,6 +878,9 @@ void ControllerUsage(std::ostream& out) {
          "(lock holders are visible only to management tokens).\n\n"
          "With --leader-elect, replicas share a Nomad variable lock and only its holder writes;\n"
          "without it, run exactly one replica.\n"
+         "Supports Nomad 1.10.2 and later (1.10, 1.11, 2.0): the server's version is read from\n"
+         "/v1/agent/self at start and on every event-stream reconnect; an older server makes the\n"
+         "controller exit with status 1 unless --allow-unsupported-nomad is given.\n"
          "Stops on SIGINT or SIGTERM (exit 0).\n\nFlags:\n";
   PrintFlags(out, ControllerFlags());
 }
@@ -746,6 +939,7 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   config.dry_run = args->Has("dry-run");
   config.leader_elect = args->Has("leader-elect");
   config.leader_lock_path = args->Get("leader-lock-path", io::kDefaultLeaderLockPath);
+  config.allow_unsupported_nomad = args->Has("allow-unsupported-nomad");
   auto log = MakeLogger(args->Get("log-format", "text"), args->Get("log-level", "info"));
   if (!log.ok()) return usage(log.status().message());
   auto client = ConnectionConfig(*args);
@@ -769,12 +963,15 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   io::ClientConfig election_client = client.value();
   election_client.request_timeout = std::min(election_client.request_timeout, Duration(5s));
   io::HttpNomadApi election_api(*transport.value(), election_client, clock, sleeper);
+  io::HttpNomadApi::Options probe_options = api_options;
+  probe_options.max_attempts = 1;
+  io::HttpNomadApi probe_api(*transport.value(), election_client, clock, sleeper, probe_options);
   log.value()->info("nomad-singleton controller {}: specs {}, {}, workers {}, resync {}{}{}",
                     VersionString(), config.specs_dir, client.value().Describe(), config.workers,
                     base::FormatDuration(config.resync_period), config.prune ? ", prune" : "",
                     config.dry_run ? ", dry run" : "");
-  Controller controller(config, api, election_api, *transport.value(), client.value(), metrics,
-                        *log.value());
+  Controller controller(config, api, election_api, probe_api, *transport.value(), client.value(),
+                        metrics, *log.value());
   return controller.Run(stop, hooks);
 }
 

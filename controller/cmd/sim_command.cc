@@ -21,6 +21,9 @@ const std::vector<FlagSpec> kSimFlags = {
     {"listen", true, "ADDR", "address to listen on (default 127.0.0.1:4646; port 0 picks one)"},
     {"nodes", true, "N", "ready client nodes to start with (default 3)"},
     {"seed", true, "S", "seed of the model's randomness (default 1): same seed, same history"},
+    {"nomad-version", true, "V",
+     "the Nomad release to behave as: profile 1.10 (=1.10.5), 1.11 (=1.11.3) or 2.0 (=2.0.5, "
+     "default), or a full version such as 1.10.2 (docs/simulator.md)"},
     {"time-scale", true, "X", "virtual seconds per wall second (default 1)"},
     {"acl", false, "", "enable ACLs (the management token is printed on the second line)"},
     {"alloc-dir", true, "DIR", "where allocation directories go (default a new temp dir)"},
@@ -86,6 +89,12 @@ int SimMain(const std::vector<std::string>& argv) {
     std::cerr << "sim: --time-scale must be a number in (0, 1000]\n";
     return kExitUsage;
   }
+  auto version = nomad::NomadVersion::FromProfile(args->Get("nomad-version", "2.0"));
+  if (!version.ok()) {
+    std::cerr << "sim: --nomad-version: " << version.status().message() << "\n";
+    return kExitUsage;
+  }
+  opts.core.version = version.value();
   opts.nodes = static_cast<int>(nodes);
   opts.core.seed = static_cast<uint64_t>(seed);
   opts.acl.enabled = args->Has("acl");
@@ -114,7 +123,7 @@ int SimMain(const std::vector<std::string>& argv) {
   }
   std::cout << server.Address() << "\n";
   if (opts.acl.enabled) std::cout << "management token: " << opts.acl.management_secret << "\n";
-  std::cout << "nodes: " << nodes << ", seed: " << seed << ", time scale: " << scale
+  std::cout << "nomad " << opts.core.version.ToString() << ", nodes: " << nodes << ", seed: " << seed << ", time scale: " << scale
             << ", allocations in " << alloc_dir << "\n"
             << std::flush;
   int sig = 0;

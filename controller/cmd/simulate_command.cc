@@ -45,6 +45,10 @@ const std::vector<FlagSpec>& SimulateFlags() {
        "negative control: timer-rule (G = 2T + D), var-lock (stock `nomad var lock`), plain "
        "(count = 1, no lock); it must report overlaps"},
       {"no-faults", false, "", "run the worlds without faults"},
+      {"nomad-version", true, "V",
+       "the Nomad release the simulated server behaves as: 1.10, 1.11, 2.0 (default) or a full "
+       "version such as 1.10.2 (before 2.0 the controller follows locks without Variable "
+       "events)"},
       {"shape", true, "SHAPE",
        "random (default), guide, defaults, standby (hot standby, TTL 10s) or plain specs"},
   };
@@ -242,6 +246,11 @@ int SimulateMain(const std::vector<std::string>& argv) {
   }
   if (o.quiet >= o.duration) return usage("--quiet must be shorter than --duration");
   o.faults = !args->Has("no-faults");
+  if (args->Has("nomad-version")) {
+    auto v = nomad::NomadVersion::FromProfile(args->Get("nomad-version"));
+    if (!v.ok()) return usage("--nomad-version: " + v.status().message());
+    o.version = v.value();
+  }
   if (args->Has("shape")) {
     const std::string v = args->Get("shape");
     if (v == "random") {
@@ -294,8 +303,8 @@ int SimulateMain(const std::vector<std::string>& argv) {
     return kExitInvalid;
   }
   const Totals& tt = t.value();
-  std::cout << tt.worlds << " world(s) from seed " << from << ", "
-            << base::FormatDuration(o.duration) << " each, " << tt.faults << " faults: "
+  std::cout << tt.worlds << " world(s) from seed " << from << ", Nomad "
+            << o.version.ToString() << ", " << base::FormatDuration(o.duration) << " each, " << tt.faults << " faults: "
             << tt.violating << " with violations";
   for (const auto& [k, c] : tt.violation_kinds) std::cout << " [" << k << " " << c << "]";
   std::cout << "; overlap " << Fmt(tt.overlap_seconds) << " s; " << Fmt(tt.wall_seconds)

@@ -1,6 +1,7 @@
 #include "controller/faultsim/world.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -48,6 +49,7 @@ constexpr Duration kConfirmPoll = 50ms;    // a stopping sidecar re-reads the gu
 constexpr Duration kWorkTick = 100ms;      // a controller worker looks for work
 constexpr Duration kResync = 5min;         // the controller's default resync period
 constexpr Duration kStreamRetry = 1s;
+constexpr Duration kLockWatchWait = 30s;  // as `nomad-singleton controller` (Nomad before 2.0.0)
 
 double Secs(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 double Secs(Duration d) { return std::chrono::duration<double>(d).count(); }
@@ -870,7 +872,54 @@ class ControllerActor final : public runtime::ControllerObserver {
       }
       core_.QueueAll();
       Subscribe();
+      ++watch_gen_;
+      if (!nomad::HasVariableTopic(world_.core().Version())) WatchLocks(watch_gen_, 0);
     });
+  }
+
+  // Nomad before 2.0.0 has no Variable topic: a blocking list of the lock variables, as the
+  // controller's lock watcher (ControllerCore::WatchLocks), sent asynchronously so the loop runs
+  // on while it is parked. A chain ends when a newer Connect starts one (watch_gen_).
+  void WatchLocks(uint64_t gen, uint64_t index) {
+    if (!alive_ || gen != watch_gen_) return;
+    const nomad::QueryOptions q = core_.LockWatchQuery(index, kLockWatchWait);
+    io::HttpRequest req;
+    req.path = "/v1/vars";
+    req.query = {{"namespace", q.namespace_}, {"prefix", q.prefix}};
+    if (index > 0) {
+      req.query.emplace_back("index", std::to_string(index));
+      req.query.emplace_back("wait", base::FormatDuration(kLockWatchWait));
+    }
+    req.headers.Add("X-Nomad-Token", world_.ManagementToken());
+    AsyncCall(world_.core(), world_.router(),
+              Endpoint{[this] { return alive_ && !partitioned_; }, [this] { return world_.Latency(); }},
+              req, kLockWatchWait + 10s,
+              [this, gen, index](Result<io::HttpResponse> r) {
+                if (!alive_ || gen != watch_gen_) return;
+                std::optional<std::vector<nomad::Variable>> list;
+                uint64_t next = 0;
+                if (r.ok() && r.value().status == 200) {
+                  auto vars = nomad::DecodeVariableList(r.value().body);
+                  if (vars.ok()) list = std::move(vars.value());
+                  next = std::strtoull(r.value().headers.Get("X-Nomad-Index").c_str(), nullptr,
+                                       10);
+                  if (next < index) next = 0;  // an index reset: read afresh
+                }
+                if (!list) {
+                  world_.core().After(kStreamRetry, "ctl-lock-watch",
+                                      [this, gen] { WatchLocks(gen, 0); });
+                  return;
+                }
+                Guarded("ctl-lock-watch", [this, gen, next, l = std::move(*list)] {
+                  if (gen != watch_gen_) return;
+                  if (core_.ApplyLockList(l, next).ok()) {
+                    WatchLocks(gen, next);
+                  } else {
+                    world_.core().After(kStreamRetry, "ctl-lock-watch",
+                                        [this, gen] { WatchLocks(gen, 0); });
+                  }
+                });
+              });
   }
 
   class Sink final : public sim::StreamSink {
@@ -904,8 +953,11 @@ class ControllerActor final : public runtime::ControllerObserver {
     req.query.emplace("index", std::to_string(core_.view().LastIndex() + 1));
     req.headers["x-nomad-token"] = world_.ManagementToken();
     const uint64_t gen = ++stream_gen_;
-    stream_id_ = world_.router().SubmitStream(req, std::make_shared<Sink>(*this, gen),
-                                              sim::StreamFraming::kChunked);
+    // The in-process sink reads raw bytes: the hijacked framing of 1.11.2+ where the profile has it.
+    const sim::StreamFraming framing = nomad::HijacksEventStream(world_.core().Version())
+                                           ? sim::StreamFraming::kCloseDelimited
+                                           : sim::StreamFraming::kChunked;
+    stream_id_ = world_.router().SubmitStream(req, std::make_shared<Sink>(*this, gen), framing);
   }
 
   void StreamLine(uint64_t gen, std::string line) {
@@ -1050,6 +1102,7 @@ class ControllerActor final : public runtime::ControllerObserver {
   io::HttpNomadApi api_;
   runtime::ControllerCore core_;
   uint64_t stream_id_ = 0, stream_gen_ = 0;
+  uint64_t watch_gen_ = 0;
   lock::Config elector_cfg_;
   std::optional<lock::Agent> elector_;
   uint64_t elector_timer_ = 0, elector_gen_ = 0;
@@ -1060,7 +1113,7 @@ class ControllerActor final : public runtime::ControllerObserver {
 
 World::World(const WorldOptions& o)
     : o_(o),
-      core_(sim::SimCore::Options{.seed = o.seed}),
+      core_(sim::SimCore::Options{.seed = o.seed, .version = o.version}),
       acl_(core_, sim::AclState::Options{.enabled = true}),
       vars_(core_, acl_, sim::Variables::Options{}),
       cluster_(core_, programs_, sim::ClusterOptions{}),

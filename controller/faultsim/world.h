@@ -38,6 +38,7 @@
 
 #include "controller/base/duration.h"
 #include "controller/base/status.h"
+#include "controller/nomad/version.h"
 
 namespace nsg::faultsim {
 
@@ -77,6 +78,9 @@ struct WorldOptions {
   // token) is never in the default mix: it breaks at-most-one by design, and the test of it
   // checks how long each overlap lasts (Measurements::overlap_episodes).
   std::vector<std::string> fault_kinds;
+  // The Nomad release the simulated server behaves as (sim::SimCore::Options::version): before
+  // 2.0.0 the controllers follow locks with a blocking list instead of Variable events.
+  nomad::NomadVersion version = nomad::kDefaultSimVersion;
   // The user's specs (YAML documents with file names); when non-empty they replace the shape.
   std::vector<std::pair<std::string, std::string>> spec_files;  // name, content
   // Every timeline line as it happens (nullptr: only kept for a violation's report).

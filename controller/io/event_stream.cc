@@ -305,6 +305,8 @@ Status EventStreamReader::Run(std::stop_token stop) {
     report_gap = report_gap && from > 0;
     first = false;
     bool delivered_line = false;
+    consumer_.OnConnecting();
+    if (stop.stop_requested()) break;
     Status why = RunConnection(stop, from, report_gap, delivered_line);
     if (why.code() == base::StatusCode::kCancelled && stop.stop_requested()) return why;
     consumer_.OnDisconnected(why);

@@ -5,6 +5,7 @@
 //                    |
 //                    v
 //    +-------> CONNECTING ----- HTTP 200 -----> STREAMING ------ frame ------> OnFrame
+//    |     (OnConnecting first)
 //    |          |     \         OnConnected;     |     \        (Index <= last delivered:
 //    |          |      \        OnGap(resume,    |      \        dropped as a duplicate)
 //    |  connect error,  \       kResumed) when   |       `---- `{}` heartbeat: liveness only
@@ -89,6 +90,10 @@ const char* GapReasonName(GapReason reason);
 class EventConsumer {
  public:
   virtual ~EventConsumer() = default;
+  // Before each connection attempt: what the server resolves when the stream opens (the
+  // namespaces behind `namespace=*`, nomad/event_endpoint.go validateACL) is fixed from here on,
+  // so a consumer that follows them reads them now. Default: nothing.
+  virtual void OnConnecting() {}
   virtual void OnConnected() = 0;
   // A frame with events, Index greater than every frame delivered before.
   virtual void OnFrame(const nomad::Frame& frame) = 0;

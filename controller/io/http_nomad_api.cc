@@ -106,6 +106,8 @@ std::string_view HttpNomadApi::OpName(Op op) {
     case Op::kAclPolicyUpsert: return "acl.policy.upsert";
     case Op::kAclPolicyDelete: return "acl.policy.delete";
     case Op::kAclPoliciesList: return "acl.policies.list";
+    case Op::kAgentSelf: return "agent.self";
+    case Op::kNamespacesList: return "namespaces.list";
   }
   return "unknown";
 }
@@ -387,6 +389,16 @@ Result<nomad::Query<std::vector<nomad::AclPolicy>>> HttpNomadApi::ListAclPolicie
   auto list = nomad::DecodeAclPolicyList(resp->body);
   if (!list.ok()) return Malformed(r, list.status());
   return WithMeta(std::move(list), MetaFrom(*resp, 0));
+}
+
+Result<std::string> HttpNomadApi::AgentVersion() {
+  return Call(Op::kAgentSelf, NewRequest("GET", "/v1/agent/self", "", "", false), Retry::kRetried,
+              &nomad::DecodeAgentSelfVersion);
+}
+
+Result<std::vector<std::string>> HttpNomadApi::ListNamespaces() {
+  return Call(Op::kNamespacesList, NewRequest("GET", "/v1/namespaces", "", "", false),
+              Retry::kRetried, &nomad::DecodeNamespaceNames);
 }
 
 Status HttpNomadApi::UpsertAclPolicy(const nomad::AclPolicy& policy) {

@@ -90,7 +90,7 @@ class HttpNomadApi final : public nomad::NomadApi {
     kJobRegister, kJobPlan, kJobRead, kJobsList, kJobAllocations, kJobDeregister, kJobEvaluate,
     kJobsParse, kAllocsList, kAllocRead, kAllocStop, kNodesList, kVarRead, kVarsList, kVarWrite,
     kVarDelete, kLockAcquire, kLockRenew, kLockRelease, kAclPolicyRead, kAclPolicyUpsert,
-    kAclPolicyDelete, kAclPoliciesList,
+    kAclPolicyDelete, kAclPoliciesList, kAgentSelf, kNamespacesList,
   };
   static std::string_view OpName(Op op);
 
@@ -149,6 +149,13 @@ class HttpNomadApi final : public nomad::NomadApi {
   Result<nomad::Query<std::vector<nomad::AclPolicy>>> ListAclPolicies() override;
   Status UpsertAclPolicy(const nomad::AclPolicy& policy) override;
   Status DeleteAclPolicy(const std::string& name) override;
+
+  // Beyond the NomadApi port (the controller's edge only):
+  // GET /v1/agent/self → the agent's Nomad version ("2.0.5"; see DecodeAgentSelfVersion). Needs
+  // agent:read (a management token has it).
+  Result<std::string> AgentVersion();
+  // GET /v1/namespaces → the names of every namespace the token may see.
+  Result<std::vector<std::string>> ListNamespaces();
 
  private:
   enum class Retry { kSingle, kRetried };

@@ -184,6 +184,14 @@ void ControllerMetrics::SetLeader(bool leader) {
   leader_->Set(leader ? 1 : 0);
 }
 
+void ControllerMetrics::SetNomadServerVersion(const std::string& version) {
+  std::lock_guard lock(mu_);
+  auto* family = gauges_.at("nomad_server_info");
+  if (nomad_server_info_ != nullptr) family->Remove(nomad_server_info_);
+  nomad_server_info_ = &family->Add({{"version", version}});
+  nomad_server_info_->Set(1);
+}
+
 std::string ControllerMetrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

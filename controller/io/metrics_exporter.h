@@ -60,6 +60,8 @@ class ControllerMetrics {
   void ObserveRequest(std::string_view op, std::string_view code, base::Duration took);
   // 1 while this replica is the leader.
   void SetLeader(bool leader);
+  // nomad_server_info{version} = 1 for `version` only (a change replaces the series).
+  void SetNomadServerVersion(const std::string& version);
 
   // The exposition text of everything.
   std::string Serialize() const;
@@ -99,6 +101,7 @@ class ControllerMetrics {
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> requests_by_op_code_;
   std::map<std::string, prometheus::Histogram*, std::less<>> request_seconds_by_op_;
   prometheus::Gauge* leader_ = nullptr;
+  prometheus::Gauge* nomad_server_info_ = nullptr;
   uint64_t retries_seen_ = 0;
 };
 

@@ -312,6 +312,75 @@ base::Result<std::vector<JobStub>> DecodeJobStubList(std::string_view json) {
       });
 }
 
+base::Result<std::string> DecodeAgentSelfVersion(std::string_view json) {
+  return Decode<std::string>(
+      json, "AgentSelf", [](const Json& j, std::string& out, const std::string& p) {
+        if (!j.is_object()) Fail(p, "expected an object");
+        if (const Json* member = Member(j, "member"); member != nullptr && member->is_object()) {
+          if (const Json* tags = Member(*member, "Tags"); tags != nullptr && tags->is_object()) {
+            GetString(*tags, "build", out, p + ".member.Tags");
+            if (!out.empty()) return;
+          }
+        }
+        const Json* config = Member(j, "config");
+        const Json* version = config != nullptr && config->is_object()
+                                  ? Member(*config, "Version")
+                                  : nullptr;
+        if (version == nullptr || !version->is_object()) {
+          Fail(p, "neither member.Tags.build nor config.Version is present");
+        }
+        std::string pre, meta;
+        GetString(*version, "Version", out, p + ".config.Version");
+        GetString(*version, "VersionPrerelease", pre, p + ".config.Version");
+        GetString(*version, "VersionMetadata", meta, p + ".config.Version");
+        if (out.empty()) Fail(p + ".config.Version.Version", "empty");
+        if (!pre.empty()) out += "-" + pre;
+        if (!meta.empty()) out += "+" + meta;
+      });
+}
+
+std::string EncodeAgentSelf(std::string_view version, std::string_view node_name) {
+  Json j;
+  j["config"]["Version"] = {{"Revision", "simulated"},
+                            {"Version", std::string(version)},
+                            {"VersionPrerelease", ""},
+                            {"VersionMetadata", ""}};
+  j["member"] = {{"Name", std::string(node_name)},
+                 {"Tags", {{"role", "nomad"}, {"build", std::string(version)}}},
+                 {"Status", "alive"}};
+  j["stats"] = Json::object();
+  return Dump(j);
+}
+
+base::Result<std::vector<std::string>> DecodeNamespaceNames(std::string_view json) {
+  return Decode<std::vector<std::string>>(
+      json, "NamespaceList",
+      [](const Json& j, std::vector<std::string>& out, const std::string& p) {
+        if (j.is_null()) return;
+        if (!j.is_array()) Fail(p, "expected an array");
+        for (size_t i = 0; i < j.size(); ++i) {
+          std::string q = p + "[" + std::to_string(i) + "]";
+          if (!j[i].is_object()) Fail(q, "expected an object");
+          std::string name;
+          GetString(j[i], "Name", name, q);
+          out.push_back(std::move(name));
+        }
+      });
+}
+
+std::string EncodeNamespaceList(const std::vector<std::string>& names, uint64_t index) {
+  Json arr = Json::array();
+  for (const auto& n : names) {
+    arr.push_back({{"Name", n},
+                   {"Description", n == "default" ? "Default shared namespace" : ""},
+                   {"Quota", ""},
+                   {"Meta", nullptr},
+                   {"CreateIndex", 1},
+                   {"ModifyIndex", index}});
+  }
+  return Dump(arr);
+}
+
 std::string EncodeJobStubList(const std::vector<JobStub>& jobs) {
   Json j = Json::array();
   for (const JobStub& s : jobs) {

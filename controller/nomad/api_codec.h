@@ -41,6 +41,17 @@ std::string EncodeLockAcquire(const Variable& v, std::string_view namespace_);
 std::string EncodeLockRef(std::string_view path, std::string_view lock_id,
                           std::string_view namespace_);
 
+// GET /v1/agent/self (command/agent/agent_endpoint.go agentSelf): the version of the server the
+// agent is — "member"."Tags"."build" of a server agent, else "config"."Version" ("Version" +
+// "VersionPrerelease" + "VersionMetadata") of a client agent. kInvalidSpec when neither is there.
+base::Result<std::string> DecodeAgentSelfVersion(std::string_view json);
+// The sim's answer: {"config":{"Version":{...}},"member":{"Name","Tags":{"build",...}},"stats":{}}.
+std::string EncodeAgentSelf(std::string_view version, std::string_view node_name);
+
+// GET /v1/namespaces: the names of the Namespace objects.
+base::Result<std::vector<std::string>> DecodeNamespaceNames(std::string_view json);
+std::string EncodeNamespaceList(const std::vector<std::string>& names, uint64_t index);
+
 // POST /v1/jobs/parse body: {"JobHCL": hcl, "Canonicalize": true}.
 std::string EncodeParseRequest(std::string_view hcl);
 // POST /v1/job/:id/evaluate body: {"JobID": id, "EvalOptions": {"ForceReschedule": b}}.

@@ -239,6 +239,91 @@ Status ControllerCore::Relist(SyncStats* stats_out) {
   return Status::Ok();
 }
 
+namespace {
+
+// The (namespace, path) of every lock the view follows.
+std::set<std::pair<std::string, std::string>> LockRefs(const reconcile::ClusterView& view,
+                                                       const std::vector<SingletonKey>& keys) {
+  std::set<std::pair<std::string, std::string>> refs;
+  for (const auto& key : keys) {
+    std::string path = view.LockPathOf(key);
+    if (!path.empty()) refs.insert({key.substr(0, key.find('/')), std::move(path)});
+  }
+  return refs;
+}
+
+}  // namespace
+
+nomad::QueryOptions ControllerCore::LockWatchQuery(uint64_t index, Duration wait) const {
+  nomad::QueryOptions q;
+  q.namespace_ = "*";
+  q.index = index;
+  q.wait = wait;
+  const auto refs = LockRefs(view_, AllKeys());
+  bool first = true;
+  for (const auto& [ns, path] : refs) {
+    if (first) {
+      q.prefix = path;
+      first = false;
+      continue;
+    }
+    size_t n = 0;
+    while (n < q.prefix.size() && n < path.size() && q.prefix[n] == path[n]) ++n;
+    q.prefix.resize(n);
+  }
+  return q;
+}
+
+base::Result<size_t> ControllerCore::ApplyLockList(const std::vector<nomad::Variable>& listed,
+                                                   uint64_t index) {
+  std::lock_guard relist(relist_mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> seen;
+  for (const auto& v : listed) seen[{v.namespace_, v.path}] = v.modify_index;
+  size_t changed = 0;
+  for (const auto& ref : LockRefs(view_, AllKeys())) {
+    auto l = seen.find(ref);
+    auto cached = var_cache_.find(ref);
+    if (l == seen.end()) {
+      if (cached == var_cache_.end()) continue;
+      var_cache_.erase(cached);  // deleted: the lock is free
+      for (const auto& key : view_.ApplyVariableRead(ref.first, ref.second, std::nullopt, index)) {
+        queue_.Add(key);
+      }
+      ++changed;
+      continue;
+    }
+    if (cached != var_cache_.end() && cached->second.modify_index == l->second) continue;
+    nomad::QueryOptions q;
+    q.namespace_ = ref.first;
+    auto var = gate_.ReadVariable(ref.second, q);
+    std::optional<nomad::Variable> read;
+    uint64_t at = index;
+    if (var.ok()) {
+      read = var.value().value;
+      at = var.value().meta.last_index;
+      var_cache_[ref] = CachedVariable{read->modify_index, *read};
+    } else if (var.status().code() == StatusCode::kNotFound) {
+      var_cache_.erase(ref);
+    } else {
+      return var.status();
+    }
+    for (const auto& key : view_.ApplyVariableRead(ref.first, ref.second, read, at)) {
+      queue_.Add(key);
+    }
+    ++changed;
+  }
+  return changed;
+}
+
+base::Result<uint64_t> ControllerCore::WatchLocks(uint64_t index, Duration wait) {
+  auto list = gate_.ListVariables(LockWatchQuery(index, wait));
+  if (!list.ok()) return list.status();
+  const uint64_t next = list.value().meta.last_index;
+  auto applied = ApplyLockList(list.value().value, next);
+  if (!applied.ok()) return applied.status();
+  return next;
+}
+
 void ControllerCore::OnFrame(const nomad::Frame& frame) {
   for (const auto& key : view_.Apply(frame)) queue_.Add(key);
 }

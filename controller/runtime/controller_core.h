@@ -19,6 +19,13 @@
 //   * Leadership: SetActive(false) closes the write gate at once — an in-flight reconcile's next
 //     write fails with kCancelled (Nomad's EnforceIndex fences the rest) — and keys taken while
 //     inactive are dropped. SetActive(true) wakes every key. A core starts active.
+//   * Lock watch (Nomad before 2.0.0, which has no Variable event topic — nomad/structs/event.go):
+//     WatchLocks is a blocking list of the variables' metadata under the lock paths' common
+//     prefix. The Lock itself is hidden from lists for non-management tokens and a renew does not
+//     move the ModifyIndex (nomad/variables_endpoint.go RenewLock @ v2.0.5), so only a moved
+//     ModifyIndex of a lock variable is used: it makes the core re-read that variable (with Items)
+//     and wake its keys. A host with its own I/O loop (the fault simulation) issues the query from
+//     LockWatchQuery itself and hands the result to ApplyLockList.
 //   * Restarts write nothing: Plan compares the rendered job with what is registered, and the
 //     spec hash in its Meta (reconcile/plan.h).
 //   * Deletions are confirmed, not inferred: a job of ours with no spec is deregistered (--prune)
@@ -153,6 +160,17 @@ class ControllerCore {
   base::Status Relist(SyncStats* stats = nullptr);
   // One event-stream frame: wakes the keys it touched.
   void OnFrame(const nomad::Frame& frame);
+  // The lock watch (see the header comment). LockWatchQuery: GET /v1/vars with namespace "*", the
+  // common prefix of every followed lock path, and the blocking index/wait given.
+  nomad::QueryOptions LockWatchQuery(uint64_t index, Duration wait) const;
+  // Re-reads each followed lock variable whose listed ModifyIndex differs from the last one read
+  // (or that vanished), applies the reads to the view and wakes their keys. `listed` is the
+  // list's result, `index` its X-Nomad-Index. Returns how many variables changed; a failed read
+  // is returned (the next list sees the same difference again).
+  base::Result<size_t> ApplyLockList(const std::vector<nomad::Variable>& listed, uint64_t index);
+  // One round for a threaded host: the blocking list, then ApplyLockList. Returns the index for
+  // the next round (0 after an index reset).
+  base::Result<uint64_t> WatchLocks(uint64_t index, Duration wait);
   // Wakes every key with a spec or in the view (after the first sync, a resync, a new leader).
   void QueueAll();
   // Reconciles `key` (taken from queue()), then Forget/AddAfter/AddRateLimited and Done.

@@ -397,7 +397,10 @@ TaskSpec Cluster::Impl::MakeSpec(NodeRec& n, const AllocRunner& ar, const TaskRu
                                     ar.id);
     }
     s.env["NOMAD_TOKEN"] = token;
-    s.env["NOMAD_UNIX_ADDR"] = "unix://" + s.secrets_dir + "/api.sock";
+    // client/taskenv/env.go sets NOMAD_UNIX_ADDR from 1.10.3 (absent @ v1.10.2).
+    if (nomad::SetsUnixAddrEnv(core.Version())) {
+      s.env["NOMAD_UNIX_ADDR"] = "unix://" + s.secrets_dir + "/api.sock";
+    }
   }
   for (auto& [k, v] : s.env) v = Interpolate(v, s.env, n.node);
   if (!s.task.config.empty()) {

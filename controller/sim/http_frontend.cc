@@ -206,7 +206,12 @@ struct HttpFrontend::Impl {
     CatchUp();
     if (r.path == "/v1/event/stream") {
       auto sink = std::make_shared<HttpStreamSink>(req);
-      uint64_t id = router.SubmitStream(std::move(r), sink, StreamFraming::kChunked);
+      // The wire framing stays chunked (see http_frontend.h); what a client observes of the
+      // 1.11.2+ hijack — "200, then EOF" instead of a 403 — follows the profile.
+      const StreamFraming framing = nomad::HijacksEventStream(core.Version())
+                                        ? StreamFraming::kCloseDelimited
+                                        : StreamFraming::kChunked;
+      uint64_t id = router.SubmitStream(std::move(r), sink, framing);
       if (id != 0) streams[id] = sink;
     } else {
       http::http_request copy = req;

@@ -9,10 +9,11 @@
 // after every line; a stream whose client went away is cancelled within one tick.
 //
 // Framing gap (nomad-api.md §4.2): cpprest's listener cannot hijack a connection, so it cannot
-// send a close-delimited body. The front end always streams with Transfer-Encoding: chunked
-// (pre-1.11.2 framing, StreamFraming::kChunked): ACL failures are real 403s, not "200 then EOF",
-// and no "Connection: close" header is sent. The Router implements the close-delimited semantics;
-// a transport that can write raw bytes (the in-process transport) uses them.
+// send a close-delimited body: the bytes always go out with Transfer-Encoding: chunked and no
+// "Connection: close" header. What a client can observe of the 1.11.2+ hijack does follow the
+// version profile (SimCore::Options::version): from 1.11.2 the stream is submitted with
+// StreamFraming::kCloseDelimited semantics, so "200 OK" is sent before the ACL check and an ACL
+// failure is "200, then EOF"; before 1.11.2 it is a real 403.
 //
 // Ownership: borrows `core` and `router` (and, through the router, the whole model); they must
 // outlive this object. Start/Stop/Port/WithModel are safe to call from any thread; Stop() is

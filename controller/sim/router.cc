@@ -375,6 +375,10 @@ Reply Router::Route(Ctx& ctx) {
     r = RouteAclPolicies(ctx);
   } else if (StartsWith(p, "/v1/sim/")) {
     r = RouteSim(ctx);
+  } else if (p == "/v1/agent/self") {
+    r = RouteAgentSelf(ctx);
+  } else if (p == "/v1/namespaces") {
+    r = RouteNamespaces(ctx);
   } else if (cluster_ != nullptr && p == "/v1/jobs") {
     r = RouteJobs(ctx);
   } else if (cluster_ != nullptr && StartsWith(p, "/v1/job/")) {

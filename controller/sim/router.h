@@ -237,6 +237,8 @@ class Router {
   Reply RouteNodes(Ctx& ctx);
   Reply RouteNode(Ctx& ctx);
   Reply RouteSim(Ctx& ctx);
+  Reply RouteAgentSelf(Ctx& ctx);   // routes_agent.cc
+  Reply RouteNamespaces(Ctx& ctx);  // routes_agent.cc
 
   // Event stream helpers (routes_events.cc).
   void PumpStreams();

@@ -18,13 +18,17 @@ const std::set<std::string>& JobReadTopics() {
 
 // Whether `who` may subscribe to `topic` in namespace `ns` (nomad/event_endpoint.go).
 bool AllowTopic(const AclState& acl, const Identity& who, const std::string& topic,
-                const std::string& ns) {
+                const std::string& ns, const nomad::NomadVersion& version) {
   if (acl.IsManagement(who)) return true;
   if (JobReadTopics().count(topic)) return acl.AllowNamespace(who, ns, "read-job");
   if (topic == "Node") return acl.AllowNode(who, /*write=*/false);
   if (topic == "HostVolume") return acl.AllowNamespace(who, ns, "host-volume-read");
   if (topic == "CSIVolume") return acl.AllowNamespace(who, ns, "csi-read-volume");
-  if (topic == "Variable") return acl.HasAnyVariableAccess(who, ns);
+  // Before 2.0.0 "Variable" is an unknown topic (no TopicVariable in nomad/structs/event.go
+  // @ v1.11.3): management only, and it never matches.
+  if (topic == "Variable" && nomad::HasVariableTopic(version)) {
+    return acl.HasAnyVariableAccess(who, ns);
+  }
   // "*", NodePool, ACL*, Operator (operator:read is not modelled) and unknown topics.
   return false;
 }
@@ -121,7 +125,7 @@ uint64_t Router::SubmitStream(Request req, std::shared_ptr<StreamSink> sink,
   bool allowed = who.ok();
   for (const std::string& n : namespaces) {
     for (const auto& [topic, keys] : sub.topics) {
-      if (allowed && !AllowTopic(acl_, *who, topic, n)) allowed = false;
+      if (allowed && !AllowTopic(acl_, *who, topic, n, core_.Version())) allowed = false;
     }
   }
   if (!allowed) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "controller/base/clock.h"
+#include "controller/nomad/version.h"
 #include "controller/sim/event_broker.h"
 
 namespace nsg::sim {
@@ -37,6 +38,10 @@ class SimCore {
     // Unix time (ns) that corresponds to TimePoint{} (the model's t=0): 2026-01-01T00:00:00Z.
     int64_t wall_epoch_ns = 1767225600LL * 1000000000LL;
     size_t event_buffer_size = 100;  // Nomad's event_buffer_size default (nomad-api.md §4.5)
+    // The Nomad release the model behaves as (docs/nomad-compatibility.md): the Variable event
+    // topic from 2.0.0, the hijacked event stream from 1.11.2, NOMAD_UNIX_ADDR from 1.10.3, and
+    // what /v1/agent/self reports.
+    nomad::NomadVersion version = nomad::kDefaultSimVersion;
   };
   using TimerId = uint64_t;
 
@@ -45,6 +50,7 @@ class SimCore {
   SimCore& operator=(const SimCore&) = delete;
 
   TimePoint Now() const { return now_; }
+  const nomad::NomadVersion& Version() const { return opts_.version; }
   // Wall-clock unix nanoseconds of `t` (default: now), for CreateTime/ModifyTime and RFC 3339.
   int64_t UnixNanos() const { return UnixNanos(now_); }
   int64_t UnixNanos(TimePoint t) const { return opts_.wall_epoch_ns + base::ToNanos(t); }

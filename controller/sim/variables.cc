@@ -79,6 +79,9 @@ nomad::Variable Variables::ConflictBody(const nomad::Variable& conflict, bool ca
 }
 
 void Variables::Publish(uint64_t index, const nomad::Variable& var, bool deleted) {
+  // Before 2.0.0 a variable write emits no event: there is no Variable topic
+  // (nomad/structs/event.go @ v1.11.3 has no TopicVariable; nomad/state/events.go no VarApplyState).
+  if (!nomad::HasVariableTopic(core_.Version())) return;
   nomad::Event ev;
   ev.topic = "Variable";
   ev.type = "VariableUpdated";

@@ -19,7 +19,8 @@
 //        +---- Raft write clearing Lock (ModifyIndex bumped, VariableUpdated event)
 //
 // Every write emits a Variable event (Topic Variable, Type VariableUpdated, Key = path,
-// Payload {Metadata incl. Lock, Deleted}) through SimCore::Events() at its Raft index.
+// Payload {Metadata incl. Lock, Deleted}) through SimCore::Events() at its Raft index — on a
+// version profile of 2.0.0 or later only: before, Nomad has no Variable topic.
 //
 // Options:
 //   * stale_delay_timer_race (on by default: it is Nomad's behaviour): a pending LockDelay timer

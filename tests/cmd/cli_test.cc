@@ -186,10 +186,12 @@ TEST_F(CliTest, SimulateRunsWorldsControlsAndUserSpecs) {
   EXPECT_NE(r.out.find("3 world(s) from seed 1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(": 0 with violations"), std::string::npos) << r.out;
 
-  RunResult mine =
-      Exec({"simulate", "--seeds", "2", std::string(NSG_SOURCE_DIR) + "/manifests/examples"});
+  EXPECT_NE(r.out.find("Nomad 2.0.5"), std::string::npos) << r.out;  // the default profile
+
+  RunResult mine = Exec({"simulate", "--seeds", "2", "--nomad-version", "1.11",
+                         std::string(NSG_SOURCE_DIR) + "/manifests/examples"});
   ASSERT_EQ(mine.code, kExitOk) << mine.out << mine.err;
-  EXPECT_NE(mine.out.find("2 world(s)"), std::string::npos) << mine.out;
+  EXPECT_NE(mine.out.find("2 world(s) from seed 1, Nomad 1.11.3"), std::string::npos) << mine.out;
 
   RunResult control = Exec({"simulate", "--control", "plain", "--seeds", "5"});
   ASSERT_EQ(control.code, kExitOk) << control.out << control.err;
@@ -201,6 +203,11 @@ TEST_F(CliTest, SimulateRunsWorldsControlsAndUserSpecs) {
 
   EXPECT_EQ(Exec({"simulate", "--seeds", "many"}).code, kExitUsage);
   EXPECT_EQ(Exec({"simulate", "--control", "nope"}).code, kExitUsage);
+  RunResult bad_version = Exec({"simulate", "--nomad-version", "1.12"});
+  EXPECT_EQ(bad_version.code, kExitUsage);
+  EXPECT_NE(bad_version.err.find("profiles: 1.10 (1.10.5), 1.11 (1.11.3), 2.0 (2.0.5)"),
+            std::string::npos)
+      << bad_version.err;
 }
 
 TEST_F(CliTest, VersionPrintsTheVersion) {

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "controller/render/job_renderer.h"
 #include "controller/sim/http_frontend.h"
 #include "tests/cmd/controller_runner.h"
 #include "tests/test_support/temp_dir.h"
@@ -104,6 +105,39 @@ class ControllerSimTest : public ::testing::Test {
     std::optional<nomad::Job> j;
     server_->WithModel([&] { j = server_->cluster().GetJob("default", id); });
     return j;
+  }
+
+  // The lock variable path of job `id`, from the registered job's Meta ("" before it is).
+  std::string LockPath(const std::string& id = "alpha") {
+    auto job = Job(id);
+    if (!job) return "";
+    auto it = job->meta.find(render::kMetaLockPath);
+    return it == job->meta.end() ? "" : it->second;
+  }
+
+  // Takes job `id`'s lock for `alloc_id` as that allocation's lock agent would (ttl 10s, delay
+  // 1s, the holder's allocation in the Items). Returns the lock ID, or "" when the lock is held.
+  // *epoch (when given) receives the variable's ModifyIndex after the acquire: the holder's epoch.
+  std::string Acquire(const std::string& alloc_id, const std::string& id = "alpha",
+                      uint64_t* epoch = nullptr) {
+    nomad::Variable v;
+    v.namespace_ = "default";
+    v.path = LockPath(id);
+    v.items["alloc_id"] = alloc_id;
+    v.lock = nomad::VariableLock{10s, 1s, ""};
+    std::string lock_id;
+    server_->WithModel([&] {
+      sim::VarReply r = server_->variables().AcquireLock(Management(), "default", v);
+      if (r.status == 200 && r.var.lock) lock_id = r.var.lock->id;
+      if (epoch != nullptr) *epoch = r.var.modify_index;
+    });
+    return lock_id;
+  }
+
+  static sim::Identity Management() {
+    sim::Identity who;
+    who.management = true;
+    return who;
   }
 
   // The allocations of job `id` that run and are meant to (ClientStatus running, DesiredStatus

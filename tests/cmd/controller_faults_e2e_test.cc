@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "controller/nomad/variable.h"
+#include "controller/nomad/version.h"
 #include "controller/render/job_renderer.h"
 #include "controller/sim/http_frontend.h"
 #include "tests/cmd/controller_e2e_util.h"
@@ -49,6 +50,7 @@ class ControllerFaults : public ControllerSimTest {
  protected:
   void ConfigureSim(sim::SimServer::Options& opts) override {
     opts.http.time_scale = kTimeScale;
+    opts.core.version = nomad::NomadVersion::FromProfile(profile_).value();
     // A node that stops heartbeating is down after 2 × TTL + grace at most (virtual time).
     opts.cluster.min_heartbeat_ttl = heartbeat_ttl_;
     opts.cluster.heartbeat_grace = heartbeat_ttl_;
@@ -60,29 +62,6 @@ class ControllerFaults : public ControllerSimTest {
     ControllerSimTest::TearDown();
   }
 
-  // The singleton's lock variable path, from the registered job's Meta.
-  std::string LockPath() {
-    auto job = Job("alpha");
-    if (!job) return "";
-    auto it = job->meta.find(render::kMetaLockPath);
-    return it == job->meta.end() ? "" : it->second;
-  }
-
-  // Takes the lock for `alloc_id` as that allocation's lock agent would (ttl 10s, delay 1s, the
-  // holder's allocation in the Items). Returns the lock ID, or "" when the lock is held.
-  std::string Acquire(const std::string& alloc_id) {
-    nomad::Variable v;
-    v.namespace_ = "default";
-    v.path = LockPath();
-    v.items["alloc_id"] = alloc_id;
-    v.lock = nomad::VariableLock{10s, 1s, ""};
-    std::string id;
-    server_->WithModel([&] {
-      sim::VarReply r = server_->variables().AcquireLock(Management(), "default", v);
-      if (r.status == 200 && r.var.lock) id = r.var.lock->id;
-    });
-    return id;
-  }
   // Waits until the lock is free (the old lease lapsed: 2 × TTL + delay) and takes it.
   std::string AcquireWhenFree(const std::string& alloc_id) {
     std::string id;
@@ -105,12 +84,6 @@ class ControllerFaults : public ControllerSimTest {
     });
   }
   void StopRenewing() { renewer_ = {}; }
-
-  static sim::Identity Management() {
-    sim::Identity who;
-    who.management = true;
-    return who;
-  }
 
   std::string NodeOf(const std::string& alloc_id) {
     std::string node;
@@ -165,6 +138,10 @@ class ControllerFaults : public ControllerSimTest {
   }
 
   base::Duration heartbeat_ttl_ = 60s;  // set before SetUp by fixtures that need faster detection
+  // The Nomad version profile (set before SetUp). The scenarios that turn on lock changes run on
+  // the 1.x profiles, where the controller follows locks without Variable events; the stream-gap
+  // scenario floods the buffer with variable writes, which are events only from 2.0.
+  std::string profile_ = "2.0";
   std::string lock_id_;
   std::jthread renewer_;
   std::vector<std::string> stops_;  // POST /v1/allocation/... paths, guarded by the model mutex
@@ -174,7 +151,12 @@ class ControllerFaults : public ControllerSimTest {
 // The partition heals before the node is declared down (heartbeat TTL + grace = 120 s virtual),
 // so the old holder's allocation reconnects still running: two live allocations claim the lock.
 // The controller stops the old holder's allocation — never the current holder — and counts it.
-TEST_F(ControllerFaults, ReconnectedOldHolderIsStoppedAndTheHolderKept) {
+class ControllerFaultsOn1_11 : public ControllerFaults {
+ protected:
+  ControllerFaultsOn1_11() { profile_ = "1.11"; }
+};
+
+TEST_F(ControllerFaultsOn1_11, ReconnectedOldHolderIsStoppedAndTheHolderKept) {
   // The partitioned client must not stop the allocation on its own before the heal (that takes
   // stop_on_client_after, 30 s virtual = 3 s wall by default: too close to the lease's 21 s under
   // load), so it is raised; node-down detection (120 s virtual) still bounds the window.
@@ -228,7 +210,10 @@ TEST_F(ControllerFaults, ReconnectedOldHolderIsStoppedAndTheHolderKept) {
 
 class ControllerNodeCrash : public ControllerFaults {
  protected:
-  ControllerNodeCrash() { heartbeat_ttl_ = 2s; }  // a crashed node is down after ≤ 6 s virtual
+  ControllerNodeCrash() {
+    heartbeat_ttl_ = 2s;  // a crashed node is down after ≤ 6 s virtual
+    profile_ = "1.10";
+  }
 };
 
 // The holder's node crashes. Nomad declares it down within seconds (virtual) and the controller

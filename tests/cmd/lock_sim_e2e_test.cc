@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "controller/nomad/version.h"
 #include "controller/render/job_renderer.h"
 #include "controller/sim/http_frontend.h"
 #include "controller/sim/process_driver.h"
@@ -104,6 +105,13 @@ spec:
 
     driver_->RegisterWith(programs_);
     sim::SimServer::Options opts;
+    // The modes are spread over the Nomad version profiles rather than multiplied by them: shim
+    // on 1.10.2 (no NOMAD_UNIX_ADDR in the task environment), sidecar on 1.11 (no Variable
+    // events), split on 2.0.
+    opts.core.version = nomad::NomadVersion::FromProfile(GetParam() == "shim"      ? "1.10.2"
+                                                         : GetParam() == "sidecar" ? "1.11"
+                                                                                   : "2.0")
+                            .value();
     opts.nodes = 2;
     opts.cluster.alloc_root = (dir_ / "allocs").string();
     server_ = std::make_unique<sim::SimServer>(opts, programs_);

@@ -30,8 +30,14 @@ std::string Describe(const WorldReport& r) {
 
 class SeedShard : public ::testing::TestWithParam<int> {};
 
+// The shards split the seeds across the Nomad version profiles (1.10, 1.11, 2.0, 1.10, 1.11):
+// before 2.0 the controllers follow locks with a blocking list, not Variable events.
 TEST_P(SeedShard, NoViolationUnderFaults) {
   WorldOptions o;
+  const std::string profile =
+      nomad::VersionProfiles()[static_cast<size_t>(GetParam()) % nomad::VersionProfiles().size()];
+  o.version = nomad::NomadVersion::FromProfile(profile).value();
+  SCOPED_TRACE("nomad " + o.version.ToString() + " (simulate --nomad-version " + profile + ")");
   int faults = 0, samples = 0;
   for (int i = 0; i < kSeedsPerShard; ++i) {
     o.seed = 1 + static_cast<uint64_t>(GetParam() * 1000 + i);

@@ -76,6 +76,7 @@ TEST(ControllerMetricsTest, EveryCatalogueFamilyIsExposedWithItsType) {
   m.AddEvent("Job");
   m.ObserveRequest("job.register", "200", milliseconds(7));
   m.SetLeader(true);
+  m.SetNomadServerVersion("2.0.5");
   const std::string text = m.Serialize();
   for (const metrics::MetricDef& def : metrics::kCatalogue) {
     const std::string name = std::string(metrics::kPrefix) + std::string(def.name);
@@ -83,6 +84,17 @@ TEST(ControllerMetricsTest, EveryCatalogueFamilyIsExposedWithItsType) {
     EXPECT_THAT(text, HasSubstr("# TYPE " + name + " " + TypeName(def.type) + "\n"));
     EXPECT_THAT(text, HasSubstr("\n" + name));  // at least one sample
   }
+}
+
+TEST(ControllerMetricsTest, NomadServerInfoFollowsTheVersion) {
+  ControllerMetrics m("1.2.3", "abc");
+  EXPECT_THAT(m.Serialize(), Not(HasSubstr("nomad_singleton_nomad_server_info{")));
+  m.SetNomadServerVersion("1.11.3");
+  EXPECT_THAT(m.Serialize(), HasSubstr("nomad_singleton_nomad_server_info{version=\"1.11.3\"} 1\n"));
+  m.SetNomadServerVersion("2.0.5");  // an upgrade seen on reconnect replaces the series
+  const std::string text = m.Serialize();
+  EXPECT_THAT(text, HasSubstr("nomad_singleton_nomad_server_info{version=\"2.0.5\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("version=\"1.11.3\"")));
 }
 
 }  // namespace

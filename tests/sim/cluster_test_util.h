@@ -41,7 +41,9 @@ inline nomad::Job MakeJob(const std::string& id, int count = 1,
 
 class ClusterFixture : public ::testing::Test {
  protected:
-  explicit ClusterFixture(uint64_t seed = 7, int nodes = 3) : core_(Opts(seed)) {
+  explicit ClusterFixture(uint64_t seed = 7, int nodes = 3,
+                          nomad::NomadVersion version = nomad::kDefaultSimVersion)
+      : core_(Opts(seed, version)) {
     programs_ = ProgramRegistry::WithDefaults();
     cluster_ = std::make_unique<Cluster>(core_, programs_);
     SubscribeRequest req;
@@ -50,9 +52,10 @@ class ClusterFixture : public ::testing::Test {
     sub_ = core_.Events().Subscribe(req);
     for (int i = 0; i < nodes; ++i) node_ids_.push_back(cluster_->AddNode({}));
   }
-  static SimCore::Options Opts(uint64_t seed) {
+  static SimCore::Options Opts(uint64_t seed, nomad::NomadVersion version) {
     SimCore::Options o;
     o.seed = seed;
+    o.version = version;
     o.event_buffer_size = 100000;
     return o;
   }

@@ -63,8 +63,10 @@ class RecordingSink : public StreamSink {
 
 class RouterFixture : public ::testing::Test {
  protected:
-  explicit RouterFixture(AclState::Options acl_opts = {}, Variables::Options var_opts = {})
-      : acl_(core_, std::move(acl_opts)),
+  explicit RouterFixture(AclState::Options acl_opts = {}, Variables::Options var_opts = {},
+                         nomad::NomadVersion version = nomad::kDefaultSimVersion)
+      : core_(SimCore::Options{.version = version}),
+        acl_(core_, std::move(acl_opts)),
         vars_(core_, acl_, var_opts),
         router_(core_, acl_, vars_, nullptr) {}
 
@@ -85,7 +87,7 @@ class RouterFixture : public ::testing::Test {
   // Lets zero-delay timers (blocking-query rechecks) run without moving time.
   void Settle() { core_.AdvanceBy(base::Duration(0)); }
 
-  SimCore core_{SimCore::Options{}};
+  SimCore core_;
   AclState acl_;
   Variables vars_;
   Router router_;

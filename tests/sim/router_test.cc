@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "controller/nomad/api_codec.h"
 #include "controller/sim/cluster.h"
 #include "controller/sim/programs.h"
 #include "tests/sim/conformance_testutil.h"
@@ -602,6 +603,87 @@ TEST_F(StreamAclTest, RevokedWorkloadTokenEndsTheStream) {
 }
 
 // ---- job, allocation and node routes over the cluster model (§5–§7) -------------------------
+
+// ---- version profiles (SimCore::Options::version) ------------------------------------------
+
+// nomad/structs/event.go has TopicVariable from v2.0.0 only; before, a variable write emits no
+// event and "Variable" is an unknown topic (management only, never matches).
+class StreamVersionTest : public RouterFixture {
+ protected:
+  explicit StreamVersionTest(const char* version)
+      : RouterFixture(AclState::Options{true, "mgmt"}, {},
+                      nomad::NomadVersion::Parse(version).value()) {
+    nomad::AclPolicy p;
+    p.name = "vars";
+    p.rules = R"(namespace "default" {
+      variables { path "*" { capabilities = ["list"] } }
+    })";
+    EXPECT_TRUE(acl_.UpsertPolicy(p).ok());
+    lister_ = acl_.CreateClientToken({"vars"});
+  }
+  size_t FramesAfterAWrite(const std::string& token) {
+    auto sink = std::make_shared<RecordingSink>();
+    router_.SubmitStream(MakeRequest("GET /v1/event/stream?topic=Variable", "", token), sink,
+                         StreamFraming::kCloseDelimited);
+    EXPECT_FALSE(sink->closed_);
+    const uint64_t before = core_.Index();  // index=0 replays the buffer: count only the new
+    EXPECT_EQ(Do("PUT /v1/var/a" + std::to_string(++writes_), R"({"Items":{"k":"v"}})", "mgmt")
+                  .status,
+              200);
+    Settle();
+    size_t frames = 0;
+    for (const auto& l : sink->lines_) {
+      const json j = json::parse(l);
+      frames += j.contains("Index") && j["Index"].get<uint64_t>() > before;
+    }
+    return frames;
+  }
+  std::string lister_;
+  int writes_ = 0;
+};
+class StreamOn1_11 : public StreamVersionTest {
+ protected:
+  StreamOn1_11() : StreamVersionTest("1.11.3") {}
+};
+class StreamOn2_0 : public StreamVersionTest {
+ protected:
+  StreamOn2_0() : StreamVersionTest("2.0.0") {}
+};
+
+TEST_F(StreamOn2_0, VariableWritesAreEvents) {
+  EXPECT_EQ(FramesAfterAWrite("mgmt"), 1u);
+  EXPECT_EQ(FramesAfterAWrite(lister_), 1u);
+}
+
+TEST_F(StreamOn1_11, NoVariableTopicBefore2_0) {
+  EXPECT_EQ(FramesAfterAWrite("mgmt"), 0u);  // accepted, never matches
+  auto denied = std::make_shared<RecordingSink>();
+  router_.SubmitStream(MakeRequest("GET /v1/event/stream?topic=Variable", "", lister_), denied,
+                       StreamFraming::kCloseDelimited);
+  EXPECT_TRUE(denied->closed_);  // an unknown topic needs a management token
+}
+
+TEST_F(StreamOn1_11, AgentSelfReportsTheVersionToManagementOnly) {
+  Reply r = Do("GET /v1/agent/self", "", "mgmt");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto v = nomad::DecodeAgentSelfVersion(r.body);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v.value(), "1.11.3");
+  EXPECT_EQ(json::parse(r.body)["config"]["Version"]["Version"], "1.11.3");
+  EXPECT_EQ(Do("GET /v1/agent/self", "", lister_).status, 403);
+  EXPECT_EQ(Do("PUT /v1/agent/self", "", "mgmt").status, 405);
+}
+
+TEST_F(StreamOn1_11, NamespacesAreListedOnceSomethingLivesThere) {
+  auto names = [&] {
+    Reply r = Do("GET /v1/namespaces", "", "mgmt");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nomad::DecodeNamespaceNames(r.body).value();
+  };
+  EXPECT_EQ(names(), (std::vector<std::string>{"default"}));
+  ASSERT_EQ(Do("PUT /v1/var/x?namespace=later", R"({"Items":{"k":"v"}})", "mgmt").status, 200);
+  EXPECT_EQ(names(), (std::vector<std::string>{"default", "later"}));
+}
 
 class RouterClusterTest : public ::testing::Test {
  protected:

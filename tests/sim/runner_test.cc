@@ -317,6 +317,41 @@ TEST_F(RunnerTest, TaskEnvironmentAndWorkloadToken) {
   EXPECT_NE(std::find(revoked.begin(), revoked.end(), a.id), revoked.end());
 }
 
+// client/taskenv/env.go sets NOMAD_UNIX_ADDR from 1.10.3 (absent @ v1.10.2); before that a task
+// finds the Task API socket under NOMAD_SECRETS_DIR.
+class RunnerVersionTest : public ClusterFixture,
+                          public ::testing::WithParamInterface<std::pair<const char*, bool>> {
+ protected:
+  RunnerVersionTest()
+      : ClusterFixture(7, 3, nomad::NomadVersion::Parse(GetParam().first).value()) {}
+};
+
+TEST_P(RunnerVersionTest, UnixAddrInTheTaskEnvironmentFrom1_10_3) {
+  std::map<std::string, std::string> seen;
+  programs_.Register("capture", [&seen](const TaskSpec& spec) {
+    seen = spec.env;
+    return MakeRunUntilKilledProgram();
+  });
+  cluster_->SetTokenIssuer([](const std::string&, const std::string&, const std::string&,
+                              const std::string& task, const std::string&) { return "t-" + task; });
+  nomad::Job j = MakeJob("web");
+  j.task_groups[0].tasks[0].driver = "capture";
+  nomad::WorkloadIdentity id;
+  id.env = true;
+  j.task_groups[0].tasks[0].identity = id;
+  Register(j);
+  Run(1s);
+  ASSERT_EQ(seen.count("NOMAD_TOKEN"), 1u);
+  EXPECT_EQ(seen.count("NOMAD_SECRETS_DIR"), 1u);
+  EXPECT_EQ(seen.count("NOMAD_UNIX_ADDR"), GetParam().second ? 1u : 0u) << GetParam().first;
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, RunnerVersionTest,
+                         ::testing::Values(std::make_pair("1.10.2", false),
+                                           std::make_pair("1.10.3", true),
+                                           std::make_pair("1.11.0", true),
+                                           std::make_pair("2.0.5", true)));
+
 TEST_F(RunnerTest, StartErrorIsADriverFailure) {
   nomad::Job j = MakeJob("web", 1, "service", R"({"start_error":"no such image"})");
   j.task_groups[0].reschedule_policy = NoReschedule();
