@@ -26,6 +26,17 @@ uint64_t ParseUint(const std::string& s) {
   return v;
 }
 
+// The code label of nomad_requests_total for an answer: its HTTP status, except "acl_disabled"
+// for the coded 400 with which a cluster without ACLs refuses every ACL endpoint
+// (nomad/acl_endpoint.go aclDisabled). The reconciler expects that answer (it probes for ACLs), so
+// it must not count as an error.
+std::string RequestCode(const HttpResponse& r) {
+  if (r.status == 400 && r.body.find("ACL support disabled") != std::string::npos) {
+    return "acl_disabled";
+  }
+  return std::to_string(r.status);
+}
+
 template <typename T>
 Result<nomad::Query<T>> WithMeta(Result<T> value, const QueryMeta& meta) {
   if (!value.ok()) return value.status();
@@ -138,7 +149,7 @@ Result<HttpResponse> HttpNomadApi::Attempts(const HttpRequest& request, Retry re
       *code = r.status().code() == base::StatusCode::kCancelled ? "cancelled" : "error";
       st = Status(r.status().code(), Redact(r.status().message(), config_.token));
     } else {
-      *code = std::to_string(r->status);
+      *code = RequestCode(*r);
       st = StatusFromHttp(r->status, r->body, what);
       if (st.ok()) return r;
       st = Status(st.code(), Redact(st.message(), config_.token));

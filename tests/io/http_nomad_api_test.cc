@@ -674,6 +674,22 @@ TEST_F(HttpNomadApiTest, ObserverSeesOneCallWithOpAndHttpStatus) {
   EXPECT_EQ(calls[3].took, retried_for);  // backoff sleeps included
 }
 
+// A cluster without ACLs refuses the policy endpoints with a coded 400 that the reconciler expects
+// (its ACL probe): a code of its own, so that NomadErrors does not count it; other 400s stay 400.
+TEST_F(HttpNomadApiTest, ObserverLabelsTheAclDisabledAnswerApart) {
+  RecordingObserver rec;
+  options_.observer = rec.Hook();
+  transport_.PushResponse(400, "ACL support disabled");
+  EXPECT_EQ(api().ReadAclPolicy("p").status().code(), StatusCode::kInvalidSpec);
+  transport_.PushResponse(400, "ACL support disabled");
+  EXPECT_FALSE(api().ListAclPolicies().ok());
+  transport_.PushResponse(400, "invalid job name");
+  EXPECT_FALSE(api().ReadJob("web", {}).ok());
+
+  EXPECT_THAT(rec.OpCodes(), ElementsAre("acl.policy.read acl_disabled",
+                                         "acl.policies.list acl_disabled", "job.read 400"));
+}
+
 TEST_F(HttpNomadApiTest, ObserverSeesTransportErrorsAndCancellation) {
   RecordingObserver rec;
   options_.observer = rec.Hook();
