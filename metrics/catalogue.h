@@ -26,7 +26,9 @@ inline constexpr std::array kCatalogue = {
               "Allocations of the singleton whose client status is running."},
     MetricDef{"lock_held", Type::kGauge, "singleton", "1 when some allocation holds the lock."},
     MetricDef{"up", Type::kGauge, "singleton",
-              "1 when exactly one allocation is running and holding the lock."},
+              "1 when exactly one allocation is running and holding the lock. Meaningful for "
+              "service singletons; a batch singleton is 0 once its run finished and a periodic "
+              "one 1 between runs (see nomad_singleton_info's kind)."},
     MetricDef{"duplicates_total", Type::kCounter, "singleton",
               "Times more than one running workload instance was observed."},
     MetricDef{"enforcement_stops_total", Type::kCounter, "singleton",
@@ -36,6 +38,12 @@ inline constexpr std::array kCatalogue = {
     MetricDef{"failover_duration_seconds", Type::kHistogram, "singleton",
               "Time from the holder's loss to a new holder running."},
     MetricDef{"spec_valid", Type::kGauge, "singleton", "1 when the singleton's spec is valid."},
+    MetricDef{"info", Type::kGauge, "singleton,kind,mode",
+              "Always 1; kind is service, batch or periodic, mode the lock mode (shim, sidecar, "
+              "split); both unknown while the spec is invalid."},
+    MetricDef{"condition", Type::kGauge, "singleton,type,status",
+              "The singleton's conditions (as in /status): one series per type and status "
+              "(true, false, unknown), 1 for the current status."},
     // Controller.
     MetricDef{"reconcile_total", Type::kCounter, "result", "Reconciles by result."},
     MetricDef{"reconcile_duration_seconds", Type::kHistogram, "", "Duration of one reconcile."},
@@ -47,8 +55,8 @@ inline constexpr std::array kCatalogue = {
     MetricDef{"event_stream_gaps_total", Type::kCounter, "",
               "Reconnects after which events may have been missed (a re-list followed)."},
     MetricDef{"nomad_requests_total", Type::kCounter, "op,code",
-              "Nomad API calls by operation and outcome (HTTP status, error or cancelled); a "
-              "call's retries count once."},
+              "Nomad API calls by operation and outcome (HTTP status, acl_disabled for the 400 of "
+              "a cluster without ACLs, error or cancelled); a call's retries count once."},
     MetricDef{"nomad_request_duration_seconds", Type::kHistogram, "op",
               "Nomad API call latency, retries included."},
     MetricDef{"leader", Type::kGauge, "", "1 while this replica holds the leader lock."},
@@ -58,10 +66,25 @@ inline constexpr std::array kCatalogue = {
               "Paths of the spec directory that the last read could not read completely (the "
               "directory, a subdirectory, a spec file; an emptied file or an unnamed document "
               "counts too). While above 0 no spec counts as deleted: --prune deregisters nothing."},
-    MetricDef{"build_info", Type::kGauge, "version,revision", "Always 1; labels carry the build."},
     MetricDef{"nomad_server_info", Type::kGauge, "version",
               "Always 1; the label carries the Nomad server version (GET /v1/agent/self) the "
               "controller talks to; absent until it is known."},
+    MetricDef{"build_info", Type::kGauge, "version,revision",
+              "Always 1; labels carry the build (version 0.1.0, revision the git commit)."},
+    MetricDef{"controller_info", Type::kGauge, "region,leader_lock",
+              "Always 1; labels identify the controller its replicas form: the Nomad region it "
+              "was given (\"\" = the agent's) and the leader lock path (\"\" without "
+              "--leader-elect)."},
 };
+
+// The values of reconcile_total's result label; each series exists (at 0) from the start, so a
+// healthy controller's error ratio is 0 rather than no data.
+inline constexpr std::array<std::string_view, 3> kReconcileResults = {"done", "retry",
+                                                                       "permanent"};
+
+// A per-singleton metric: a standby replica (--leader-elect, not leading) exports none of them.
+constexpr bool PerSingleton(const MetricDef& def) {
+  return def.labels == "singleton" || def.labels.starts_with("singleton,");
+}
 
 }  // namespace nsg::metrics

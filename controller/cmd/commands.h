@@ -19,5 +19,9 @@ int SimulateMain(const std::vector<std::string>& argv);
 
 // Version string: "0.1.0 (git abc1234)".
 std::string VersionString();
+// Its parts, for build_info: the release ("0.1.0") and the git commit the build was configured
+// at ("unknown" outside a git checkout).
+std::string BuildVersion();
+std::string BuildRevision();
 
 }  // namespace nsg::cmd

@@ -214,6 +214,20 @@ struct ControllerConfig {
   bool allow_unsupported_nomad = false;
 };
 
+// nomad_singleton_info's kind: what up means for the singleton (SingletonDown pages for "service"
+// only: a finished batch run is not up, and a periodic job is up between runs).
+std::string SingletonKind(const reconcile::Desired& d) {
+  if (!d.rendered) return "unknown";
+  if (d.rendered->job.periodic) return "periodic";
+  return d.rendered->job.type;
+}
+
+std::string LockModeOf(const reconcile::Desired& d) {
+  if (!d.rendered) return "unknown";
+  auto it = d.rendered->job.meta.find(render::kMetaLockMode);
+  return it == d.rendered->job.meta.end() ? "unknown" : it->second;
+}
+
 double UnixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
@@ -368,6 +382,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       return;
     }
     metrics_.SetSpecValid(key, now->desired.state == reconcile::SpecState::kValid);
+    metrics_.SetInfo(key, SingletonKind(now->desired), LockModeOf(now->desired));
     if (now->desired.state == reconcile::SpecState::kValid) {
       log_.info("spec {}: {} ({}, spec hash {})", key, previous ? "changed" : "added",
                 now->source, now->desired.rendered->spec_hash);
@@ -406,6 +421,11 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     const reconcile::PlanStats& s = r.plan.stats;
     if (desired.state != reconcile::SpecState::kAbsent || s.limit > 0) {
       metrics_.SetObserved(key, s.running_allocations, s.lock_held, s.up);
+      std::vector<io::ControllerMetrics::ConditionSample> conditions;
+      for (const reconcile::Condition& c : r.plan.conditions) {
+        conditions.push_back({reconcile::ConditionTypeName(c.type), c.status});
+      }
+      metrics_.SetConditions(key, conditions);
     }
     metrics_.AddEnforcementStops(key, r.enforcement_stops);
     for (const auto& e : r.plan.events) {
@@ -952,13 +972,19 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   }
   base::SystemClock clock;
   io::RealSleeper sleeper;
-  io::ControllerMetrics metrics(VersionString(), "");
+  io::ControllerMetrics metrics(BuildVersion(), BuildRevision());
+  // Replicas of one controller share the Nomad region and the leader lock; the alert rules group
+  // by these (with the scrape's job) to tell independent controllers apart.
+  metrics.SetControllerInfo(client.value().region,
+                            config.leader_elect ? config.leader_lock_path : "");
   io::HttpNomadApi::Options api_options;
   api_options.observer = [&metrics](std::string_view op, std::string_view code, Duration took) {
     metrics.ObserveRequest(op, code, took);
   };
   io::HttpNomadApi api(*transport.value(), client.value(), clock, sleeper, api_options);
-  metrics.SetLeader(true);  // a single replica (no --leader-elect) always leads
+  // A single replica (no --leader-elect) always leads; a replica that campaigns is a standby (no
+  // per-singleton series) until it wins.
+  metrics.SetLeader(!config.leader_elect);
   // The leader lock's calls: their own client, with a timeout within a renew interval (T/3).
   io::ClientConfig election_client = client.value();
   election_client.request_timeout = std::min(election_client.request_timeout, Duration(5s));

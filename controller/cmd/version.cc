@@ -12,9 +12,10 @@
 
 namespace nsg::cmd {
 
-std::string VersionString() {
-  return std::string(NSG_VERSION) + " (git " + NSG_GIT_REVISION + ")";
-}
+std::string BuildVersion() { return NSG_VERSION; }
+std::string BuildRevision() { return NSG_GIT_REVISION; }
+
+std::string VersionString() { return BuildVersion() + " (git " + BuildRevision() + ")"; }
 
 int VersionMain(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv, {}, std::cerr);

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "controller/io/process_metrics.h"
 #include "metrics/catalogue.h"
 
 namespace nsg::io {
@@ -18,6 +19,8 @@ const prometheus::Histogram::BucketBoundaries kFailoverBuckets = {1,  2,  5,   1
 // A Nomad API call: a millisecond on loopback to the request timeout, retries included.
 const prometheus::Histogram::BucketBoundaries kRequestBuckets = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+// The values of condition's status label, in the order of Singleton::conditions' arrays.
+constexpr std::array<const char*, 3> kConditionStatuses = {"true", "false", "unknown"};
 
 }  // namespace
 
@@ -26,6 +29,7 @@ ControllerMetrics::ControllerMetrics(const std::string& version, const std::stri
   for (const metrics::MetricDef& def : metrics::kCatalogue) {
     const std::string name = std::string(metrics::kPrefix) + std::string(def.name);
     const std::string help(def.help);
+    if (metrics::PerSingleton(def)) per_singleton_families_.insert(name);
     switch (def.type) {
       case metrics::Type::kCounter:
         counters_[std::string(def.name)] =
@@ -50,6 +54,10 @@ ControllerMetrics::ControllerMetrics(const std::string& version, const std::stri
   source_unreadable_ = &gauges_.at("spec_source_unreadable_paths")->Add({});
   reconcile_seconds_ = &histograms_.at("reconcile_duration_seconds")->Add({}, kReconcileBuckets);
   gauges_.at("build_info")->Add({{"version", version}, {"revision", revision}}).Set(1);
+  for (std::string_view result : metrics::kReconcileResults) {
+    const std::string r(result);
+    reconcile_by_result_.emplace(r, &counters_.at("reconcile_total")->Add({{"result", r}}));
+  }
 }
 
 ControllerMetrics::Singleton& ControllerMetrics::SeriesLocked(const std::string& key) {
@@ -114,7 +122,50 @@ void ControllerMetrics::Forget(const std::string& key) {
   counters_.at("enforcement_stops_total")->Remove(s.stops);
   counters_.at("failovers_total")->Remove(s.failovers);
   histograms_.at("failover_duration_seconds")->Remove(s.failover_seconds);
+  if (s.info != nullptr) gauges_.at("info")->Remove(s.info);
+  for (const auto& [type, series] : s.conditions) {
+    for (prometheus::Gauge* g : series) gauges_.at("condition")->Remove(g);
+  }
   singletons_.erase(it);
+}
+
+void ControllerMetrics::SetInfo(const std::string& key, const std::string& kind,
+                                const std::string& mode) {
+  std::lock_guard lock(mu_);
+  Singleton& s = SeriesLocked(key);
+  auto& family = *gauges_.at("info");
+  prometheus::Gauge* next = &family.Add({{"singleton", key}, {"kind", kind}, {"mode", mode}});
+  if (s.info != nullptr && s.info != next) family.Remove(s.info);
+  s.info = next;
+  s.info->Set(1);
+}
+
+void ControllerMetrics::SetConditions(const std::string& key,
+                                      const std::vector<ConditionSample>& conditions) {
+  std::lock_guard lock(mu_);
+  Singleton& s = SeriesLocked(key);
+  auto& family = *gauges_.at("condition");
+  std::map<std::string, std::array<prometheus::Gauge*, 3>> next;
+  for (const ConditionSample& c : conditions) {
+    auto it = s.conditions.find(c.type);
+    std::array<prometheus::Gauge*, 3> series{};
+    if (it != s.conditions.end()) {
+      series = it->second;
+      s.conditions.erase(it);
+    } else {
+      for (size_t i = 0; i < series.size(); ++i) {
+        series[i] = &family.Add(
+            {{"singleton", key}, {"type", c.type}, {"status", kConditionStatuses[i]}});
+      }
+    }
+    const size_t current = !c.status ? 2 : *c.status ? 0 : 1;
+    for (size_t i = 0; i < series.size(); ++i) series[i]->Set(i == current ? 1 : 0);
+    next[c.type] = series;
+  }
+  for (const auto& [type, series] : s.conditions) {  // types no longer reported
+    for (prometheus::Gauge* g : series) family.Remove(g);
+  }
+  s.conditions = std::move(next);
 }
 
 void ControllerMetrics::ObserveReconcile(const std::string& result, base::Duration took) {
@@ -182,6 +233,16 @@ void ControllerMetrics::SetLeader(bool leader) {
   std::lock_guard lock(mu_);
   if (leader_ == nullptr) leader_ = &gauges_.at("leader")->Add({});
   leader_->Set(leader ? 1 : 0);
+  standby_ = !leader;
+}
+
+void ControllerMetrics::SetControllerInfo(const std::string& region,
+                                          const std::string& leader_lock) {
+  std::lock_guard lock(mu_);
+  auto& family = *gauges_.at("controller_info");
+  if (controller_info_ != nullptr) family.Remove(controller_info_);
+  controller_info_ = &family.Add({{"region", region}, {"leader_lock", leader_lock}});
+  controller_info_->Set(1);
 }
 
 void ControllerMetrics::SetNomadServerVersion(const std::string& version) {
@@ -193,7 +254,20 @@ void ControllerMetrics::SetNomadServerVersion(const std::string& version) {
 }
 
 std::string ControllerMetrics::Serialize() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families;
+  {
+    // Under mu_ so that a SetLeader(false) that returned is never followed by a scrape with
+    // per-singleton series.
+    std::lock_guard lock(mu_);
+    families = registry_->Collect();
+    if (standby_) {
+      std::erase_if(families, [this](const prometheus::MetricFamily& f) {
+        return per_singleton_families_.contains(f.name);
+      });
+    }
+  }
+  for (prometheus::MetricFamily& f : CollectProcessMetrics()) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace nsg::io

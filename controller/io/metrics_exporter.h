@@ -4,21 +4,33 @@
 // Only metrics the controller can fill truthfully get series: the families of
 // nomad_requests_total and nomad_request_duration_seconds get one series per op (and code) the
 // first time ObserveRequest sees it, and leader none until SetLeader is called, so a scrape never
-// shows an invented value. Per-singleton series are removed with Forget(key) when the singleton
-// is gone (bounded cardinality); op names are the fixed set of HttpNomadApi::OpName.
+// shows an invented value. reconcile_total has its catalogue results at 0 from the start.
+// Per-singleton series are removed with Forget(key) when the singleton is gone (bounded
+// cardinality); op names are the fixed set of HttpNomadApi::OpName.
+//
+// A standby replica (SetLeader(false)) exports no per-singleton series at all: it does not
+// reconcile, so whatever it holds is not the truth, and Prometheus sees one answer per singleton
+// however many replicas it scrapes. The values are kept, and come back when it leads.
+//
+// Serialize() also reads /proc/self for the standard process_* metrics of Prometheus client
+// libraries (CPU, memory, file descriptors, start time).
 //
 // Owns its prometheus::Registry. Safe for concurrent use (prometheus-cpp metrics are atomic; the
 // series maps are guarded by a mutex).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -42,6 +54,15 @@ class ControllerMetrics {
   void AddDuplicates(const std::string& key, int n);
   void AddEnforcementStops(const std::string& key, int n);
   void ObserveFailover(const std::string& key, base::Duration took);
+  // nomad_singleton_info: kind "service" | "batch" | "periodic" | "unknown", mode the lock mode.
+  void SetInfo(const std::string& key, const std::string& kind, const std::string& mode);
+  // The singleton's conditions now: one type → status (nullopt: unknown). Types not listed lose
+  // their series.
+  struct ConditionSample {
+    std::string type;
+    std::optional<bool> status;
+  };
+  void SetConditions(const std::string& key, const std::vector<ConditionSample>& conditions);
   // Drops every series of `key`.
   void Forget(const std::string& key);
 
@@ -58,10 +79,12 @@ class ControllerMetrics {
   // One Nomad API call (HttpNomadApi's RequestObserver): op "job.register", code "200", "404",
   // "error", "cancelled", ...; `took` includes retries.
   void ObserveRequest(std::string_view op, std::string_view code, base::Duration took);
-  // 1 while this replica is the leader.
+  // 1 while this replica is the leader; while 0, no per-singleton series is exported.
   void SetLeader(bool leader);
   // nomad_server_info{version} = 1 for `version` only (a change replaces the series).
   void SetNomadServerVersion(const std::string& version);
+  // controller_info: what identifies the controller (all its replicas) to the alert rules.
+  void SetControllerInfo(const std::string& region, const std::string& leader_lock);
 
   // The exposition text of everything.
   std::string Serialize() const;
@@ -76,6 +99,9 @@ class ControllerMetrics {
     prometheus::Counter* stops = nullptr;
     prometheus::Counter* failovers = nullptr;
     prometheus::Histogram* failover_seconds = nullptr;
+    prometheus::Gauge* info = nullptr;  // after SetInfo
+    // type → the series of status true, false, unknown.
+    std::map<std::string, std::array<prometheus::Gauge*, 3>> conditions;
   };
   Singleton& SeriesLocked(const std::string& key);
 
@@ -84,6 +110,7 @@ class ControllerMetrics {
   std::map<std::string, prometheus::Family<prometheus::Counter>*> counters_;
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> gauges_;
   std::map<std::string, prometheus::Family<prometheus::Histogram>*> histograms_;
+  std::set<std::string, std::less<>> per_singleton_families_;  // full names
   prometheus::Gauge* queue_depth_ = nullptr;
   prometheus::Counter* queue_retries_ = nullptr;
   prometheus::Gauge* stream_up_ = nullptr;
@@ -102,6 +129,8 @@ class ControllerMetrics {
   std::map<std::string, prometheus::Histogram*, std::less<>> request_seconds_by_op_;
   prometheus::Gauge* leader_ = nullptr;
   prometheus::Gauge* nomad_server_info_ = nullptr;
+  bool standby_ = false;  // SetLeader(false) was the last call
+  prometheus::Gauge* controller_info_ = nullptr;
   uint64_t retries_seen_ = 0;
 };
 

@@ -147,7 +147,18 @@ TEST_F(ControllerEndToEnd, ConvergesAndRestartWritesNothing) {
   EXPECT_NE(metrics->second.find("nomad_singleton_reconcile_total{result=\"done\"}"),
             std::string::npos);
   EXPECT_NE(metrics->second.find("nomad_singleton_event_stream_up 1"), std::string::npos);
-  EXPECT_NE(metrics->second.find("nomad_singleton_build_info{"), std::string::npos);
+  EXPECT_NE(metrics->second.find("nomad_singleton_build_info{revision=\""), std::string::npos);
+  EXPECT_EQ(metrics->second.find("nomad_singleton_build_info{revision=\"\""), std::string::npos);
+  // The kind SingletonDown keys on, the conditions of /status, the process metrics.
+  for (const char* series :
+       {"nomad_singleton_info{kind=\"service\",mode=\"shim\",singleton=\"default/alpha\"} 1",
+        "nomad_singleton_condition{singleton=\"default/alpha\",status=\"true\","
+        "type=\"Synced\"} 1",
+        "nomad_singleton_condition{singleton=\"default/alpha\",status=\"false\","
+        "type=\"Synced\"} 0",
+        "\nprocess_start_time_seconds ", "\nprocess_open_fds "}) {
+    EXPECT_NE(metrics->second.find(series), std::string::npos) << series << "\n" << metrics->second;
+  }
 
   const auto alpha = *Job("alpha");
   const auto beta = *Job("beta");

@@ -24,6 +24,7 @@
 #include "controller/render/job_renderer.h"
 #include "controller/sim/http_frontend.h"
 #include "tests/cmd/controller_runner.h"
+#include "tests/test_support/metrics_text.h"
 #include "tests/test_support/temp_dir.h"
 #include "tests/test_support/wait.h"
 
@@ -33,19 +34,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test_support::WaitUntil;
 
-// The value of one sample in Prometheus text, e.g.
-// `nomad_singleton_duplicates_total{singleton="default/alpha"}`; nullopt when absent.
-inline std::optional<double> MetricValue(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ') {
-      return std::strtod(line.c_str() + series.size() + 1, nullptr);
-    }
-  }
-  return std::nullopt;
-}
+using test_support::MetricValue;
 
 // A shim-mode Singleton running `/bin/sleep ARG` (raw_exec), lock ttl 10s and delay 1s;
 // `extra_spec` is inserted under `spec:` (e.g. "  standby: 1\n").

@@ -1,6 +1,7 @@
 // Two controller replicas with --leader-elect against the simulator over HTTP: only the holder of
 // the leader lock writes, the other one stays synced and ready but does not register anything,
-// and stopping the leader hands over at once (it releases the lock). Every wait has a deadline.
+// and stopping the leader hands over at once (it releases the lock). Only the leader exports
+// per-singleton metrics. Every wait has a deadline.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -60,6 +61,14 @@ TEST_F(ControllerLeaderElection, OnlyTheLeaderWritesAndStoppingItHandsOver) {
   ASSERT_FALSE(second->http().empty());
   ASSERT_TRUE(WaitUntil([&] { return Ready(*second); }, 30s));
   EXPECT_EQ(Leader(*second), 0) << "two leaders";
+  // The standby exports no per-singleton series (its up=0 would page SingletonDown), but the same
+  // controller_info as the leader; the leader exports alpha's (reconciled: it runs).
+  const std::string standby = MetricsOf(*second);
+  EXPECT_EQ(standby.find("singleton=\""), std::string::npos) << standby;
+  const std::string info = "nomad_singleton_controller_info{leader_lock=\"nomad-singleton/leader\"";
+  EXPECT_NE(standby.find(info), std::string::npos) << standby;
+  EXPECT_TRUE(MetricValue(MetricsOf(*first), "nomad_singleton_up{singleton=\"default/alpha\"}"))
+      << MetricsOf(*first);
 
   // A spec change is written by the leader only.
   const uint64_t v0 = Version();
@@ -77,6 +86,14 @@ TEST_F(ControllerLeaderElection, OnlyTheLeaderWritesAndStoppingItHandsOver) {
   ASSERT_TRUE(WaitUntil([&] { return Leader(*second) == 1; }, 10s)) << MetricsOf(*second);
   const auto handover = std::chrono::steady_clock::now() - t0;
   EXPECT_LT(handover, 10s);
+  // The new leader exports the per-singleton series.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return MetricsOf(*second).find("nomad_singleton_up{singleton=\"default/alpha\"}") !=
+               std::string::npos;
+      },
+      10s))
+      << MetricsOf(*second);
 
   // ...and it now writes.
   const uint64_t v1 = Version();
