@@ -8,6 +8,7 @@ PKGS=(
   libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
+  prometheus  # promtool: rule unit tests and scrape lint (tests/metrics, tests/io)
 )
 missing=()
 for p in "${PKGS[@]}"; do

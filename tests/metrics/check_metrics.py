@@ -9,17 +9,20 @@
       labels; every alert has a severity label and summary/description/runbook annotations;
   (c) every nomad_singleton_* metric that an expression of (a) or (b) names is in
       metrics/catalogue.h (with _bucket/_sum/_count only for histograms), every label a selector
-      of such a metric matches on is one of its catalogue labels (or le, instance, job), and every
+      of such a metric matches on is one of its catalogue labels (or le and the target labels
+      instance, job, cluster), and every
       nomad_singleton:* recorded series used is recorded by (b) — so renaming a metric or a label
       in the catalogue fails here until the dashboard and the rules follow (labels in by/without/
       on/ignoring must belong to one of the expression's metrics);
   (d) the chart's copies (helm/nomad-singleton/files/) equal the files in metrics/;
-  (e) when promtool is on PATH (Debian's `prometheus` package; optional, not in setup-deps):
-      `promtool check rules` on the rules and on the dashboard's expressions (Grafana variables
-      replaced), and `promtool test rules` on tests/metrics/alerts_test.yaml.
+  (e) with --promtool instead (ctest metrics_promtool): `promtool check rules` on the rules and
+      on the dashboard's expressions (Grafana variables replaced), and `promtool test rules` on
+      tests/metrics/alerts_test.yaml. promtool comes with Debian's `prometheus` package, which
+      .ci/setup-deps.sh installs; without it this mode says so and exits 77 (ctest: skipped).
 
-Run from anywhere:  python3 tests/metrics/check_metrics.py [SOURCE_DIR]
-Exit status 0 when everything holds, 1 otherwise (each failure is printed).
+Run from anywhere:  python3 tests/metrics/check_metrics.py [--promtool] [SOURCE_DIR]
+Exit status 0 when everything holds, 1 otherwise (each failure is printed), 77 when --promtool
+finds no promtool.
 """
 
 import json
@@ -39,7 +42,9 @@ USE = re.compile(r"\b(nomad_singleton_[a-zA-Z0-9_]+)(\{[^}]*\})?")
 RECORDED_USE = re.compile(r"\b(nomad_singleton:[a-zA-Z0-9_:]+)")
 MATCHER_LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)")
 GROUPING = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
-TARGET_LABELS = {"instance", "job"}
+# Labels of the scrape target: instance and job always, cluster when the scrape config adds it.
+TARGET_LABELS = {"instance", "job", "cluster"}
+SKIPPED = 77
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook")
 
@@ -132,6 +137,9 @@ def check_dashboard(path, errors):
             if not expr.strip():
                 errors.append(f"{path}: panel {title!r} target {t.get('refId')}: empty expr")
             exprs.append((f"{path}: panel {title!r}", expr))
+    for a in dash.get("annotations", {}).get("list", []):
+        if a.get("expr"):
+            exprs.append((f"{path}: annotation {a.get('name', '?')!r}", a["expr"]))
     variables = {v.get("name"): v for v in dash.get("templating", {}).get("list", [])}
     for name in ("datasource", "singleton"):
         if name not in variables:
@@ -225,11 +233,7 @@ def check_chart_copies(root, errors):
                 errors.append(f"{copy} differs from {src}: cp {src} {copy}")
 
 
-def run_promtool(root, rules_path, dashboard_exprs, errors):
-    promtool = shutil.which("promtool")
-    if not promtool:
-        print("promtool not found: PromQL syntax not checked (apt-get install prometheus)")
-        return
+def run_promtool(promtool, root, rules_path, dashboard_exprs, errors):
     def run(args):
         r = subprocess.run([promtool] + args, capture_output=True, text=True, cwd=root)
         if r.returncode != 0:
@@ -239,7 +243,8 @@ def run_promtool(root, rules_path, dashboard_exprs, errors):
         rules = []
         for i, (where, expr) in enumerate(dashboard_exprs):
             expr = (expr.replace("$__rate_interval", "5m").replace("$__range", "1h")
-                    .replace("$singleton", ".*"))
+                    .replace("$__interval", "1m").replace("$singleton", ".*")
+                    .replace("$job", ".*").replace("$instance", ".*"))
             if expr.startswith("label_values("):
                 continue
             rules.append({"record": f"dashboard_expr_{i}", "expr": expr})
@@ -269,8 +274,15 @@ def self_test(catalogue):
 
 
 def main():
-    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
-                           os.path.join(os.path.dirname(__file__), "..", ".."))
+    args = sys.argv[1:]
+    with_promtool = "--promtool" in args
+    args = [a for a in args if a != "--promtool"]
+    root = os.path.abspath(args[0] if args else os.path.join(os.path.dirname(__file__), "..", ".."))
+    promtool = shutil.which("promtool")
+    if with_promtool and not promtool:
+        print("SKIPPED: promtool not found, PromQL and alert unit tests not run "
+              "(.ci/setup-deps.sh installs Debian's prometheus package, which has it)")
+        return SKIPPED
     errors = []
     catalogue = load_catalogue(root)
     if len(catalogue) < 10:
@@ -285,7 +297,8 @@ def main():
     for where, expr in rule_exprs + dash_exprs:
         check_names(where, expr, catalogue, recorded, errors)
     check_chart_copies(root, errors)
-    run_promtool(root, rules_path, dash_exprs, errors)
+    if with_promtool:
+        run_promtool(promtool, root, rules_path, dash_exprs, errors)
     for e in errors:
         print("FAIL:", e)
     print(f"{len(rule_exprs)} rule and {len(dash_exprs)} dashboard expressions checked against "
