@@ -104,7 +104,12 @@ inline constexpr Duration kLockWatchWait = 30s;
 
 const std::vector<FlagSpec> kConnectionFlags = {
     {"address", true, "ADDR", "Nomad address (NOMAD_ADDR; default http://127.0.0.1:4646)"},
-    {"token", true, "TOKEN", "ACL token (NOMAD_TOKEN); needs management rights for lock holders"},
+    {"token", true, "TOKEN",
+     "ACL token (NOMAD_TOKEN); needs management rights for lock holders. Visible to every user "
+     "of this machine in `ps`: prefer --token-file or NOMAD_TOKEN"},
+    {"token-file", true, "FILE",
+     "read the ACL token from FILE (overrides NOMAD_TOKEN); re-read whenever it changes, so it "
+     "can be rotated without a restart"},
     {"region", true, "REGION", "region (NOMAD_REGION)"},
     {"namespace", true, "NS", "default namespace of requests (NOMAD_NAMESPACE)"},
     {"ca-cert", true, "FILE", "CA certificate(s) to trust (NOMAD_CACERT)"},
@@ -113,11 +118,23 @@ const std::vector<FlagSpec> kConnectionFlags = {
     {"client-key", true, "FILE", "its private key (NOMAD_CLIENT_KEY)"},
     {"tls-server-name", true, "NAME", "server name to verify (NOMAD_TLS_SERVER_NAME)"},
     {"tls-skip-verify", false, "", "do not verify the server certificate (NOMAD_SKIP_VERIFY)"},
+    {"max-response-mib", true, "N",
+     "largest Nomad answer read, in MiB (default 64; 1 to 4096): a larger one fails the call "
+     "(and is retried as an outage) instead of exhausting memory; raise it for very large "
+     "clusters"},
 };
 
 std::vector<FlagSpec> WithConnectionFlags(std::vector<FlagSpec> flags) {
   flags.insert(flags.end(), kConnectionFlags.begin(), kConnectionFlags.end());
   return flags;
+}
+
+// A whole number from lo to hi, or nullopt.
+std::optional<long> NumberInRange(const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < lo || n > hi) return std::nullopt;
+  return n;
 }
 
 // Defaults → environment → flags → Validate().
@@ -130,6 +147,10 @@ base::Result<io::ClientConfig> ConnectionConfig(const Args& args) {
   };
   set("address", o.address);
   set("token", o.token);
+  set("token-file", o.token_file);
+  if (o.token && o.token_file) {
+    return Status::InvalidSpec("--token and --token-file exclude each other");
+  }
   set("region", o.region);
   set("namespace", o.namespace_);
   set("ca-cert", o.ca_cert);
@@ -139,6 +160,15 @@ base::Result<io::ClientConfig> ConnectionConfig(const Args& args) {
   set("tls-server-name", o.tls_server_name);
   if (args.Has("tls-skip-verify")) o.skip_verify = true;
   cfg.value().ApplyOverrides(o);
+  if (args.Has("max-response-mib")) {
+    const std::string v = args.Get("max-response-mib");
+    const std::optional<long> mib = NumberInRange(v, 1, 4096);
+    if (!mib) {
+      return Status::InvalidSpec("--max-response-mib must be a number from 1 to 4096, got \"" +
+                                 v + "\"");
+    }
+    cfg.value().max_response_bytes = static_cast<size_t>(*mib) * 1024 * 1024;
+  }
   if (Status st = cfg.value().Validate(); !st.ok()) return st;
   return cfg;
 }
@@ -929,12 +959,9 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   if (!rescan.ok()) return usage(rescan.status().message());
   config.spec_rescan = rescan.value();
   const std::string workers = args->Get("workers", std::to_string(kDefaultWorkers));
-  char* end = nullptr;
-  const long n = std::strtol(workers.c_str(), &end, 10);
-  if (workers.empty() || *end != '\0' || n < 1 || n > 64) {
-    return usage("--workers must be a number from 1 to 64, got \"" + workers + "\"");
-  }
-  config.workers = static_cast<int>(n);
+  const std::optional<long> n = NumberInRange(workers, 1, 64);
+  if (!n) return usage("--workers must be a number from 1 to 64, got \"" + workers + "\"");
+  config.workers = static_cast<int>(*n);
   config.prune = args->Has("prune");
   config.dry_run = args->Has("dry-run");
   config.leader_elect = args->Has("leader-elect");
