@@ -234,6 +234,7 @@ base::Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& form
 struct ControllerConfig {
   std::string specs_dir;
   std::string http_addr = kDefaultHttpAddr;
+  std::string http_token_file;  // "": /status is open
   Duration resync_period = kDefaultResyncPeriod;
   Duration spec_rescan = kDefaultSpecRescan;
   int workers = kDefaultWorkers;
@@ -243,6 +244,12 @@ struct ControllerConfig {
   std::string leader_lock_path = io::kDefaultLeaderLockPath;
   bool allow_unsupported_nomad = false;
 };
+
+// Whether HOST:PORT binds only the loopback interface.
+bool IsLoopback(const std::string& host_port) {
+  const std::string host = host_port.substr(0, host_port.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
 
 double UnixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -284,7 +291,16 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       log_.error("specs: {}", watcher.status().message());
       return kExitInvalid;
     }
-    auto server = io::StatusServer::Start(config_.http_addr, Handlers());
+    io::StatusServerOptions http_options;
+    if (!config_.http_token_file.empty()) {
+      http_options.protected_paths = {"/status"};
+      http_options.bearer_token = [this] { return http_tokens_.Get(); };
+    } else if (!IsLoopback(config_.http_addr)) {
+      log_.warn("http: /status is served on {} without a token; set --http-token-file to "
+                "protect it",
+                config_.http_addr);
+    }
+    auto server = io::StatusServer::Start(config_.http_addr, Handlers(), http_options);
     if (!server.ok()) {
       log_.error("http: {}", server.status().message());
       return kExitInvalid;
@@ -704,6 +720,26 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     return h;
   }
 
+  // `text` with the spec directory's paths relative to it ("<specs>" for the directory itself):
+  // /status does not show where the controller's files are on its machine.
+  std::string ShowPath(std::string text) const {
+    std::string dir = config_.specs_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    if (dir.empty()) return text;
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{dir + "/", ""}, {dir, "<specs>"}}) {
+      for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
+        text.replace(pos, from.size(), to);
+      }
+    }
+    return text;
+  }
+  Json ShowPaths(const std::vector<std::string>& texts) const {
+    Json out = Json::array();
+    for (const auto& t : texts) out.push_back(ShowPath(t));
+    return out;
+  }
+
   Json StatusJson() const {
     Json out;
     out["ready"] = informed_.load();
@@ -721,9 +757,8 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     const base::TimePoint now = clock_.Now();
     const double unix_now = UnixSeconds(std::chrono::system_clock::now());
     if (!specs.revision.empty()) out["revision"] = specs.revision;
-    out["spec_source"] = {{"dir", config_.specs_dir},
-                          {"complete", specs.unreadable.empty()},
-                          {"unreadable", specs.unreadable}};
+    out["spec_source"] = {{"complete", specs.unreadable.empty()},
+                          {"unreadable", ShowPaths(specs.unreadable)}};
     Json list = Json::array();
     for (const auto& key : core_.AllKeys()) {
       const reconcile::Observed obs = core_.view().ObservedFor(key);
@@ -738,14 +773,14 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
         } else {
           j["spec"] = "unconfirmed";
           j["valid"] = false;
-          j["errors"] = Json::array({d.invalid_message});
+          j["errors"] = Json::array({ShowPath(d.invalid_message)});
         }
       } else {
         const runtime::SpecEntry& e = spec->second;
-        j["source"] = e.source;
+        j["source"] = ShowPath(e.source);
         if (!e.revision.empty()) j["revision"] = e.revision;
         j["valid"] = e.desired.state == reconcile::SpecState::kValid;
-        j["errors"] = e.errors;
+        j["errors"] = ShowPaths(e.errors);
         if (e.desired.rendered) j["desired_spec_hash"] = e.desired.rendered->spec_hash;
       }
       if (obs.job) {
@@ -815,13 +850,13 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
           conds.push_back({{"type", reconcile::ConditionTypeName(c.type)},
                            {"status", c.status},
                            {"reason", c.reason},
-                           {"message", c.message},
+                           {"message", ShowPath(c.message)},
                            {"last_transition", changed}});
         }
         j["conditions"] = conds;
         j["last_reconcile"] = {
             {"result", reconcile::OutcomeName(r.outcome)},
-            {"error", r.status.ok() ? "" : r.status.ToString()},
+            {"error", r.status.ok() ? "" : ShowPath(r.status.ToString())},
             {"executed", r.executed},
             {"at", unix_now - std::chrono::duration<double>(now - st->second.at).count()}};
       }
@@ -833,6 +868,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
 
   // Constant after construction.
   const ControllerConfig config_;
+  const io::TokenSource http_tokens_{"", config_.http_token_file};  // safe for concurrent use
   io::HttpNomadApi& api_;
   io::HttpNomadApi& election_api_;
   io::HttpNomadApi& probe_api_;
@@ -871,6 +907,10 @@ const std::vector<FlagSpec>& ControllerFlags() {
       {"http-addr", true, "HOST:PORT",
        "serve /metrics, /healthz, /readyz, /status here (default 127.0.0.1:9464; port 0 picks "
        "one, logged at start)"},
+      {"http-token-file", true, "FILE",
+       "require `Authorization: Bearer <token>` with the token in FILE on /status (re-read when "
+       "it changes); /healthz, /readyz and /metrics stay open. Use it when --http-addr is not "
+       "loopback"},
       {"resync-period", true, "DURATION",
        "full re-list of Nomad state and re-check of every singleton (default 5m)"},
       {"spec-rescan-period", true, "DURATION",
@@ -952,6 +992,12 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
     return usage("--specs " + config.specs_dir + " is not a directory");
   }
   config.http_addr = args->Get("http-addr", kDefaultHttpAddr);
+  config.http_token_file = args->Get("http-token-file");
+  if (!config.http_token_file.empty()) {
+    if (auto t = io::ReadTokenFile(config.http_token_file); !t.ok()) {
+      return usage("--http-token-file: " + t.status().message());
+    }
+  }
   auto resync = PositiveDuration(*args, "resync-period", kDefaultResyncPeriod);
   if (!resync.ok()) return usage(resync.status().message());
   config.resync_period = resync.value();
