@@ -104,7 +104,12 @@ inline constexpr Duration kLockWatchWait = 30s;
 
 const std::vector<FlagSpec> kConnectionFlags = {
     {"address", true, "ADDR", "Nomad address (NOMAD_ADDR; default http://127.0.0.1:4646)"},
-    {"token", true, "TOKEN", "ACL token (NOMAD_TOKEN); needs management rights for lock holders"},
+    {"token", true, "TOKEN",
+     "ACL token (NOMAD_TOKEN); needs management rights for lock holders. Visible to every user "
+     "of this machine in `ps`: prefer --token-file or NOMAD_TOKEN"},
+    {"token-file", true, "FILE",
+     "read the ACL token from FILE (overrides NOMAD_TOKEN); re-read whenever it changes, so it "
+     "can be rotated without a restart"},
     {"region", true, "REGION", "region (NOMAD_REGION)"},
     {"namespace", true, "NS", "default namespace of requests (NOMAD_NAMESPACE)"},
     {"ca-cert", true, "FILE", "CA certificate(s) to trust (NOMAD_CACERT)"},
@@ -113,11 +118,23 @@ const std::vector<FlagSpec> kConnectionFlags = {
     {"client-key", true, "FILE", "its private key (NOMAD_CLIENT_KEY)"},
     {"tls-server-name", true, "NAME", "server name to verify (NOMAD_TLS_SERVER_NAME)"},
     {"tls-skip-verify", false, "", "do not verify the server certificate (NOMAD_SKIP_VERIFY)"},
+    {"max-response-mib", true, "N",
+     "largest Nomad answer read, in MiB (default 64; 1 to 4096): a larger one fails the call "
+     "(and is retried as an outage) instead of exhausting memory; raise it for very large "
+     "clusters"},
 };
 
 std::vector<FlagSpec> WithConnectionFlags(std::vector<FlagSpec> flags) {
   flags.insert(flags.end(), kConnectionFlags.begin(), kConnectionFlags.end());
   return flags;
+}
+
+// A whole number from lo to hi, or nullopt.
+std::optional<long> NumberInRange(const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < lo || n > hi) return std::nullopt;
+  return n;
 }
 
 // Defaults → environment → flags → Validate().
@@ -130,6 +147,10 @@ base::Result<io::ClientConfig> ConnectionConfig(const Args& args) {
   };
   set("address", o.address);
   set("token", o.token);
+  set("token-file", o.token_file);
+  if (o.token && o.token_file) {
+    return Status::InvalidSpec("--token and --token-file exclude each other");
+  }
   set("region", o.region);
   set("namespace", o.namespace_);
   set("ca-cert", o.ca_cert);
@@ -139,6 +160,15 @@ base::Result<io::ClientConfig> ConnectionConfig(const Args& args) {
   set("tls-server-name", o.tls_server_name);
   if (args.Has("tls-skip-verify")) o.skip_verify = true;
   cfg.value().ApplyOverrides(o);
+  if (args.Has("max-response-mib")) {
+    const std::string v = args.Get("max-response-mib");
+    const std::optional<long> mib = NumberInRange(v, 1, 4096);
+    if (!mib) {
+      return Status::InvalidSpec("--max-response-mib must be a number from 1 to 4096, got \"" +
+                                 v + "\"");
+    }
+    cfg.value().max_response_bytes = static_cast<size_t>(*mib) * 1024 * 1024;
+  }
   if (Status st = cfg.value().Validate(); !st.ok()) return st;
   return cfg;
 }
@@ -204,6 +234,7 @@ base::Result<std::shared_ptr<spdlog::logger>> MakeLogger(const std::string& form
 struct ControllerConfig {
   std::string specs_dir;
   std::string http_addr = kDefaultHttpAddr;
+  std::string http_token_file;  // "": /status is open
   Duration resync_period = kDefaultResyncPeriod;
   Duration spec_rescan = kDefaultSpecRescan;
   int workers = kDefaultWorkers;
@@ -226,6 +257,12 @@ std::string LockModeOf(const reconcile::Desired& d) {
   if (!d.rendered) return "unknown";
   auto it = d.rendered->job.meta.find(render::kMetaLockMode);
   return it == d.rendered->job.meta.end() ? "unknown" : it->second;
+}
+
+// Whether HOST:PORT binds only the loopback interface.
+bool IsLoopback(const std::string& host_port) {
+  const std::string host = host_port.substr(0, host_port.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
 double UnixSeconds(std::chrono::system_clock::time_point t) {
@@ -268,7 +305,16 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       log_.error("specs: {}", watcher.status().message());
       return kExitInvalid;
     }
-    auto server = io::StatusServer::Start(config_.http_addr, Handlers());
+    io::StatusServerOptions http_options;
+    if (!config_.http_token_file.empty()) {
+      http_options.protected_paths = {"/status"};
+      http_options.bearer_token = [this] { return http_tokens_.Get(); };
+    } else if (!IsLoopback(config_.http_addr)) {
+      log_.warn("http: /status is served on {} without a token; set --http-token-file to "
+                "protect it",
+                config_.http_addr);
+    }
+    auto server = io::StatusServer::Start(config_.http_addr, Handlers(), http_options);
     if (!server.ok()) {
       log_.error("http: {}", server.status().message());
       return kExitInvalid;
@@ -694,6 +740,26 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     return h;
   }
 
+  // `text` with the spec directory's paths relative to it ("<specs>" for the directory itself):
+  // /status does not show where the controller's files are on its machine.
+  std::string ShowPath(std::string text) const {
+    std::string dir = config_.specs_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    if (dir.empty()) return text;
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{dir + "/", ""}, {dir, "<specs>"}}) {
+      for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
+        text.replace(pos, from.size(), to);
+      }
+    }
+    return text;
+  }
+  Json ShowPaths(const std::vector<std::string>& texts) const {
+    Json out = Json::array();
+    for (const auto& t : texts) out.push_back(ShowPath(t));
+    return out;
+  }
+
   Json StatusJson() const {
     Json out;
     out["ready"] = informed_.load();
@@ -711,9 +777,8 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     const base::TimePoint now = clock_.Now();
     const double unix_now = UnixSeconds(std::chrono::system_clock::now());
     if (!specs.revision.empty()) out["revision"] = specs.revision;
-    out["spec_source"] = {{"dir", config_.specs_dir},
-                          {"complete", specs.unreadable.empty()},
-                          {"unreadable", specs.unreadable}};
+    out["spec_source"] = {{"complete", specs.unreadable.empty()},
+                          {"unreadable", ShowPaths(specs.unreadable)}};
     Json list = Json::array();
     for (const auto& key : core_.AllKeys()) {
       const reconcile::Observed obs = core_.view().ObservedFor(key);
@@ -728,14 +793,14 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
         } else {
           j["spec"] = "unconfirmed";
           j["valid"] = false;
-          j["errors"] = Json::array({d.invalid_message});
+          j["errors"] = Json::array({ShowPath(d.invalid_message)});
         }
       } else {
         const runtime::SpecEntry& e = spec->second;
-        j["source"] = e.source;
+        j["source"] = ShowPath(e.source);
         if (!e.revision.empty()) j["revision"] = e.revision;
         j["valid"] = e.desired.state == reconcile::SpecState::kValid;
-        j["errors"] = e.errors;
+        j["errors"] = ShowPaths(e.errors);
         if (e.desired.rendered) j["desired_spec_hash"] = e.desired.rendered->spec_hash;
       }
       if (obs.job) {
@@ -805,13 +870,13 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
           conds.push_back({{"type", reconcile::ConditionTypeName(c.type)},
                            {"status", c.status},
                            {"reason", c.reason},
-                           {"message", c.message},
+                           {"message", ShowPath(c.message)},
                            {"last_transition", changed}});
         }
         j["conditions"] = conds;
         j["last_reconcile"] = {
             {"result", reconcile::OutcomeName(r.outcome)},
-            {"error", r.status.ok() ? "" : r.status.ToString()},
+            {"error", r.status.ok() ? "" : ShowPath(r.status.ToString())},
             {"executed", r.executed},
             {"at", unix_now - std::chrono::duration<double>(now - st->second.at).count()}};
       }
@@ -823,6 +888,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
 
   // Constant after construction.
   const ControllerConfig config_;
+  const io::TokenSource http_tokens_{"", config_.http_token_file};  // safe for concurrent use
   io::HttpNomadApi& api_;
   io::HttpNomadApi& election_api_;
   io::HttpNomadApi& probe_api_;
@@ -861,6 +927,10 @@ const std::vector<FlagSpec>& ControllerFlags() {
       {"http-addr", true, "HOST:PORT",
        "serve /metrics, /healthz, /readyz, /status here (default 127.0.0.1:9464; port 0 picks "
        "one, logged at start)"},
+      {"http-token-file", true, "FILE",
+       "require `Authorization: Bearer <token>` with the token in FILE on /status (re-read when "
+       "it changes); /healthz, /readyz and /metrics stay open. Use it when --http-addr is not "
+       "loopback"},
       {"resync-period", true, "DURATION",
        "full re-list of Nomad state and re-check of every singleton (default 5m)"},
       {"spec-rescan-period", true, "DURATION",
@@ -942,6 +1012,12 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
     return usage("--specs " + config.specs_dir + " is not a directory");
   }
   config.http_addr = args->Get("http-addr", kDefaultHttpAddr);
+  config.http_token_file = args->Get("http-token-file");
+  if (!config.http_token_file.empty()) {
+    if (auto t = io::ReadTokenFile(config.http_token_file); !t.ok()) {
+      return usage("--http-token-file: " + t.status().message());
+    }
+  }
   auto resync = PositiveDuration(*args, "resync-period", kDefaultResyncPeriod);
   if (!resync.ok()) return usage(resync.status().message());
   config.resync_period = resync.value();
@@ -949,12 +1025,9 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   if (!rescan.ok()) return usage(rescan.status().message());
   config.spec_rescan = rescan.value();
   const std::string workers = args->Get("workers", std::to_string(kDefaultWorkers));
-  char* end = nullptr;
-  const long n = std::strtol(workers.c_str(), &end, 10);
-  if (workers.empty() || *end != '\0' || n < 1 || n > 64) {
-    return usage("--workers must be a number from 1 to 64, got \"" + workers + "\"");
-  }
-  config.workers = static_cast<int>(n);
+  const std::optional<long> n = NumberInRange(workers, 1, 64);
+  if (!n) return usage("--workers must be a number from 1 to 64, got \"" + workers + "\"");
+  config.workers = static_cast<int>(*n);
   config.prune = args->Has("prune");
   config.dry_run = args->Has("dry-run");
   config.leader_elect = args->Has("leader-elect");

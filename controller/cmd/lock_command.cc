@@ -40,6 +40,10 @@ constexpr Duration kDefaultDelay = 15s;
 constexpr Duration kDefaultKillTimeout = 5s;
 // A lock call must not hold the single lock-operation worker longer than a renew interval.
 constexpr Duration kMaxRequestTimeout = 30s;
+// The largest Nomad answer the agent accepts. A lock variable's answer is a few KiB (Nomad caps
+// a variable's items at 64 KiB); the cap keeps a broken or hostile server from pushing the agent
+// past its task's memory limit (32 MB in the rendered job).
+constexpr size_t kMaxResponseBytes = 1024 * 1024;
 
 const std::vector<FlagSpec>& Flags() {
   static const std::vector<FlagSpec> kFlags = {
@@ -59,7 +63,8 @@ const std::vector<FlagSpec>& Flags() {
        "workload task starts only after the lock task runs, which would race the copy)"},
       {"dir", true, "DIR", "state directory (default $NOMAD_ALLOC_DIR/singleton)"},
       {"address", true, "ADDR", "Nomad address (default: the Task API socket, else NOMAD_ADDR)"},
-      {"token", true, "TOKEN", "ACL token (default NOMAD_TOKEN; prefer the environment)"},
+      {"token", true, "TOKEN",
+       "ACL token (default NOMAD_TOKEN; prefer the environment: an argument is visible in `ps`)"},
       {"namespace", true, "NS", "namespace of the lock (default NOMAD_NAMESPACE, else default)"},
       {"region", true, "REGION", "region (default NOMAD_REGION)"},
       {"verbose", false, "", "log every renew and read"},
@@ -266,6 +271,7 @@ int LockMain(const std::vector<std::string>& argv) {
   cfg->ApplyOverrides(flags);
   // A hung lock call must free the worker before the next renew is due.
   cfg->request_timeout = std::min(kMaxRequestTimeout, timing::RenewInterval(o.config.ttl));
+  cfg->max_response_bytes = kMaxResponseBytes;
   if (Status st = cfg->Validate(); !st.ok()) {
     std::cerr << "nomad-singleton lock: " << st.message() << "\n";
     return kExitUsage;

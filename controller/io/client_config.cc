@@ -1,7 +1,12 @@
 #include "controller/io/client_config.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 namespace nsg::io {
@@ -115,6 +120,7 @@ base::Result<ClientConfig> ClientConfig::FromEnv(const GetEnvFn& getenv) {
 void ClientConfig::ApplyOverrides(const ClientConfigOverrides& f) {
   if (f.address) address = *f.address;
   if (f.token) token = *f.token;
+  if (f.token_file) token_file = *f.token_file;
   if (f.region) region = *f.region;
   if (f.namespace_) namespace_ = *f.namespace_;
   if (f.ca_cert) tls.ca_cert = *f.ca_cert;
@@ -136,7 +142,7 @@ base::Status ClientConfig::Validate() const {
     if (rest.empty() || rest.front() != '/') {
       return bad("Nomad address \"" + address + "\": a unix:// address needs an absolute path");
     }
-    if (token.empty()) {
+    if (token.empty() && token_file.empty()) {
       return bad("Nomad address \"" + address +
                  "\": the Task API socket requires a token (set NOMAD_TOKEN)");
     }
@@ -149,6 +155,9 @@ base::Status ClientConfig::Validate() const {
   }
   // Never echo the token, not even in part.
   if (HasControlChars(token)) return bad("Nomad token contains control characters");
+  if (!token_file.empty()) {
+    if (auto t = ReadTokenFile(token_file); !t.ok()) return bad(t.status().message());
+  }
   if (HasControlChars(region)) return bad("Nomad region contains control characters");
   if (HasControlChars(namespace_)) return bad("Nomad namespace contains control characters");
   if (HasControlChars(tls.server_name) || tls.server_name.find(':') != std::string::npos ||
@@ -172,7 +181,7 @@ base::Status ClientConfig::Validate() const {
 std::string ClientConfig::Describe() const {
   std::string out = "address=" + address;
   out += " token=";
-  out += token.empty() ? "<none>" : "<set>";
+  out += !token_file.empty() ? "<file " + token_file + ">" : token.empty() ? "<none>" : "<set>";
   out += " region=" + (region.empty() ? std::string("<agent>") : region);
   out += " namespace=" + (namespace_.empty() ? std::string("<default>") : namespace_);
   if (!tls.ca_cert.empty()) out += " ca_cert=" + tls.ca_cert;
@@ -219,6 +228,55 @@ std::optional<std::string> TaskApiSocketAddress(const GetEnvFn& getenv,
     if (!ec) sock = abs.string();
   }
   return "unix://" + sock;
+}
+
+}  // namespace nsg::io
+
+namespace nsg::io {
+
+namespace {
+constexpr size_t kMaxTokenFile = 16 * 1024;
+}  // namespace
+
+base::Result<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::Unavailable("token file " + path + ": cannot be read (" +
+                               std::strerror(errno) + ")");
+  }
+  std::string text(kMaxTokenFile + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxTokenFile) {
+    return Status::InvalidSpec("token file " + path + ": larger than 16 KiB");
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty()) return Status::InvalidSpec("token file " + path + " is empty");
+  if (HasControlChars(text)) {
+    return Status::InvalidSpec("token file " + path + " contains control characters");
+  }
+  return text;
+}
+
+TokenSource::TokenSource(std::string fixed, std::string path)
+    : fixed_(std::move(fixed)), path_(std::move(path)) {}
+
+std::string TokenSource::Get() const {
+  if (path_.empty()) return fixed_;
+  struct stat st {};
+  std::lock_guard lock(mu_);
+  if (::stat(path_.c_str(), &st) != 0) return token_;
+  const FileId now{st.st_ino, st.st_size, st.st_mtim};
+  if (seen_ && seen_->ino == now.ino && seen_->size == now.size &&
+      seen_->mtime.tv_sec == now.mtime.tv_sec && seen_->mtime.tv_nsec == now.mtime.tv_nsec) {
+    return token_;
+  }
+  base::Result<std::string> t = ReadTokenFile(path_);
+  if (t.ok()) {
+    token_ = std::move(t).value();
+    seen_ = now;
+  }
+  return token_;
 }
 
 }  // namespace nsg::io

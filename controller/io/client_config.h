@@ -17,17 +17,26 @@
 //                          "server.global.nomad" while connecting by IP
 //   NOMAD_SKIP_VERIFY      Go ParseBool syntax (1, t, true, TRUE, 0, f, false, ...)
 //
+// The token can also come from a file (token_file, the controller's --token-file), re-read when
+// the file changes (TokenSource below): a token on the command line is visible to every user of
+// the machine in `ps`, and a file can be rotated without a restart.
+//
 // The token is a secret. It never appears in Describe(), in any Status message or exception
 // text of this library; there is deliberately no operator<< or ToString that prints it.
 // Plain value; not synchronized.
 #pragma once
 
+#include <sys/types.h>
+
+#include <ctime>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "controller/base/duration.h"
 #include "controller/base/status.h"
+#include "controller/io/transport.h"
 
 namespace nsg::io {
 
@@ -58,6 +67,7 @@ enum class AddressScheme { kHttp, kHttps, kUnix };
 struct ClientConfigOverrides {
   std::optional<std::string> address;
   std::optional<std::string> token;
+  std::optional<std::string> token_file;
   std::optional<std::string> region;
   std::optional<std::string> namespace_;
   std::optional<std::string> ca_cert;
@@ -71,10 +81,16 @@ struct ClientConfigOverrides {
 struct ClientConfig {
   std::string address = kDefaultNomadAddress;
   std::string token;
+  // When set, the token is this file's content (trailing whitespace removed), read through a
+  // TokenSource; `token` is then ignored.
+  std::string token_file;
   std::string region;
   std::string namespace_;
   TlsConfig tls;
   Duration request_timeout = kDefaultRequestTimeout;
+  // The largest response body accepted (CallOptions::max_response_bytes); not from the
+  // environment: the controller has --max-response-size, the lock agent a fixed small cap.
+  size_t max_response_bytes = kDefaultMaxResponseBytes;
 
   // The defaults overlaid with the environment read through `getenv`. Fails (kInvalidSpec) only
   // for a value that cannot be parsed (NOMAD_SKIP_VERIFY); everything else is Validate()'s job.
@@ -87,7 +103,8 @@ struct ClientConfig {
   // http(s)://host[:port][/] or unix:///path; a unix:// address without a token (the Task API
   // always requires one, nomad-api.md §8.4); a client certificate without its key or the reverse;
   // a TLS file or directory that does not exist; a token, region or namespace containing control
-  // characters. Checks that TLS files exist (file system access).
+  // characters; a token file that cannot be read, is empty or holds control characters. Checks
+  // that TLS files exist and reads the token file (file system access).
   base::Status Validate() const;
 
   // One line for logs: every setting, with the token shown only as "<set>" or "<none>".
@@ -98,6 +115,39 @@ struct ClientConfig {
   // "http://host:port" or "https://host:port" without a trailing slash; for unix://, the socket
   // path.
   std::string endpoint() const;
+};
+
+// A token file's content without trailing whitespace: kUnavailable when it cannot be read,
+// kInvalidSpec when it is empty, larger than 16 KiB or contains control characters. Messages name
+// the path, never the content.
+base::Result<std::string> ReadTokenFile(const std::string& path);
+
+// A token that is either fixed or the content of a file, re-read on use whenever the file's
+// inode, size or modification time changed (one stat per use). When a changed file cannot be read
+// (or is empty), the last token read is kept and re-reading is tried again on the next use, so a
+// rotation caught half-way does not drop the token. Safe for concurrent use.
+class TokenSource {
+ public:
+  // `path` empty: always `fixed`.
+  TokenSource(std::string fixed, std::string path);
+  explicit TokenSource(const ClientConfig& c) : TokenSource(c.token, c.token_file) {}
+  TokenSource(const TokenSource&) = delete;
+  TokenSource& operator=(const TokenSource&) = delete;
+
+  // The current token ("" when there is none, or the file was never readable).
+  std::string Get() const;
+
+ private:
+  struct FileId {
+    ino_t ino = 0;
+    off_t size = -1;
+    timespec mtime{};
+  };
+  const std::string fixed_;
+  const std::string path_;
+  mutable std::mutex mu_;
+  mutable std::optional<FileId> seen_;  // guarded by mu_: the version `token_` was read from
+  mutable std::string token_;           // guarded by mu_
 };
 
 // Go's strconv.ParseBool.

@@ -23,8 +23,6 @@ const char* GapReasonName(GapReason reason) {
   switch (reason) {
     case GapReason::kResumed:
       return "resumed";
-    case GapReason::kUndecodableFrame:
-      return "undecodable-frame";
   }
   return "unknown";
 }
@@ -154,7 +152,7 @@ EventStreamReader::EventStreamReader(Transport& transport, const ClientConfig& c
                                      Sleeper& sleeper, EventStreamOptions options,
                                      EventConsumer& consumer)
     : transport_(transport),
-      token_(config.token),
+      tokens_(config),
       namespace_(options.namespace_.empty() ? config.namespace_ : options.namespace_),
       region_(config.region),
       sleeper_(sleeper),
@@ -176,31 +174,30 @@ HttpRequest EventStreamReader::RequestFor(uint64_t index) const {
   if (!namespace_.empty()) r.query.emplace_back("namespace", namespace_);
   if (!region_.empty()) r.query.emplace_back("region", region_);
   r.query.emplace_back("index", std::to_string(index));
-  if (!token_.empty()) r.headers.Add("X-Nomad-Token", token_);
+  if (std::string token = tokens_.Get(); !token.empty()) r.headers.Add("X-Nomad-Token", token);
   return r;
 }
 
-void EventStreamReader::Deliver(const std::string& line, bool& delivered_line) {
-  delivered_line = true;
+Status EventStreamReader::Deliver(const std::string& line, bool& delivered_line) {
   Result<nomad::Frame> frame = nomad::DecodeFrame(line);
   if (!frame.ok()) {
     {
       std::lock_guard lock(stats_mu_);
       ++stats_.decode_errors;
-      ++stats_.gaps;
     }
-    consumer_.OnGap(last_index_.load() + 1, GapReason::kUndecodableFrame);
-    return;
+    return Status::Unavailable(std::string(kWhat) + ": an undecodable line (" +
+                               frame.status().message() + "); reconnecting");
   }
+  delivered_line = true;
   if (frame->IsHeartbeat()) {
     std::lock_guard lock(stats_mu_);
     ++stats_.heartbeats;
-    return;
+    return Status::Ok();
   }
   if (frame->index <= last_index_.load()) {
     std::lock_guard lock(stats_mu_);
     ++stats_.duplicates;
-    return;
+    return Status::Ok();
   }
   {
     std::lock_guard lock(stats_mu_);
@@ -208,10 +205,13 @@ void EventStreamReader::Deliver(const std::string& line, bool& delivered_line) {
   }
   last_index_.store(frame->index);
   consumer_.OnFrame(*frame);
+  return Status::Ok();
 }
 
 Status EventStreamReader::RunConnection(const std::stop_token& stop, uint64_t from,
-                                        bool report_gap, bool& delivered_line) {
+                                        bool report_gap, bool& healthy) {
+  bool delivered_line = false;
+  Status undecodable;
   Connection conn(std::max<size_t>(1, options_.queue_capacity), options_.max_line_bytes);
   std::stop_callback outer(stop, [&] { conn.Stop(); });
   HttpRequest request = RequestFor(from);
@@ -267,7 +267,10 @@ Status EventStreamReader::RunConnection(const std::stop_token& stop, uint64_t fr
       }
       continue;
     }
-    Deliver(item->line, delivered_line);
+    if (Status st = Deliver(item->line, delivered_line); !st.ok()) {
+      undecodable = std::move(st);
+      conn.Stop();
+    }
   }
   reader.join();
   {
@@ -276,7 +279,11 @@ Status EventStreamReader::RunConnection(const std::stop_token& stop, uint64_t fr
     stats_.max_queue_depth = std::max(stats_.max_queue_depth, conn.max_depth);
   }
 
+  healthy = delivered_line && undecodable.ok();
   if (stop.stop_requested()) return Status::Cancelled(std::string(kWhat) + ": stopped");
+  if (!undecodable.ok()) {
+    return Status(undecodable.code(), Redact(undecodable.message(), tokens_.Get()));
+  }
   if (liveness_tripped) {
     return Status::Unavailable(std::string(kWhat) + ": nothing received for " +
                                base::FormatDuration(options_.liveness_timeout) +
@@ -284,9 +291,9 @@ Status EventStreamReader::RunConnection(const std::stop_token& stop, uint64_t fr
   }
   if (conn.http_status != 0 && conn.http_status != 200) {
     Status mapped = StatusFromHttp(conn.http_status, conn.error_body, kWhat);
-    return Status(mapped.code(), Redact(mapped.message(), token_));
+    return Status(mapped.code(), Redact(mapped.message(), tokens_.Get()));
   }
-  if (!end.ok()) return Status(end.code(), Redact(end.message(), token_));
+  if (!end.ok()) return Status(end.code(), Redact(end.message(), tokens_.Get()));
   if (!delivered_line) {
     return Status::Unavailable(std::string(kWhat) +
                                ": closed by the server right after 200 with no data (Nomad "
@@ -304,14 +311,14 @@ Status EventStreamReader::Run(std::stop_token stop) {
     bool report_gap = !first || options_.start_index > 0;
     report_gap = report_gap && from > 0;
     first = false;
-    bool delivered_line = false;
+    bool healthy = false;
     consumer_.OnConnecting();
     if (stop.stop_requested()) break;
-    Status why = RunConnection(stop, from, report_gap, delivered_line);
+    Status why = RunConnection(stop, from, report_gap, healthy);
     if (why.code() == base::StatusCode::kCancelled && stop.stop_requested()) return why;
     consumer_.OnDisconnected(why);
     if (why.code() == base::StatusCode::kInvalidSpec) return why;
-    if (delivered_line) backoff.Reset();
+    if (healthy) backoff.Reset();
     if (!sleeper_.SleepFor(backoff.Next(), stop)) break;
   }
   return Status::Cancelled(std::string(kWhat) + ": stopped");

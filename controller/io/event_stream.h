@@ -16,15 +16,17 @@
 //    |    OnDisconnected(status) <---------------'
 //    |          |
 //    |          v
-//    +------ BACKOFF (capped exponential, full jitter; reset after a connection that
-//                     delivered a line)
+//    +------ BACKOFF (capped exponential, full jitter; reset after a healthy connection: one
+//                     that delivered a decodable line and did not end on an undecodable one)
 //
 //    A stop request in any state: the connection is cancelled, Run() returns kCancelled.
 //
 // Framing: the body is NDJSON, chunked (Nomad < 1.11.2) or close-delimited (≥ 1.11.2 hijacks the
 // connection); the Transport removes the framing and the reader splits lines itself, so a chunk
 // or read boundary may fall anywhere. Lines are decoded with nomad::DecodeFrame (simdjson). A line
-// that fails to decode is dropped and reported as a gap (kUndecodableFrame).
+// that fails to decode ends the connection like any other stream fault: the reader backs off,
+// resumes after the last delivered frame and reports that as a gap, so the consumer's re-lists
+// are paced by the backoff (a stream of garbage lines cannot turn into a re-list per line).
 //
 // Resume and gaps: the reader remembers the Index of the last frame it delivered and reconnects
 // with index = last + 1. Nomad starts at the oldest buffered entry, with no error and no marker,
@@ -81,8 +83,8 @@ struct EventStreamOptions {
 };
 
 enum class GapReason {
-  kResumed,           // a connection resumed from an index; Nomad may have started later
-  kUndecodableFrame,  // a line could not be decoded and was dropped
+  kResumed,  // a connection resumed from an index; Nomad may have started later (this includes
+             // the reconnect after an undecodable line)
 };
 const char* GapReasonName(GapReason reason);
 
@@ -133,14 +135,16 @@ class EventStreamReader {
 
  private:
   struct Connection;
-  // One connection from connect to end; returns how it ended (never OK).
+  // One connection from connect to end; returns how it ended (never OK). `healthy`: it delivered
+  // a decodable line and did not end on an undecodable one (the backoff is reset).
   Status RunConnection(const std::stop_token& stop, uint64_t from, bool report_gap,
-                       bool& delivered_line);
-  void Deliver(const std::string& line, bool& delivered_line);
+                       bool& healthy);
+  // Decodes and delivers one line; kUnavailable for an undecodable one (the connection ends).
+  Status Deliver(const std::string& line, bool& delivered_line);
 
   // Constant after construction.
   Transport& transport_;
-  const std::string token_;
+  const TokenSource tokens_;
   const std::string namespace_;
   const std::string region_;
   Sleeper& sleeper_;

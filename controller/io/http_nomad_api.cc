@@ -49,6 +49,7 @@ HttpNomadApi::HttpNomadApi(Transport& transport, ClientConfig config, const base
                            Sleeper& sleeper, Options options)
     : transport_(transport),
       config_(std::move(config)),
+      tokens_(config_),
       clock_(clock),
       sleeper_(sleeper),
       options_(options) {}
@@ -68,7 +69,7 @@ HttpRequest HttpNomadApi::NewRequest(std::string method, std::string path, const
   }
   std::string reg = region.empty() ? config_.region : region;
   if (!reg.empty()) r.query.emplace_back("region", reg);
-  if (!config_.token.empty()) r.headers.Add("X-Nomad-Token", config_.token);
+  if (std::string token = tokens_.Get(); !token.empty()) r.headers.Add("X-Nomad-Token", token);
   return r;
 }
 
@@ -143,16 +144,17 @@ Result<HttpResponse> HttpNomadApi::Attempts(const HttpRequest& request, Retry re
       *code = "cancelled";
       return Status::Cancelled(what + ": client shut down");
     }
-    Result<HttpResponse> r = transport_.RoundTrip(request, {timeout, stop_.get_token()});
+    Result<HttpResponse> r = transport_.RoundTrip(
+        request, {timeout, stop_.get_token(), config_.max_response_bytes});
     Status st;
     if (!r.ok()) {
       *code = r.status().code() == base::StatusCode::kCancelled ? "cancelled" : "error";
-      st = Status(r.status().code(), Redact(r.status().message(), config_.token));
+      st = Status(r.status().code(), Redact(r.status().message(), tokens_.Get()));
     } else {
       *code = RequestCode(*r);
-      st = StatusFromHttp(r->status, r->body, what);
+      st = StatusFromHttp(r->status, r->body, what, r->headers.Get("Location"));
       if (st.ok()) return r;
-      st = Status(st.code(), Redact(st.message(), config_.token));
+      st = Status(st.code(), Redact(st.message(), tokens_.Get()));
       if (error_response != nullptr) *error_response = *r;
     }
     if (st.code() != base::StatusCode::kUnavailable || retry == Retry::kSingle ||
@@ -186,7 +188,7 @@ QueryMeta HttpNomadApi::MetaFrom(const HttpResponse& response, uint64_t requeste
 
 Status HttpNomadApi::Malformed(const HttpRequest& request, const Status& decode) const {
   return Status::Internal(request.method + " " + request.path +
-                          ": unexpected response: " + Redact(decode.message(), config_.token));
+                          ": unexpected response: " + Redact(decode.message(), tokens_.Get()));
 }
 
 // ---- Jobs ----

@@ -190,6 +190,7 @@ class HttpNomadApi final : public nomad::NomadApi {
   // Constant after construction.
   Transport& transport_;
   const ClientConfig config_;
+  const TokenSource tokens_;  // config_'s token, or its token file re-read when it changes
   const base::Clock& clock_;
   Sleeper& sleeper_;
   const Options options_;

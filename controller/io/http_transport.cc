@@ -65,6 +65,9 @@ struct CpprestTransport::Impl {
     if (it != clients.end()) return it->second;
     if (clients.size() >= kMaxClients) clients.erase(clients.begin());  // in-flight calls keep theirs
     client::http_client_config cfg;
+    // Redirects are never followed: cpprest would re-send X-Nomad-Token to whatever origin the
+    // Location names. A 3xx is returned as it is and refused by the caller (status_map.h).
+    cfg.set_max_redirects(0);
     cfg.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(
         std::max<Duration>(std::chrono::milliseconds(key), std::chrono::milliseconds(1))));
     if (https) {
@@ -156,6 +159,35 @@ struct Waiter {
   }
 };
 
+// A body over the cap; the message is the Status message after "<what>: ".
+struct ResponseTooLargeError : std::runtime_error {
+  explicit ResponseTooLargeError(size_t cap) : std::runtime_error(ResponseTooLarge(cap)) {}
+};
+
+// Reads a response body block by block into `body`, failing with ResponseTooLargeError as soon
+// as it would exceed `cap` (extract_vector() would read any size). cpprest keeps reading the
+// socket into its own buffer meanwhile; the caller cancels the request on failure, which closes
+// the connection.
+struct CappedBodyReader : std::enable_shared_from_this<CappedBodyReader> {
+  CappedBodyReader(concurrency::streams::streambuf<uint8_t> source, size_t cap_bytes)
+      : sb(std::move(source)), cap(cap_bytes), block(kReadBlock) {}
+
+  pplx::task<void> Next() {
+    auto self = shared_from_this();
+    return sb.getn(block.data(), block.size()).then([self](size_t got) -> pplx::task<void> {
+      if (got == 0) return pplx::task_from_result();
+      if (self->body.size() + got > self->cap) throw ResponseTooLargeError(self->cap);
+      self->body.append(reinterpret_cast<const char*>(self->block.data()), got);
+      return self->Next();
+    });
+  }
+
+  concurrency::streams::streambuf<uint8_t> sb;
+  const size_t cap;
+  std::vector<uint8_t> block;
+  std::string body;
+};
+
 std::chrono::steady_clock::time_point DeadlineAfter(Duration d) {
   return std::chrono::steady_clock::now() +
          std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::min(d, kNever));
@@ -202,13 +234,19 @@ Result<HttpResponse> CpprestTransport::RoundTrip(const HttpRequest& request,
   auto client = impl_->Client(std::min(options.timeout, kNever));
   pplx::cancellation_token_source cts;
   auto waiter = std::make_shared<Waiter<HttpResponse>>();
+  const size_t cap = options.max_response_bytes;
   client->request(req, cts.get_token())
-      .then([](http::http_response resp) {
-        return resp.extract_vector().then([resp](std::vector<unsigned char> body) {
+      .then([cap](http::http_response resp) {
+        // The response task completes with the headers: a declared length over the cap fails
+        // before any of the body is read.
+        const auto declared = resp.headers().content_length();
+        if (declared > cap) throw ResponseTooLargeError(cap);
+        auto reader = std::make_shared<CappedBodyReader>(resp.body().streambuf(), cap);
+        return reader->Next().then([resp, reader] {
           HttpResponse out;
           out.status = resp.status_code();
           out.headers = ToHeaders(resp.headers());
-          out.body.assign(body.begin(), body.end());
+          out.body = std::move(reader->body);
           return out;
         });
       })
@@ -225,7 +263,10 @@ Result<HttpResponse> CpprestTransport::RoundTrip(const HttpRequest& request,
                                " exceeded");
   }
   if (options.cancel.stop_requested()) return Status::Cancelled(what + ": cancelled");
-  if (!waiter->value) return Status::Unavailable(what + ": " + waiter->error);
+  if (!waiter->value) {
+    cts.cancel();  // stop cpprest reading the rest of a refused body
+    return Status::Unavailable(what + ": " + waiter->error);
+  }
   return std::move(*waiter->value);
 }
 

@@ -119,6 +119,7 @@ Status HttpResponseParser::ParseHead() {
     if (e != std::errc() || p != cl->data() + cl->size()) return Fail("bad Content-Length");
     framing_ = Framing::kLength;
     remaining_ = n;
+    content_length_ = n;
     state_ = n == 0 ? State::kDone : State::kBody;
   } else {
     framing_ = Framing::kClose;

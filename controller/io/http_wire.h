@@ -47,6 +47,8 @@ class HttpResponseParser {
   // How the body is framed (valid once headers_done()).
   enum class Framing { kNone, kLength, kChunked, kClose };
   Framing framing() const { return framing_; }
+  // The Content-Length of a kLength body (valid once headers_done()).
+  uint64_t content_length() const { return content_length_; }
 
  private:
   enum class State { kHeaders, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kDone };
@@ -61,6 +63,7 @@ class HttpResponseParser {
   int status_ = 0;
   Headers headers_;
   uint64_t remaining_ = 0;  // of Content-Length or the current chunk
+  uint64_t content_length_ = 0;
 };
 
 }  // namespace nsg::io

@@ -47,6 +47,7 @@ class ProcessHolder final : public RuntimeHolder {
     ProcessSpec spec;
     spec.argv = command_;
     spec.extra_env = {"NOMAD_SINGLETON_EPOCH=" + std::to_string(grant.epoch)};
+    spec.unset_env.assign(std::begin(kWorkloadUnsetEnv), std::end(kWorkloadUnsetEnv));
     auto c = ChildProcess::Spawn(spec);
     if (!c.ok()) {
       log_("cannot start the workload: " + c.status().message());

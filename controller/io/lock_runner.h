@@ -5,8 +5,8 @@
 //   mode         holder                         on StartHolder
 //   kShim        the command, a child process   write the lease, spawn `guard -- CMD` (own
 //                under a guard (guard_command)  process group, parent-death signal,
-//                                               NOMAD_SINGLETON_EPOCH), epoch file; without a
-//                                               guard_command: spawn CMD itself
+//                                               NOMAD_SINGLETON_EPOCH, no NOMAD_TOKEN), epoch
+//                                               file; without a guard_command: spawn CMD itself
 //   kSidecar     lease file for the guard       write lease (held) + epoch file
 //   kAcquireOnly lease file + handoff           write lease, epoch and handoff, then exit 0
 //   kHeartbeat   lease file (from the handoff)  Resume(): renew at once, rewrite the lease
@@ -57,6 +57,10 @@ enum class LockMode { kShim, kSidecar, kAcquireOnly, kHeartbeat, kInProcess };
 // has surely stopped the workload at the last deadline it read: the agent then releases the lock
 // and exits with it, so Nomad restarts the task and a standby can take over.
 inline constexpr int kExitLeaseUnwritable = 75;  // EX_TEMPFAIL
+
+// What a shim's workload (and its guard) does not inherit from the agent: NOMAD_TOKEN is the
+// task's workload identity, which can write the lock variable; the workload never needs it.
+inline constexpr const char* kWorkloadUnsetEnv[] = {"NOMAD_TOKEN"};
 
 struct LockRunnerOptions {
   lock::Config config;

@@ -34,8 +34,9 @@ bool IsExecutableFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-// Our environment with `extra` ("K=V") added or overriding.
-std::vector<std::string> MergedEnv(const std::vector<std::string>& extra) {
+// Our environment without `unset` (names), with `extra` ("K=V") added or overriding.
+std::vector<std::string> MergedEnv(const std::vector<std::string>& extra,
+                                   const std::vector<std::string>& unset) {
   std::map<std::string, std::string> env;
   std::vector<std::string> order;
   auto put = [&](const std::string& kv) {
@@ -45,10 +46,13 @@ std::vector<std::string> MergedEnv(const std::vector<std::string>& extra) {
     env[key] = kv;
   };
   for (char** e = environ; e && *e; ++e) put(*e);
+  for (const auto& name : unset) env.erase(name);
   for (const auto& kv : extra) put(kv);
   std::vector<std::string> out;
   out.reserve(order.size());
-  for (const auto& k : order) out.push_back(env[k]);
+  for (const auto& k : order) {
+    if (auto it = env.find(k); it != env.end()) out.push_back(it->second);
+  }
   return out;
 }
 
@@ -96,7 +100,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const ProcessSpec& spe
   // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
   std::string exe_path = *exe;
   std::vector<std::string> argv = spec.argv;
-  std::vector<std::string> envv = MergedEnv(spec.extra_env);
+  std::vector<std::string> envv = MergedEnv(spec.extra_env, spec.unset_env);
   std::vector<char*> argp = CPtrs(argv), envp = CPtrs(envv);
   int err_pipe[2];
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {

@@ -35,6 +35,7 @@ using base::Status;
 struct ProcessSpec {
   std::vector<std::string> argv;        // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::string> extra_env;   // "KEY=VALUE", added to (and overriding) our environment
+  std::vector<std::string> unset_env;   // names removed from our environment (before extra_env)
   bool die_with_parent = true;          // PR_SET_PDEATHSIG(SIGKILL)
   bool new_process_group = true;
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -31,6 +32,11 @@ bool HasSpecExtension(const fs::path& p) {
 
 std::string Errno(int err) { return std::generic_category().message(err); }
 
+std::string TooLarge() {
+  return "larger than " + std::to_string(kMaxSpecFileBytes / (1024 * 1024)) +
+         " MiB (a spec is a few KiB; is this the right file?)";
+}
+
 // What a spec path holds when it is not a regular file, for the error.
 std::string NotARegularFile(mode_t mode) {
   const char* what = S_ISDIR(mode)    ? "a directory"
@@ -42,9 +48,9 @@ std::string NotARegularFile(mode_t mode) {
   return std::string("not a regular file (") + what + ")";
 }
 
-// Reads a whole regular file. Opened non-blocking and checked with fstat before reading, so a
-// FIFO or a device put where a spec was (or swapped in after the directory was listed) is an
-// error and never blocks or reads forever. std::ifstream would hide errno, which the user needs.
+// Reads a whole regular file of at most kMaxSpecFileBytes. Opened non-blocking and checked with
+// fstat before reading, so a FIFO or a device put where a spec was (or swapped in after the
+// directory was listed) is an error and never blocks or reads forever. std::ifstream would hide errno, which the user needs.
 bool ReadFile(const std::string& path, std::string& out, std::string& why) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
@@ -58,12 +64,18 @@ bool ReadFile(const std::string& path, std::string& out, std::string& why) {
   } else if (!S_ISREG(st.st_mode)) {
     why = NotARegularFile(st.st_mode);
     ok = false;
+  } else if (static_cast<uint64_t>(st.st_size) > kMaxSpecFileBytes) {
+    why = TooLarge();
+    ok = false;
   }
   out.clear();
   char buf[65536];
   while (ok) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
+    if (n > 0 && out.size() + static_cast<size_t>(n) > kMaxSpecFileBytes) {
+      why = TooLarge();  // grew after the fstat
+      ok = false;
+    } else if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
     } else if (n == 0) {
       break;

@@ -7,12 +7,18 @@
 // with no shared state; safe for concurrent use.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "controller/spec/loader.h"
 
 namespace nsg::io {
+
+// The largest spec file read. A bigger one is an error ("cannot read: larger than 1 MiB") like an
+// unreadable file: the loader never sees it, and the controller counts its path as unreadable
+// (its specs are kept, never taken for deleted).
+inline constexpr size_t kMaxSpecFileBytes = 1024 * 1024;
 
 struct SpecFiles {
   std::vector<spec::SourceFile> files;  // in argument order; each directory's files sorted
@@ -34,7 +40,8 @@ struct SpecFiles {
 //    ("specs/x.yaml: cannot read: Permission denied"), and everything else is still read:
 //    a path that does not exist, a directory (or subdirectory) that cannot be listed, a spec file
 //    that cannot be opened, and a spec name that is not a regular file (a FIFO, a device, a
-//    directory named x.yaml, a dangling symlink; never opened in a way that could block).
+//    directory named x.yaml, a dangling symlink; never opened in a way that could block), and a
+//    file larger than kMaxSpecFileBytes (never read whole).
 SpecFiles ReadSpecFiles(const std::vector<std::string>& paths);
 
 // The same for the controller's spec directory: `dir` must be a directory (or a symlink to one);

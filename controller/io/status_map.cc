@@ -58,12 +58,36 @@ StatusCode StatusCodeFromHttp(int http_status, std::string_view body) {
   }
   if (http_status >= 400 && http_status < 500) return StatusCode::kInvalidSpec;
   if (http_status >= 500 && http_status < 600) return StatusCode::kUnavailable;
+  if (http_status >= 300 && http_status < 400) return StatusCode::kUnavailable;
   return StatusCode::kInternal;
 }
 
-base::Status StatusFromHttp(int http_status, std::string_view body, std::string_view what) {
+std::string UrlOrigin(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return "";
+  const size_t end = url.find_first_of("/?#", scheme_end + 3);
+  std::string_view origin = url.substr(0, end);
+  // Drop userinfo: it would be a credential.
+  const size_t at = origin.rfind('@');
+  if (at != std::string_view::npos && at > scheme_end) {
+    return std::string(origin.substr(0, scheme_end + 3)) + std::string(origin.substr(at + 1));
+  }
+  return std::string(origin);
+}
+
+base::Status StatusFromHttp(int http_status, std::string_view body, std::string_view what,
+                            std::string_view location) {
   StatusCode code = StatusCodeFromHttp(http_status, body);
   if (code == StatusCode::kOk) return base::Status::Ok();
+  if (http_status >= 300 && http_status < 400) {
+    const std::string origin = UrlOrigin(location);
+    return base::Status(
+        code, std::string(what) + ": HTTP " + std::to_string(http_status) + " redirect" +
+                  (origin.empty() ? std::string() : " to " + origin) +
+                  " refused: redirects are not followed, so the token goes only to the "
+                  "configured Nomad address (point NOMAD_ADDR or --address at the server "
+                  "itself)");
+  }
   std::string_view text = Trim(body);
   std::string msg(what);
   msg += ": HTTP ";

@@ -17,7 +17,12 @@
 //                                                 validation), "nonexistent namespace",
 //                                                 "Job ID does not match"        kInvalidSpec
 //   500 (other), 501-599                          -                              kUnavailable
-//   1xx, 3xx, anything else                       -                              kInternal
+//   3xx                                           -                              kUnavailable
+//   1xx, anything else                            -                              kInternal
+//
+// Redirects are never followed (the transports do not, so X-Nomad-Token goes only to the
+// configured address); a 3xx is an outage of the configured address whose message names the
+// origin it pointed to, never the rest of the Location (it may carry a query with secrets).
 //
 // The EnforceIndex check is tested before the multierror one: Nomad may wrap it in a multierror.
 // Transport errors are already kUnavailable or kCancelled and pass through unchanged.
@@ -32,8 +37,13 @@
 namespace nsg::io {
 
 // Maps an HTTP answer. `what` names the request for the message ("GET /v1/job/web"); the message
-// is "<what>: HTTP <status>: <body, trimmed, at most 512 bytes>".
-base::Status StatusFromHttp(int http_status, std::string_view body, std::string_view what);
+// is "<what>: HTTP <status>: <body, trimmed, at most 512 bytes>", for a 3xx "<what>: HTTP 307
+// redirect to <origin of location> refused: ...".
+base::Status StatusFromHttp(int http_status, std::string_view body, std::string_view what,
+                            std::string_view location = {});
+
+// "scheme://host[:port]" of an absolute URL, "" for a relative one.
+std::string UrlOrigin(std::string_view url);
 
 // The code alone (for tables and tests).
 base::StatusCode StatusCodeFromHttp(int http_status, std::string_view body);

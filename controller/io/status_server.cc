@@ -3,7 +3,10 @@
 #include <CivetServer.h>
 #include <civetweb.h>
 
+#include <algorithm>
 #include <exception>
+#include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -11,27 +14,66 @@ namespace nsg::io {
 
 namespace {
 
+constexpr char kText[] = "text/plain; charset=utf-8";
+
+// Compares without an early exit, so the time taken does not tell how much of a guess was right
+// (it does tell the length, which is not the secret).
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(static_cast<unsigned char>(a[i]) ^
+                                       static_cast<unsigned char>(b[i]));
+  }
+  return diff == 0;
+}
+
 class Handler final : public CivetHandler {
  public:
-  explicit Handler(std::function<HttpReply()> fn) : fn_(std::move(fn)) {}
+  // `bearer_token` empty: the path is open.
+  Handler(std::function<HttpReply()> fn, std::function<std::string()> bearer_token)
+      : fn_(std::move(fn)), bearer_token_(std::move(bearer_token)) {}
+
   bool handleGet(CivetServer* /*server*/, mg_connection* conn) override {
     HttpReply r;
-    try {
-      r = fn_();
-    } catch (const std::exception& e) {
-      r = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
+    if (std::optional<HttpReply> refused = Authorize(conn)) {
+      r = std::move(*refused);
+    } else {
+      try {
+        r = fn_();
+      } catch (const std::exception& e) {
+        r = {500, kText, std::string("internal error: ") + e.what() + "\n"};
+      }
     }
     mg_printf(conn,
-              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
               "Connection: close\r\n\r\n",
               r.code, mg_get_response_code_text(conn, r.code), r.content_type.c_str(),
-              r.body.size());
+              r.body.size(), r.code == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
     mg_write(conn, r.body.data(), r.body.size());
     return true;
   }
 
  private:
+  // nullopt when the request may be served.
+  std::optional<HttpReply> Authorize(mg_connection* conn) const {
+    if (!bearer_token_) return std::nullopt;
+    const std::string want = bearer_token_();
+    if (want.empty()) {
+      return HttpReply{503, kText, "the status token cannot be read; see the controller's log\n"};
+    }
+    const char* header = mg_get_header(conn, "Authorization");
+    constexpr std::string_view kScheme = "Bearer ";
+    std::string_view got = header != nullptr ? header : "";
+    if (got.substr(0, kScheme.size()) != kScheme ||
+        !ConstantTimeEquals(got.substr(kScheme.size()), want)) {
+      return HttpReply{401, kText, "a bearer token is required (--http-token-file)\n"};
+    }
+    return std::nullopt;
+  }
+
   std::function<HttpReply()> fn_;
+  std::function<std::string()> bearer_token_;
 };
 
 }  // namespace
@@ -42,7 +84,8 @@ struct StatusServer::Impl {
 };
 
 base::Result<std::unique_ptr<StatusServer>> StatusServer::Start(const std::string& address,
-                                                                HttpHandlers handlers) {
+                                                                HttpHandlers handlers,
+                                                                StatusServerOptions options) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
     return base::Status::InvalidSpec("--http-addr must be HOST:PORT, got \"" + address + "\"");
@@ -50,14 +93,22 @@ base::Result<std::unique_ptr<StatusServer>> StatusServer::Start(const std::strin
   const std::string host = address.substr(0, colon);
   std::unique_ptr<StatusServer> s(new StatusServer());
   s->impl_ = std::make_unique<Impl>();
-  std::vector<std::string> options = {"listening_ports", address, "num_threads", "2"};
+  // request_timeout_ms bounds the whole request head (civetweb measures from the connection's
+  // accept, not per read), so a slowloris client cannot hold a thread longer than that.
+  const std::vector<std::string> civet_options = {
+      "listening_ports", address,
+      "num_threads", std::to_string(std::max(1, options.threads)),
+      "request_timeout_ms", std::to_string(options.request_timeout.count()),
+      "enable_keep_alive", "no"};
   try {
-    s->impl_->server = std::make_unique<CivetServer>(options);
+    s->impl_->server = std::make_unique<CivetServer>(civet_options);
   } catch (const std::exception& e) {
     return base::Status::Unavailable("cannot listen on " + address + ": " + e.what());
   }
   for (auto& [path, fn] : handlers) {
-    s->impl_->handlers.push_back(std::make_unique<Handler>(std::move(fn)));
+    const bool guarded = options.bearer_token && options.protected_paths.count(path) > 0;
+    s->impl_->handlers.push_back(std::make_unique<Handler>(
+        std::move(fn), guarded ? options.bearer_token : nullptr));
     s->impl_->server->addHandler(path, s->impl_->handlers.back().get());
   }
   const std::vector<int> ports = s->impl_->server->getListeningPorts();

@@ -4,6 +4,10 @@
 
 namespace nsg::io {
 
+std::string ResponseTooLarge(size_t max_response_bytes) {
+  return "response larger than " + std::to_string(max_response_bytes) + " bytes";
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

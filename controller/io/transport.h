@@ -74,12 +74,20 @@ struct HttpResponse {
   std::string body;
 };
 
+// The default cap on a RoundTrip's response body (CallOptions::max_response_bytes).
+inline constexpr size_t kDefaultMaxResponseBytes = 64 * 1024 * 1024;
+
 // Options of one RoundTrip.
 struct CallOptions {
   // Total deadline for the whole exchange: connect, TLS, send, headers and the full body. Not an
   // inactivity timeout. Must be > 0.
   Duration timeout = std::chrono::seconds(30);
   std::stop_token cancel;  // stop requested → the call ends with kCancelled promptly
+  // A body larger than this fails the call with kUnavailable ResponseTooLarge(): at once when the
+  // Content-Length says so, else as soon as this many bytes have arrived; the rest is not read
+  // (the connection is closed), so a hostile or broken server cannot make the caller allocate
+  // more than about this much.
+  size_t max_response_bytes = kDefaultMaxResponseBytes;
 };
 
 // Options of one Stream.
@@ -117,6 +125,9 @@ class Transport {
   virtual Status Stream(const HttpRequest& request, const StreamOptions& options,
                         StreamHandler& handler) = 0;
 };
+
+// "response larger than N bytes", the message (after "<what>: ") of a capped RoundTrip.
+std::string ResponseTooLarge(size_t max_response_bytes);
 
 // "/path?k=v&k2" with query values percent-encoded (RFC 3986 unreserved characters kept).
 std::string RequestTarget(const HttpRequest& request);

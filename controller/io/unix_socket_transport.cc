@@ -26,7 +26,6 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 namespace {
 
 constexpr size_t kReadBuffer = 64 * 1024;
-constexpr size_t kMaxBody = 64 * 1024 * 1024;
 
 SteadyTime DeadlineAfter(Duration d) {
   if (d.count() <= 0) return SteadyTime::max();
@@ -324,8 +323,11 @@ Result<HttpResponse> AsioTransport::RoundTrip(const HttpRequest& request,
   HttpResponseParser parser(request.method == "HEAD");
   HttpResponse response;
   bool too_big = false;
+  const size_t cap = options.max_response_bytes;
   auto on_body = [&](std::string_view part) {
-    if (response.body.size() + part.size() > kMaxBody) {
+    if ((parser.framing() == HttpResponseParser::Framing::kLength &&
+         parser.content_length() > cap) ||
+        response.body.size() + part.size() > cap) {
       too_big = true;
       return false;
     }
@@ -345,7 +347,7 @@ Result<HttpResponse> AsioTransport::RoundTrip(const HttpRequest& request,
     if (Status s = parser.Feed(std::string_view(buf.data(), *got), on_body); !s.ok()) {
       return Status::Unavailable(impl_->Describe() + ": " + s.message());
     }
-    if (too_big) return Status::Unavailable(impl_->Describe() + ": response body too large");
+    if (too_big) return Status::Unavailable(impl_->Describe() + ": " + ResponseTooLarge(cap));
   }
   response.status = parser.status();
   response.headers = parser.headers();

@@ -43,6 +43,9 @@ using Json = nlohmann::json;
 // recursive walks below from a self-referencing alias (`a: &x [*x]`) and from alias bombs.
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxNodes = 100000;
+// The longest duration any field takes: beyond it a value is a typo (or an overflow attempt: the
+// timer rule adds durations up in int64 nanoseconds, which end after 292 years).
+constexpr Duration kMaxSpecDuration = std::chrono::hours(24 * 7);
 
 // Keys of a template whose Go duration strings are turned into integer nanoseconds.
 const std::set<std::string, std::less<>> kTemplateDurationKeys = {
@@ -52,8 +55,21 @@ const std::set<std::string, std::less<>> kTemplateDurationKeys = {
 // ---------------------------------------------------------------------------------------------
 // Small text helpers.
 
+// Values echoed in messages are cut to this many bytes (a 100 KB value must not become a 100 KB
+// error line); the cut is moved back to a UTF-8 character boundary. Long enough for any value
+// Nomad accepts in full (a variable path has up to 128 characters), so the usual "too long by
+// one" errors still show the whole value.
+constexpr size_t kMaxQuoted = 160;
+
 std::string Quote(std::string_view s) {
   std::string out = "\"";
+  bool cut = false;
+  if (s.size() > kMaxQuoted) {
+    size_t n = kMaxQuoted;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s = s.substr(0, n);
+    cut = true;
+  }
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
     if (c == '\n') {
@@ -62,7 +78,7 @@ std::string Quote(std::string_view s) {
     }
     out += c;
   }
-  return out + "\"";
+  return out + (cut ? "…\"" : "\"");
 }
 
 std::string Lower(std::string_view s) {
@@ -268,7 +284,7 @@ std::vector<Chunk> SplitDocuments(std::string_view text) {
   return chunks;
 }
 
-// Records where the first event of a document is.
+// Records where the first event of a document is; refuses documents nested too deeply.
 class FirstEvent : public YAML::EventHandler {
  public:
   void OnDocumentStart(const YAML::Mark&) override {}
@@ -282,16 +298,27 @@ class FirstEvent : public YAML::EventHandler {
   void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {
     Note(m);
+    Enter(m);
   }
-  void OnSequenceEnd() override {}
+  void OnSequenceEnd() override { --depth_; }
   void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                   YAML::EmitterStyle::value) override {
     Note(m);
+    Enter(m);
   }
-  void OnMapEnd() override {}
+  void OnMapEnd() override { --depth_; }
   const YAML::Mark& mark() const { return mark_; }
 
  private:
+  // Refuses nesting deeper than kMaxDepth where it happens (file:line of the offending level),
+  // well before yaml-cpp's own guard, which says only "bad file".
+  void Enter(const YAML::Mark& m) {
+    if (++depth_ > kMaxDepth) {
+      throw YAML::ParserException(m, "nested more than " + std::to_string(kMaxDepth) +
+                                         " levels deep (a Singleton spec needs about 10)");
+    }
+  }
+  int depth_ = 0;
   void Note(const YAML::Mark& m) {
     if (!seen_) mark_ = m;
     seen_ = true;
@@ -680,6 +707,11 @@ std::optional<Duration> DocDecoder::Dur(const Field& f) {
   }
   if (*d < Duration(0)) {
     Error(f, "must not be negative, got " + Quote(f.value.Scalar()));
+    return std::nullopt;
+  }
+  if (*d > kMaxSpecDuration) {
+    Error(f, "must be at most " + base::FormatDuration(kMaxSpecDuration) +
+                 " (a week; no timer of a Singleton needs more), got " + Quote(f.value.Scalar()));
     return std::nullopt;
   }
   return *d;

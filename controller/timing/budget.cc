@@ -91,7 +91,11 @@ std::vector<std::string> Suggestions(const Timers& t, const Assumptions& a) {
     out.push_back("lower failover.giveUp to " + FormatDuration(FloorSeconds(g_max)) +
                   " or less");
   }
-  out.push_back("raise lock.delay to " + FormatDuration(CeilSeconds(d_min)) + " or more");
+  // A lock delay or TTL beyond a day would keep a singleton down that long after each crash:
+  // no sensible fix, so not suggested (the kill timeout or give-up window is then the one to cut).
+  if (d_min <= std::chrono::hours(24)) {
+    out.push_back("raise lock.delay to " + FormatDuration(CeilSeconds(d_min)) + " or more");
+  }
   if (t_min <= std::chrono::hours(24)) {
     out.push_back("raise lock.ttl to " + FormatDuration(CeilSeconds(t_min)) + " or more");
   }
@@ -126,8 +130,8 @@ void CheckTimerRule(const spec::Singleton& s, std::vector<spec::Diagnostic>& out
                      (t.guard_poll.count() ? " + guard poll " + FormatDuration(t.guard_poll) : "") +
                      " + killTimeout " + FormatDuration(t.kill_timeout) +
                      " must end before 2×ttl + delay = " +
-                     FormatDuration(2 * t.ttl + t.delay) + " with 1% clock error and 1s margin); " +
-                     fix});
+                     FormatDuration(2 * t.ttl + t.delay) + " with 1% clock error and 1s margin)" +
+                     (fix.empty() ? "" : "; " + fix)});
 }
 
 std::vector<std::string> Explain(const spec::Singleton& s, const Assumptions& a) {

@@ -125,6 +125,13 @@ TEST_F(CliTest, ValidateFailsOnAnUnreadableSubdirectoryNamingIt) {
   EXPECT_NE(r.out.find("1 valid, 0 invalid, 1 error\n"), std::string::npos) << r.out;
 }
 
+TEST_F(CliTest, ValidateRefusesAFileLargerThanTheCapWithoutReadingIt) {
+  std::string big = Write("big.yaml", std::string(kGood) + "# " + std::string(2 << 20, 'x') + "\n");
+  RunResult r = Exec({"validate", big});
+  EXPECT_EQ(r.code, kExitInvalid) << r.out << r.err;
+  EXPECT_NE(r.err.find(big + ": cannot read: larger than 1 MiB"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, HelpTellsTheTruth) {
   RunResult top = Exec({"--help"});
   EXPECT_EQ(top.code, kExitOk);

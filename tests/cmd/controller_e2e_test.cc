@@ -35,6 +35,7 @@ using namespace std::chrono_literals;
 using cmd::testing::ControllerSimTest;
 using cmd::testing::HttpGet;
 using cmd::testing::SpecYaml;
+using cmd::testing::WriteFileAtomically;
 using test_support::WaitUntil;
 
 // ControllerMain in a child process (forked before this process has started any thread when
@@ -354,11 +355,47 @@ TEST_F(ControllerEndToEnd, PruneStopsJobOfDeletedSpecButNeverOfABrokenSource) {
   EXPECT_EQ(controller_->Stop(), 0);
 }
 
+// --http-token-file protects /status (only), and /status shows paths relative to --specs.
+TEST_F(ControllerEndToEnd, StatusTokenAndRelativePaths) {
+  const fs::path token_file = dir_ / "status-token";
+  WriteFileAtomically(token_file, "status-s3cret\n");
+  WriteSpec("alpha", SpecYaml("alpha", "1000"));
+  StartController({"--http-token-file", token_file.string()});
+  const std::string bearer = "Authorization: Bearer status-s3cret\r\n";
+  ASSERT_TRUE(WaitUntil([&] {
+    auto r = HttpGet(controller_->http(), "/status", bearer);
+    return r && r->first == 200 && r->second.find("alpha.yaml") != std::string::npos;
+  }, 30s));
+  EXPECT_EQ(HttpGet(controller_->http(), "/status")->first, 401);
+  EXPECT_EQ(HttpGet(controller_->http(), "/status", "Authorization: Bearer nope\r\n")->first, 401);
+  EXPECT_EQ(HttpGet(controller_->http(), "/healthz")->first, 200);
+  EXPECT_EQ(HttpGet(controller_->http(), "/metrics")->first, 200);
+  const auto st = nlohmann::json::parse(HttpGet(controller_->http(), "/status", bearer)->second);
+  ASSERT_EQ(st["singletons"].size(), 1u) << st.dump(2);
+  EXPECT_EQ(st["singletons"][0]["source"], "alpha.yaml");
+  EXPECT_EQ(st.dump().find(dir_.string()), std::string::npos) << st.dump(2);
+  // A rotated token is used at once; the old one no longer opens /status.
+  WriteFileAtomically(token_file, "rotated\n");
+  EXPECT_EQ(HttpGet(controller_->http(), "/status", bearer)->first, 401);
+  EXPECT_EQ(HttpGet(controller_->http(), "/status", "Authorization: Bearer rotated\r\n")->first,
+            200);
+  EXPECT_EQ(controller_->Stop(), 0);
+}
+
 TEST_F(ControllerEndToEnd, RejectsLeaderElectAndBadFlags) {
   EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--leader-lock-path", "x/leader"}, {}), 2);
   EXPECT_EQ(cmd::RunController({"--http-addr", "127.0.0.1:0"}, {}), 2);  // --specs missing
   EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--workers", "0"}, {}), 2);
   EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--log-format", "xml"}, {}), 2);
+  EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--max-response-mib", "0"}, {}), 2);
+  EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--token", "a", "--token-file",
+                                (dir_ / "missing").string()},
+                               {}),
+            2);
+  EXPECT_EQ(cmd::RunController({"--specs", dir_.string(), "--http-token-file",
+                                (dir_ / "missing").string()},
+                               {}),
+            2);
 }
 
 }  // namespace

@@ -27,9 +27,11 @@
 
 namespace nsg::cmd::testing {
 
-// A plain HTTP/1.1 GET on 127.0.0.1; returns {status, body} or nullopt.
+// A plain HTTP/1.1 GET on 127.0.0.1 (`headers`: extra "Name: value\r\n" lines); returns
+// {status, body} or nullopt.
 inline std::optional<std::pair<int, std::string>> HttpGet(const std::string& host_port,
-                                                          const std::string& path) {
+                                                          const std::string& path,
+                                                          const std::string& headers = "") {
   const auto colon = host_port.rfind(':');
   const int port = std::stoi(host_port.substr(colon + 1));
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -42,7 +44,8 @@ inline std::optional<std::pair<int, std::string>> HttpGet(const std::string& hos
     ::close(fd);
     return std::nullopt;
   }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string req =
+      "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n";
   if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     return std::nullopt;

@@ -9,6 +9,8 @@
 #include <map>
 #include <string>
 
+#include "tests/test_support/temp_dir.h"
+
 namespace nsg::io {
 namespace {
 
@@ -169,6 +171,49 @@ TEST(ClientConfigTest, TokenNeverInDescribeOrErrors) {
   EXPECT_EQ(s.message(), "Nomad token contains control characters");
   c.token.clear();
   EXPECT_THAT(c.Describe(), HasSubstr("token=<none>"));
+}
+
+// Writes `text` to `path` through a rename, as a secret rotation does (a new inode).
+void Rotate(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path.string() + ".new") << text;
+  std::filesystem::rename(path.string() + ".new", path);
+}
+
+TEST(ClientConfigTest, TokenFileIsValidatedAndNeverEchoed) {
+  test_support::TestTempDir dir("nsg_token");
+  ClientConfig c;
+  c.token_file = (dir.path() / "missing").string();
+  EXPECT_THAT(c.Validate().message(), HasSubstr("token file " + c.token_file + ": cannot be read"));
+  Rotate(dir.path() / "token", "  \n");
+  c.token_file = (dir.path() / "token").string();
+  EXPECT_EQ(c.Validate().message(), "token file " + c.token_file + " is empty");
+  Rotate(dir.path() / "token", std::string(kToken) + "\x01x\n");
+  EXPECT_EQ(c.Validate().message(), "token file " + c.token_file + " contains control characters");
+  Rotate(dir.path() / "token", std::string(kToken) + "\n");
+  EXPECT_TRUE(c.Validate().ok());
+  // unix:// requires a token; one from a file counts.
+  c.address = "unix:///secrets/api.sock";
+  EXPECT_TRUE(c.Validate().ok());
+  EXPECT_THAT(c.Describe(), HasSubstr("token=<file " + c.token_file + ">"));
+  EXPECT_THAT(c.Describe(), Not(HasSubstr(kToken)));
+}
+
+TEST(ClientConfigTest, TokenSourceFollowsTheFileAndKeepsTheLastGoodToken) {
+  test_support::TestTempDir dir("nsg_token");
+  const auto path = dir.path() / "token";
+  Rotate(path, "first\n");
+  TokenSource fixed("fixed", "");
+  EXPECT_EQ(fixed.Get(), "fixed");
+  TokenSource tokens("ignored", path.string());
+  EXPECT_EQ(tokens.Get(), "first");
+  Rotate(path, "second\n");
+  EXPECT_EQ(tokens.Get(), "second");
+  Rotate(path, "");  // caught half-way through a rotation: the last good token stays
+  EXPECT_EQ(tokens.Get(), "second");
+  std::filesystem::remove(path);
+  EXPECT_EQ(tokens.Get(), "second");
+  Rotate(path, "third");
+  EXPECT_EQ(tokens.Get(), "third");
 }
 
 TEST(ClientConfigTest, TaskApiSocketSelection) {

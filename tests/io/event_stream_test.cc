@@ -337,16 +337,63 @@ TEST_F(EventStreamTest, ForbiddenIsRetriedBadRequestStops) {
   EXPECT_EQ(consumer_.Count("connected"), 0u);
 }
 
-TEST_F(EventStreamTest, UndecodableLineIsAGap) {
+TEST_F(EventStreamTest, UndecodableLineEndsTheConnectionAndTheBackoffKeepsGrowing) {
+  options_.backoff = {std::chrono::seconds(1), std::chrono::seconds(100)};
+  ScriptedConn a;
+  a.steps = {Data(FrameLine(5) + "{\"Index\": oops}\n" + FrameLine(6)), Block()};
+  ScriptedConn b;  // healthy frames before the garbage do not reset the backoff
+  b.steps = {Data(std::string(kHeartbeat) + FrameLine(6) + "garbage\n" + FrameLine(7)), Block()};
   ScriptedConn c;
-  c.steps = {Data(FrameLine(5) + "{\"Index\": oops}\n" + FrameLine(6)), Block()};
+  c.steps = {Data(std::string(kHeartbeat) + FrameLine(7)), Block()};
+  transport_.Add(a);
+  transport_.Add(b);
   transport_.Add(c);
   Start();
-  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("frame") == 3; }));
   (void)Stop();
+  // One gap (= one re-list) per connection, none per garbage line; frame 6 came only after the
+  // resume.
   EXPECT_THAT(consumer_.Log(),
-              ElementsAre("connected", "frame 5", "gap 6 undecodable-frame", "frame 6"));
-  EXPECT_EQ(reader_->stats().decode_errors, 1u);
+              ElementsAre("connected", "frame 5", "disconnected UNAVAILABLE", "connected",
+                          "gap 6 resumed", "frame 6", "disconnected UNAVAILABLE", "connected",
+                          "gap 7 resumed", "frame 7"));
+  EXPECT_THAT(consumer_.Disconnects()[0].message(), HasSubstr("an undecodable line"));
+  EXPECT_EQ(reader_->stats().decode_errors, 2u);
+  auto reqs = transport_.Requests();
+  ASSERT_GE(reqs.size(), 3u);
+  EXPECT_THAT(RequestTarget(reqs[1]), HasSubstr("index=6"));
+  EXPECT_THAT(RequestTarget(reqs[2]), HasSubstr("index=7"));
+  // The waits are the same draws as a backoff that was never reset (ceilings 1s, then 2s).
+  Backoff expected(options_.backoff, options_.seed);
+  auto sleeps = sleeper_.Sleeps();
+  ASSERT_GE(sleeps.size(), 2u);
+  EXPECT_EQ(sleeps[0], expected.Next());
+  EXPECT_EQ(sleeps[1], expected.Next());
+}
+
+TEST_F(EventStreamTest, HealthyConnectionResetsTheBackoff) {
+  options_.backoff = {std::chrono::seconds(1), std::chrono::seconds(100)};
+  for (int i = 0; i < 2; ++i) transport_.Add(ScriptedConn{200, {}, Status::Ok()});
+  ScriptedConn healthy;
+  healthy.steps = {Data(std::string(kHeartbeat) + FrameLine(3))};
+  healthy.end = Status::Ok();
+  transport_.Add(healthy);
+  ScriptedConn last;
+  last.steps = {Data(kHeartbeat), Block()};
+  transport_.Add(last);
+  Start();
+  // Every scripted connection answers 200 (connected); the fourth comes after the reset.
+  ASSERT_TRUE(WaitUntil([&] { return consumer_.Count("connected") == 4; }));
+  (void)Stop();
+  Backoff expected(options_.backoff, options_.seed);
+  const Duration first = expected.Next(), second = expected.Next();
+  expected.Reset();
+  const Duration after_reset = expected.Next();
+  auto sleeps = sleeper_.Sleeps();
+  ASSERT_GE(sleeps.size(), 3u);
+  EXPECT_EQ(sleeps[0], first);
+  EXPECT_EQ(sleeps[1], second);
+  EXPECT_EQ(sleeps[2], after_reset);
 }
 
 TEST_F(EventStreamTest, SlowConsumerBlocksTheReaderWithABoundedQueue) {
@@ -378,6 +425,37 @@ TEST_F(EventStreamTest, StopWhileConnectingAndWhileStreaming) {
 
 // ---- End to end over a real socket: both framings ----
 
+// An EventStreamReader for topic Job over AsioTransport to `server`, run on its own thread.
+class ReaderOverSocket {
+ public:
+  ReaderOverSocket(const testing::TestHttpServer& server, EventStreamOptions opts) {
+    cfg_.address = server.url();
+    auto t = AsioTransport::Create(cfg_);
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    if (t.ok()) transport_ = std::move(*t);
+    opts.topics = {{"Job", ""}};
+    reader_ = std::make_unique<EventStreamReader>(*transport_, cfg_, sleeper_, opts, consumer_);
+    runner_ = std::jthread([this](std::stop_token st) { result_ = reader_->Run(st); });
+  }
+  Status Stop() {
+    runner_.request_stop();
+    runner_.join();
+    return result_;
+  }
+  EventStreamReader& reader() { return *reader_; }
+  RecordingConsumer& consumer() { return consumer_; }
+  FakeSleeper& sleeper() { return sleeper_; }
+
+ private:
+  ClientConfig cfg_;
+  std::unique_ptr<AsioTransport> transport_;
+  FakeSleeper sleeper_;
+  RecordingConsumer consumer_;
+  std::unique_ptr<EventStreamReader> reader_;
+  Status result_;
+  std::jthread runner_;  // last: joined first
+};
+
 class EventStreamOverSocketTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(EventStreamOverSocketTest, ChunkedAndCloseDelimited) {
@@ -407,26 +485,46 @@ TEST_P(EventStreamOverSocketTest, ChunkedAndCloseDelimited) {
         (void)req;
       });
   ASSERT_NE(server, nullptr);
-  ClientConfig cfg;
-  cfg.address = server->url();
-  auto transport = AsioTransport::Create(cfg);
-  ASSERT_TRUE(transport.ok());
-  FakeSleeper sleeper;
-  RecordingConsumer consumer;
-  EventStreamOptions opts;
-  opts.topics = {{"Job", ""}};
-  EventStreamReader reader(**transport, cfg, sleeper, opts, consumer);
-  Status result;
-  std::jthread runner([&](std::stop_token st) { result = reader.Run(st); });
-  ASSERT_TRUE(WaitUntil([&] { return consumer.Count("frame") == 2; }));
-  runner.request_stop();
-  runner.join();
-  EXPECT_EQ(result.code(), StatusCode::kCancelled);
-  EXPECT_THAT(consumer.Log(), ElementsAre("connected", "frame 7", "disconnected UNAVAILABLE",
-                                          "connected", "gap 8 resumed", "frame 9"));
+  ReaderOverSocket stream(*server, {});
+  ASSERT_TRUE(WaitUntil([&] { return stream.consumer().Count("frame") == 2; }));
+  EXPECT_EQ(stream.Stop().code(), StatusCode::kCancelled);
+  EXPECT_THAT(stream.consumer().Log(),
+              ElementsAre("connected", "frame 7", "disconnected UNAVAILABLE", "connected",
+                          "gap 8 resumed", "frame 9"));
   auto reqs = server->requests();
   ASSERT_EQ(reqs.size(), 2u);
   EXPECT_THAT(reqs[1].target, HasSubstr("index=8"));
+}
+
+// A hostile Nomad stand-in that answers every stream with a heartbeat and a flood of garbage:
+// the reader ends each connection at the first bad line, so re-lists (gaps) are at most one per
+// (backed-off) connection instead of one per line.
+TEST(EventStreamHostileServerTest, GarbageLinesArePacedByTheBackoff) {
+  constexpr int kGarbageLines = 500;
+  auto server = testing::TestHttpServer::StartTcp(
+      [&](const testing::ServedRequest&, testing::TestConn& conn) {
+        std::string body = std::string(kHeartbeat) + FrameLine(7);
+        for (int i = 0; i < kGarbageLines; ++i) body += "not json at all\n";
+        conn.Write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close"
+                   "\r\n\r\n");
+        conn.Write(body);
+        conn.Close();
+      });
+  ASSERT_NE(server, nullptr);
+  EventStreamOptions opts;
+  opts.backoff = {std::chrono::milliseconds(500), std::chrono::seconds(30)};
+  opts.seed = 3;
+  ReaderOverSocket stream(*server, opts);
+  ASSERT_TRUE(WaitUntil([&] { return stream.reader().stats().connections >= 4; }));
+  (void)stream.Stop();
+  const auto stats = stream.reader().stats();
+  EXPECT_LE(stats.decode_errors, stats.connections);
+  EXPECT_LE(stream.consumer().Count("gap"), stats.connections);
+  // No connection was healthy, so no wait was drawn under a reset ceiling.
+  Backoff expected(opts.backoff, opts.seed);
+  auto sleeps = stream.sleeper().Sleeps();
+  ASSERT_GE(sleeps.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(sleeps[i], expected.Next()) << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Framing, EventStreamOverSocketTest, ::testing::Bool(),

@@ -33,6 +33,7 @@ class FakeTransport final : public Transport {
   Result<HttpResponse> RoundTrip(const HttpRequest& request, const CallOptions& options) override {
     requests.push_back(request);
     timeouts.push_back(options.timeout);
+    max_response_bytes.push_back(options.max_response_bytes);
     if (script_.empty()) {
       HttpResponse r;
       r.status = 200;
@@ -48,6 +49,7 @@ class FakeTransport final : public Transport {
   }
 
   std::vector<HttpRequest> requests;
+  std::vector<size_t> max_response_bytes;  // CallOptions::max_response_bytes per call
   std::vector<Duration> timeouts;
 
  private:

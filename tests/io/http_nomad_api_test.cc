@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +23,8 @@
 #include "controller/io/status_map.h"
 #include "controller/nomad/codec.h"
 #include "tests/io/fake_transport.h"
+#include "tests/io/test_http_server.h"
+#include "tests/test_support/temp_dir.h"
 
 namespace nsg::io {
 namespace {
@@ -83,6 +87,19 @@ TEST_F(HttpNomadApiTest, EveryRequestCarriesTokenHeaderRegionAndNamespace) {
   EXPECT_EQ(target(), "/v1/job/web?namespace=prod&region=eu");
   EXPECT_EQ(last().headers.Get("x-nomad-token"), kToken);
   EXPECT_EQ(transport_.timeouts.back(), kDefaultRequestTimeout);
+}
+
+TEST_F(HttpNomadApiTest, TokenFileIsReadAndItsRotationIsPickedUp) {
+  test_support::TestTempDir dir("nsg_api_token");
+  const std::string path = (dir.path() / "token").string();
+  std::ofstream(path) << "from-file-1\n";
+  config_.token_file = path;
+  ASSERT_TRUE(api().ReadJob("web", {}).ok());
+  EXPECT_EQ(last().headers.Get("X-Nomad-Token"), "from-file-1");
+  std::ofstream(path + ".new") << "from-file-2-rotated\n";
+  std::filesystem::rename(path + ".new", path);
+  ASSERT_TRUE(api().ReadJob("web", {}).ok());
+  EXPECT_EQ(last().headers.Get("X-Nomad-Token"), "from-file-2-rotated");
 }
 
 TEST_F(HttpNomadApiTest, NoTokenNoHeader) {
@@ -618,6 +635,51 @@ TEST_F(HttpNomadApiTest, TokenNeverAppearsInErrors) {
     EXPECT_THAT(s.message(), HasSubstr("<redacted>"));
   }
   EXPECT_EQ(statuses[0].code(), StatusCode::kPermissionDenied);
+}
+
+// ---- A hostile or misconfigured Nomad address ----
+
+TEST_F(HttpNomadApiTest, ResponseCapComesFromTheConfig) {
+  config_.max_response_bytes = 12345;
+  ASSERT_TRUE(api().ReadVariable("p", {}).ok());
+  ASSERT_EQ(transport_.max_response_bytes.size(), 1u);
+  EXPECT_EQ(transport_.max_response_bytes[0], 12345u);
+}
+
+TEST_F(HttpNomadApiTest, RedirectIsRefusedNamingOnlyTheOrigin) {
+  transport_.PushResponse(307, "", {{"Location", "http://user:pw@evil.example:4646/v1/jobs?q=1"}});
+  options_.max_attempts = 1;
+  Status st = api().ListJobs({}, false).status();
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(st.message(), HasSubstr("GET /v1/jobs: HTTP 307 redirect to "
+                                      "http://evil.example:4646 refused"));
+  EXPECT_THAT(st.message(), Not(HasSubstr("pw")));
+  EXPECT_THAT(st.message(), Not(HasSubstr("q=1")));
+}
+
+TEST_F(HttpNomadApiTest, TokenNeverReachesTheOriginOfARedirect) {
+  auto elsewhere = testing::TestHttpServer::StartTcp(
+      [](const testing::ServedRequest&, testing::TestConn& conn) {
+        conn.Write(testing::HttpResponseBytes(200, "[]"));
+      });
+  ASSERT_NE(elsewhere, nullptr);
+  auto server = testing::TestHttpServer::StartTcp(
+      [&](const testing::ServedRequest& req, testing::TestConn& conn) {
+        conn.Write(
+            testing::HttpResponseBytes(307, "", {{"Location", elsewhere->url() + req.target}}));
+      });
+  ClientConfig cfg;
+  cfg.address = server->url();
+  cfg.token = kToken;
+  auto transport = MakeTransport(cfg);
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+  options_.max_attempts = 2;
+  HttpNomadApi api(**transport, cfg, clock_, sleeper_, options_);
+  Status st = api.ListJobs({}, false).status();
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(st.message(), HasSubstr("redirect to " + elsewhere->url() + " refused"));
+  EXPECT_EQ(server->requests().size(), 2u);
+  EXPECT_TRUE(elsewhere->requests().empty());
 }
 
 // ---- The request observer (nomad_requests_total, nomad_request_duration_seconds) ----

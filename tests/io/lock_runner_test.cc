@@ -136,6 +136,23 @@ TEST_F(LockRunnerTest, ShimHandsTheEpochToTheWorkloadAndReleasesWhenItExits) {
   EXPECT_EQ(req.lock->lock_delay, 2s);
 }
 
+TEST_F(LockRunnerTest, ShimWorkloadDoesNotGetTheAgentsToken) {
+  ::setenv("NOMAD_TOKEN", "agent-identity-token", 1);
+  for (const bool guarded : {false, true}) {
+    SCOPED_TRACE(guarded ? "under the guard" : "direct child");
+    const std::string out = dir_ / (guarded ? "env_guarded" : "env_direct");
+    auto o = Options(LockMode::kShim);
+    if (guarded) o.guard_command = {NSG_GUARD_BINARY};
+    o.command = {"sh", "-c", "echo \"${NOMAD_TOKEN-unset} $NOMAD_SINGLETON_EPOCH\" > " + out};
+    Start(o);
+    EXPECT_EQ(ExitCode(), 0) << logs_.all();
+    const std::string seen = testing::Slurp(out);
+    EXPECT_EQ(seen.substr(0, 6), "unset ") << seen;
+    EXPECT_GT(seen.size(), 7u) << "the epoch still arrives: " << seen;
+  }
+  ::unsetenv("NOMAD_TOKEN");
+}
+
 TEST_F(LockRunnerTest, ShimGracefulStopStopsTheWorkloadBeforeReleasing) {
   auto o = Options(LockMode::kShim);
   o.command = {"sh", "-c", Sleeper()};

@@ -47,6 +47,20 @@ TEST(ProcessSupervisorTest, EnvironmentIsInheritedAndExtended) {
   EXPECT_EQ(testing::Slurp(dir / "out"), "yes 42\n");
 }
 
+TEST(ProcessSupervisorTest, UnsetVariablesAreNotInherited) {
+  TempDir dir;
+  ::setenv("NSG_TEST_SECRET", "s3cret", 1);
+  ::setenv("NSG_TEST_KEPT", "kept", 1);
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c",
+               "echo \"${NSG_TEST_SECRET-unset} $NSG_TEST_KEPT\" > " + (dir / "out")};
+  spec.unset_env = {"NSG_TEST_SECRET"};
+  auto c = ChildProcess::Spawn(spec);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(WaitCode(**c), 0);
+  EXPECT_EQ(testing::Slurp(dir / "out"), "unset kept\n");
+}
+
 TEST(ProcessSupervisorTest, MissingExecutableIsReportedAtSpawn) {
   ProcessSpec spec;
   spec.argv = {"/nonexistent/nsg-no-such-binary"};

@@ -93,6 +93,12 @@ inline std::vector<SpecSourceFault> SpecSourceFaults() {
        replace_file([](const fs::path& p) { fs::create_directory(p); }), the_file},
       {"FileReplacedBySymlinkToDevZero", false, false,
        replace_file([](const fs::path& p) { fs::create_symlink("/dev/zero", p); }), the_file},
+      {"FileLargerThanTheCap", false, false,
+       [](const fs::path&, const fs::path& beta) {
+         // Still beta's spec, padded past the 1 MiB cap: not read at all.
+         WriteText(beta, SingletonYaml("beta") + "# " + std::string(1024 * 1024, 'x') + "\n");
+       },
+       the_file},
       {"NameUnreadableFlowStyleMangled", false, false,
        [](const fs::path&, const fs::path& beta) {
          WriteText(beta, SingletonYaml("beta", "metadata: {name: beta"));

@@ -62,7 +62,7 @@ TEST(StatusMapTest, EveryRow) {
       {504, "", StatusCode::kUnavailable},
       {599, "", StatusCode::kUnavailable},
       {100, "", StatusCode::kInternal},
-      {301, "", StatusCode::kInternal},
+      {301, "", StatusCode::kUnavailable},
       {0, "", StatusCode::kInternal},
   };
   for (const Row& r : rows) {

@@ -7,10 +7,12 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "controller/io/http_transport.h"
@@ -203,6 +205,120 @@ TEST_P(TransportTest, ConnectionRefusedIsUnavailable) {
   r.path = "/v1/jobs";
   auto resp = t->RoundTrip(r, {std::chrono::seconds(5), {}});
   EXPECT_EQ(resp.status().code(), StatusCode::kUnavailable);
+}
+
+// ---- A hostile Nomad stand-in: oversized answers and redirects ----
+
+constexpr size_t kHugeBody = 100 * 1024 * 1024;
+
+// Writes `total` bytes of body in 64 KiB pieces (never holding them at once) until the client
+// hangs up.
+void WriteHugeBody(TestConn& conn, bool chunked) {
+  conn.Write(chunked ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     : "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kHugeBody) +
+                           "\r\n\r\n");
+  const std::string piece(64 * 1024, 'x');
+  const std::string chunk = Chunk(piece);
+  for (size_t sent = 0; sent < kHugeBody; sent += piece.size()) {
+    if (!conn.Write(chunked ? chunk : piece)) return;
+  }
+  if (chunked) conn.Write(Chunk(""));
+}
+
+// A field of /proc/self/status in bytes ("VmRSS", "VmHWM").
+size_t ProcStatusBytes(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoul(line.substr(field.size() + 1)) * 1024;
+  }
+  return 0;
+}
+
+// How far the resident set rose above its level at the start while `fn` ran.
+template <typename Fn>
+size_t PeakRssGrowth(Fn&& fn) {
+  std::ofstream("/proc/self/clear_refs") << "5";  // reset the high-water mark to the current RSS
+  const size_t before = ProcStatusBytes("VmRSS");
+  fn();
+  const size_t peak = ProcStatusBytes("VmHWM");
+  return peak > before ? peak - before : 0;
+}
+
+class ResponseCapTest : public ::testing::TestWithParam<std::tuple<Kind, bool>> {};
+
+TEST_P(ResponseCapTest, OversizedBodyFailsFastWithoutBeingRead) {
+  const auto [kind, chunked] = GetParam();
+  auto server = TestHttpServer::StartTcp(
+      [chunked](const ServedRequest&, TestConn& conn) { WriteHugeBody(conn, chunked); });
+  ASSERT_NE(server, nullptr);
+  ClientConfig cfg;
+  cfg.address = server->url();
+  auto t = MakeFor(kind, cfg);
+  ASSERT_NE(t, nullptr);
+  HttpRequest r;
+  r.path = "/v1/jobs";
+  Result<HttpResponse> resp = Status::Internal("not called");
+  const auto start = Clock::now();
+  const size_t growth = PeakRssGrowth([&] {
+    resp = t->RoundTrip(r, {std::chrono::seconds(20), {}, 1024 * 1024});
+  });
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+  ASSERT_FALSE(resp.ok());
+  EXPECT_EQ(resp.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(resp.status().message(), HasSubstr("response larger than 1048576 bytes"));
+  ::testing::Test::RecordProperty("peak_rss_growth_bytes", std::to_string(growth));
+  // Reading the body whole would take 100 MB; the cap keeps the call to a few.
+  EXPECT_LT(growth, 40u * 1024 * 1024) << "peak RSS grew by " << growth << " bytes";
+}
+
+TEST_P(ResponseCapTest, BodyAtTheCapIsAccepted) {
+  const auto [kind, chunked] = GetParam();
+  const std::string body(4096, 'y');
+  auto server = TestHttpServer::StartTcp([&](const ServedRequest&, TestConn& conn) {
+    if (chunked) {
+      conn.Write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + Chunk(body) +
+                 Chunk(""));
+    } else {
+      conn.Write(HttpResponseBytes(200, body));
+    }
+  });
+  ClientConfig cfg;
+  cfg.address = server->url();
+  auto t = MakeFor(kind, cfg);
+  HttpRequest r;
+  r.path = "/v1/var/lock";
+  auto resp = t->RoundTrip(r, {std::chrono::seconds(10), {}, body.size()});
+  ASSERT_TRUE(resp.ok()) << resp.status().ToString();
+  EXPECT_EQ(resp->body, body);
+  resp = t->RoundTrip(r, {std::chrono::seconds(10), {}, body.size() - 1});
+  EXPECT_EQ(resp.status().code(), StatusCode::kUnavailable);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Transports, ResponseCapTest,
+    ::testing::Combine(::testing::Values(Kind::kCpprest, Kind::kAsio), ::testing::Bool()),
+    [](const auto& p) {
+      return std::string(std::get<0>(p.param) == Kind::kCpprest ? "Cpprest" : "Asio") +
+             (std::get<1>(p.param) ? "Chunked" : "ContentLength");
+    });
+
+TEST_P(TransportTest, RedirectIsNotFollowed) {
+  auto elsewhere = TestHttpServer::StartTcp(
+      [](const ServedRequest&, TestConn& conn) { conn.Write(HttpResponseBytes(200, "[]")); });
+  ASSERT_NE(elsewhere, nullptr);
+  auto server = TestHttpServer::StartTcp([&](const ServedRequest&, TestConn& conn) {
+    conn.Write(HttpResponseBytes(307, "", {{"Location", elsewhere->url() + "/v1/jobs"}}));
+  });
+  auto t = Make(server->url());
+  HttpRequest r;
+  r.path = "/v1/jobs";
+  r.headers.Add("X-Nomad-Token", "secret-token");
+  auto resp = t->RoundTrip(r, {});
+  ASSERT_TRUE(resp.ok()) << resp.status().ToString();
+  EXPECT_EQ(resp->status, 307);
+  EXPECT_EQ(server->requests().size(), 1u);
+  EXPECT_TRUE(elsewhere->requests().empty());
 }
 
 TEST_P(TransportTest, ChunkedStreamArrivesLineByLine) {

@@ -554,6 +554,40 @@ TEST(LoaderTest, Durations) {
               ElementsAre("s.yaml:6:22: spec.failover.giveUp: must be greater than 0"));
 }
 
+TEST(LoaderTest, DurationsHaveASaneMaximum) {
+  EXPECT_THAT(SpecErrors(std::string(kTask) + "    killTimeout: 2562047h\n"),
+              ElementsAre("s.yaml:9:18: spec.task.killTimeout: must be at most 168h0m0s (a week; no "
+                          "timer of a Singleton needs more), got \"2562047h\""));
+  EXPECT_EQ(LoadOne(std::string(kTask) + "    killTimeout: 168h\n").KillTimeout(), 168h);
+}
+
+TEST(LoaderTest, LongValuesAreCutInMessages) {
+  const std::string huge(100 * 1000, 'x');
+  const auto errors = SpecErrors("  type: " + huge + "\n" + std::string(kTask));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("invalid value \"" + std::string(160, 'x') + "…\""));
+  EXPECT_LT(errors[0].size(), 600u);
+  // A cut never splits a UTF-8 character.
+  const std::string wide = std::string(159, 'x') + "é" + std::string(100, 'y');
+  const auto e2 = SpecErrors("  type: " + wide + "\n" + std::string(kTask));
+  ASSERT_EQ(e2.size(), 1u);
+  EXPECT_THAT(e2[0], HasSubstr("\"" + std::string(159, 'x') + "…\""));
+}
+
+TEST(LoaderTest, DeepNestingIsRefusedWithItsPosition) {
+  const std::string deep = std::string(1000, '[') + std::string(1000, ']');
+  const auto errors = SpecErrors("  task:\n    driver: raw_exec\n    config: {x: " + deep + "}\n");
+  ASSERT_FALSE(errors.empty());
+  EXPECT_THAT(errors[0], HasSubstr("s.yaml:8:"));
+  EXPECT_THAT(errors[0], HasSubstr("invalid YAML: nested more than 64 levels deep"));
+  // Block style too.
+  std::string block = "  task:\n    driver: raw_exec\n    config:\n";
+  for (int i = 0; i < 200; ++i) block += std::string(6 + 2 * i, ' ') + "k:\n";
+  const auto e2 = SpecErrors(block);
+  ASSERT_FALSE(e2.empty());
+  EXPECT_THAT(e2[0], HasSubstr("invalid YAML: nested more than 64 levels deep"));
+}
+
 TEST(LoaderTest, EnumsWithSuggestion) {
   EXPECT_THAT(SpecErrors("  type: servic\n  lock: {mode: leader, agent: {driver: podman}}\n" +
                          std::string(kTask)),

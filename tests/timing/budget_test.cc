@@ -82,6 +82,15 @@ TEST(BudgetTest, EverySuggestionMakesTheRuleHold) {
   }
 }
 
+TEST(BudgetTest, AHugeKillTimeoutIsToBeLoweredNotTheLockDelayRaised) {
+  Timers t = Defaults();
+  t.kill_timeout = 100h;
+  ASSERT_FALSE(Compute(t).safe());
+  const std::vector<std::string> s = Suggestions(t);
+  ASSERT_EQ(s.size(), 1u) << ::testing::PrintToString(s);
+  EXPECT_EQ(s[0].rfind("lower the workload's kill timeout to ", 0), 0u) << s[0];
+}
+
 TEST(BudgetTest, CrashFailoverWithAndWithoutStandby) {
   Timers t = Defaults();
   Assumptions a;
