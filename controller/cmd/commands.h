@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "controller/base/status.h"
+
 namespace nsg::cmd {
 
 int ValidateMain(const std::vector<std::string>& argv);
@@ -14,6 +16,11 @@ int VersionMain(const std::vector<std::string>& argv);
 int SimMain(const std::vector<std::string>& argv);
 // `status`: a running controller's /status as a table (status_command.cc).
 int StatusMain(const std::vector<std::string>& argv);
+// GET /status from the controller at `addr` (HOST:PORT or a URL); on failure the message to print.
+base::Result<std::string> FetchControllerStatus(const std::string& addr);
+// `demo`: the simulator, the controller and real lock agents, with a crash failover, a graceful
+// handover and a duplicate, checked for at-most-one throughout (demo_command.cc).
+int DemoMain(const std::vector<std::string>& argv);
 // `simulate`: the deterministic fault simulation (simulate_command.cc, docs/failover.md).
 int SimulateMain(const std::vector<std::string>& argv);
 

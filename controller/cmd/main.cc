@@ -15,6 +15,9 @@ using nsg::cmd::Command;
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
+      {"demo", "see it work: the simulator, the controller and real lock agents through a crash "
+               "failover, a graceful handover and a duplicate (about 90 s)",
+       nsg::cmd::DemoMain},
       {"validate", "check Singleton specs (files or directories) and report every error",
        nsg::cmd::ValidateMain},
       {"render", "print the Nomad job and ACL policy each spec renders to (offline)",

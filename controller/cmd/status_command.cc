@@ -226,8 +226,9 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
   for (const Row& r : rows) line(r.cells);
 }
 
-// GET /status from the controller at `addr`. On failure returns the message to print.
-base::Result<std::string> FetchStatus(const std::string& addr) {
+}  // namespace
+
+base::Result<std::string> FetchControllerStatus(const std::string& addr) {
   const std::string hint = " (is the controller running? give its --http-addr with --addr)";
   io::ClientConfig cfg;
   cfg.address = addr.find("://") == std::string::npos ? "http://" + addr : addr;
@@ -253,8 +254,6 @@ base::Result<std::string> FetchStatus(const std::string& addr) {
   return std::move(resp->body);
 }
 
-}  // namespace
-
 int StatusMain(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv, kStatusFlags, std::cerr);
   if (!args) {
@@ -271,7 +270,7 @@ int StatusMain(const std::vector<std::string>& argv) {
     return kExitUsage;
   }
   const std::string addr = args->Get("addr", kDefaultStatusAddr);
-  auto body = FetchStatus(addr);
+  auto body = FetchControllerStatus(addr);
   if (!body.ok()) {
     std::cerr << "nomad-singleton status: " << body.status().message() << "\n";
     return kExitInvalid;
