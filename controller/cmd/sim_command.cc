@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "controller/base/duration.h"
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
 #include "controller/sim/http_frontend.h"
@@ -26,6 +27,9 @@ const std::vector<FlagSpec> kSimFlags = {
      "default), or a full version such as 1.10.2 (docs/simulator.md)"},
     {"time-scale", true, "X", "virtual seconds per wall second (default 1)"},
     {"acl", false, "", "enable ACLs (the management token is printed on the second line)"},
+    {"heartbeat-grace", true, "D",
+     "the server's heartbeat_grace: how long past its heartbeat TTL a silent node is declared "
+     "down (default 10s, as Nomad's)"},
     {"alloc-dir", true, "DIR", "where allocation directories go (default a new temp dir)"},
     {"no-processes", false, "",
      "do not run raw_exec/exec tasks as real processes (they run as dummies until killed)"},
@@ -98,6 +102,14 @@ int SimMain(const std::vector<std::string>& argv) {
   opts.nodes = static_cast<int>(nodes);
   opts.core.seed = static_cast<uint64_t>(seed);
   opts.acl.enabled = args->Has("acl");
+  if (args->Has("heartbeat-grace")) {
+    auto grace = base::ParseDuration(args->Get("heartbeat-grace"));
+    if (!grace.ok() || *grace < base::Duration(0)) {
+      std::cerr << "sim: --heartbeat-grace must be a duration such as 30s\n";
+      return kExitUsage;
+    }
+    opts.cluster.heartbeat_grace = *grace;
+  }
   std::string alloc_dir = args->Get("alloc-dir");
   if (alloc_dir.empty()) {
     alloc_dir = (std::filesystem::temp_directory_path() /

@@ -13,6 +13,12 @@ Prometheus (scrape and rule evaluation every second) with metrics/prometheus/ale
     rate, empty without errors); leaders per controller are 1 and 1;
   - no alert is pending or firing (the false pages of issue 14: the standby's up=0, the expected
     acl_disabled answers of a cluster without ACLs, leaders summed over two controllers).
+Then it drives events through ctl-b's simulator and controller: an invalid spec is committed, and
+the node of api's lock holder is cut off (partition) until the hot standby holds the lock and the
+controller stops the cut-off holder as a duplicate. Checks: SingletonDuplicate and
+SingletonSpecInvalid fire (for ctl-b's singletons), no other alert fires, and the panels that are
+empty on a healthy system for lack of such events ("Duplicated in the time range") now have data.
+The rules are the project's, except that SingletonSpecInvalid's `for: 5m` is cut to 2s.
 
   prometheus_e2e.py NOMAD_SINGLETON_BINARY [SOURCE_DIR]
 
@@ -43,6 +49,8 @@ EMPTY_WHEN_HEALTHY = {
     "Duplicated in the time range",
     "Errors by operation and code",
 }
+# Of those, the panels that the driven events (a duplicate) must fill.
+FILLED_BY_EVENTS = {"Duplicated in the time range"}
 EMPTY_RECORDINGS = {"nomad_singleton:nomad_request_errors:rate5m"}
 
 
@@ -67,11 +75,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def spec(name, binary):
+def spec(name, binary, standby=0):
     return f"""apiVersion: nomad-singleton.io/v1alpha1
 kind: Singleton
 metadata: {{name: {name}}}
 spec:
+  standby: {standby}
+  failover: {{stopOnClientAfter: 10m}}
   lock:
     mode: shim
     ttl: 10s
@@ -116,6 +126,12 @@ class Processes:
                 p.kill()
                 p.wait()
             log.close()
+
+
+def http_post(url, timeout=5):
+    req = urllib.request.Request(url, data=b"{}", method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, r.read().decode()
 
 
 def http_get(url, timeout=5):
@@ -172,20 +188,85 @@ def dashboard_queries(root):
     return out
 
 
+def rules_for_test(root, tmp):
+    """The project's rules, with SingletonSpecInvalid's `for:` cut to 2s (its 5m would outlast
+    the test). Returns the path of the copy."""
+    with open(os.path.join(root, "metrics", "prometheus", "alerts.yaml")) as f:
+        text = f.read()
+    text, n = re.subn(r"(- alert: SingletonSpecInvalid\n(?:.*\n)*?\s+for: )5m", r"\g<1>2s", text)
+    if n != 1:
+        raise Failure("alerts.yaml: SingletonSpecInvalid with `for: 5m` not found")
+    path = os.path.join(tmp, "alerts.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def firing(prom):
+    return {(a["labels"]["alertname"], a["labels"].get("singleton", "")): a
+            for a in prom.api("alerts")["alerts"] if a["state"] == "firing"}
+
+
+def drive_events(root, tmp, sims, addrs, prom):
+    """An invalid spec and a duplicate on ctl-b; the alerts they must fire, and only those."""
+    with open(os.path.join(tmp, "ctl-b", "broken.yaml"), "w") as f:
+        f.write("apiVersion: nomad-singleton.io/v1alpha1\nkind: Singleton\n"
+                "metadata: {name: broken}\nspec:\n  lock: {ttl: banana}\n")
+
+    def status_of(name):
+        status, body = http_get(f"http://{addrs['b']}/status")
+        if status != 200:
+            return None
+        for s in json.loads(body).get("singletons", []):
+            if s.get("singleton") == name:
+                return s
+        return None
+
+    api = wait_until("api's holder and standby running", 30, lambda: (lambda s: s if s and (
+        s.get("lock") or {}).get("holder") and sum(a.get("client_status") == "running" for a in
+        s.get("allocations") or []) == 2 else None)(status_of("default/api")))
+    holder = api["lock"]["holder"]
+    state = json.loads(http_get(f"{sims['ctl-b']}/v1/sim/state")[1])
+    node_of = {a["ID"]: a["NodeID"] for a in state["Allocations"]}
+    others = [a["id"] for a in api["allocations"] if a["id"] != holder and
+              a.get("client_status") == "running"]
+    if not others or node_of.get(others[0]) == node_of[holder]:
+        raise Failure(f"api's standby must run on another node than its holder: {api}")
+    http_post(f"{sims['ctl-b']}/v1/sim/node/{node_of[holder]}/partition")
+    start = time.monotonic()
+    want = {("SingletonDuplicate", "default/api"), ("SingletonSpecInvalid", "default/broken")}
+    wait_until("SingletonDuplicate and SingletonSpecInvalid firing", 90,
+               lambda: want <= set(firing(prom)))
+    print(f"duplicate and invalid-spec alerts firing {time.monotonic() - start:.1f}s after the "
+          "partition and the broken commit")
+    failures = []
+    extra = {k: a["labels"] for k, a in firing(prom).items() if k not in want}
+    if extra:
+        failures.append(f"alerts firing that the events do not explain: {extra}")
+    for kind, title, expr in dashboard_queries(root):
+        if title in FILLED_BY_EVENTS and not prom.query(expr):
+            failures.append(f"dashboard {kind} {title!r}: still no data after a duplicate")
+    http_post(f"{sims['ctl-b']}/v1/sim/node/{node_of[holder]}/heal")
+    return failures
+
+
 def run(binary, root, tmp, procs):
     sims = {}
     for job in ("ctl-a", "ctl-b"):  # independent controllers: one Nomad (simulator) each
-        procs.start("sim-" + job, [binary, "sim", "--listen", "127.0.0.1:0", "--nodes", "2",
+        # A 30 s heartbeat grace: the node cut off below is declared down only after its lease
+        # has passed, so that the controller (not Nomad) stops the cut-off holder.
+        procs.start("sim-" + job, [binary, "sim", "--listen", "127.0.0.1:0", "--nodes", "3",
+                                   "--heartbeat-grace", "30s",
                                    "--alloc-dir", os.path.join(tmp, "allocs-" + job)])
         m = wait_until(f"the address of {job}'s simulator", 20,
                        lambda: re.search(r"^(http://\S+)$", procs.log("sim-" + job), re.M))
         sims[job] = m.group(1)
     controllers = {"a1": ("ctl-a", True), "a2": ("ctl-a", True), "b": ("ctl-b", False)}
-    for job, key in (("ctl-a", "web"), ("ctl-b", "api")):
+    for job, key, standby in (("ctl-a", "web", 0), ("ctl-b", "api", 1)):
         specs = os.path.join(tmp, job)
         os.makedirs(specs)
         with open(os.path.join(specs, key + ".yaml"), "w") as f:
-            f.write(spec(key, binary))
+            f.write(spec(key, binary, standby))
     for name, (job, elect) in controllers.items():
         argv = [binary, "controller", "--specs", os.path.join(tmp, job), "--address", sims[job],
                 "--http-addr", "127.0.0.1:0"]
@@ -203,7 +284,7 @@ def run(binary, root, tmp, procs):
     port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [os.path.join(root, "metrics", "prometheus", "alerts.yaml")],
+        "rule_files": [rules_for_test(root, tmp)],
         "scrape_configs": [
             {"job_name": job, "static_configs": [
                 {"targets": [addrs[n] for n, (j, _) in controllers.items() if j == job]}]}
@@ -262,6 +343,9 @@ def run(binary, root, tmp, procs):
               for a in prom.api("alerts")["alerts"]]
     if alerts:
         failures.append("alerts on a healthy system: " + "; ".join(alerts))
+    if failures:
+        raise Failure("\n".join(failures))
+    failures = drive_events(root, tmp, sims, addrs, prom)
     if failures:
         raise Failure("\n".join(failures))
 
