@@ -1,0 +1,85 @@
+// The controller's in-memory view of the cluster at scale (issue 17): the cost of one allocation
+// update (what every Allocation event and allocation read costs) and of one singleton's Observed
+// (what every reconcile reads), with N singletons of two allocations each. Both must cost what
+// they touch, not grow with N. `cmake --build build --target run_cluster_view_bench`.
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controller/reconcile/cluster_view.h"
+
+namespace {
+
+using nsg::reconcile::ClusterView;
+
+nsg::nomad::Allocation Alloc(int singleton, int i, uint64_t index) {
+  nsg::nomad::Allocation a;
+  a.id = "alloc-" + std::to_string(singleton) + "-" + std::to_string(i);
+  a.namespace_ = "default";
+  a.job_id = "svc-" + std::to_string(singleton);
+  a.node_id = "node-" + std::to_string((singleton + i) % 50);
+  a.client_status = "running";
+  a.desired_status = "run";
+  a.create_index = index;
+  a.modify_index = index;
+  return a;
+}
+
+// A view with N watched singletons, each with its job and two running allocations, on 50 nodes.
+void Fill(ClusterView& view, int n) {
+  std::map<std::string, std::string> watched;
+  nsg::reconcile::Snapshot snap;
+  uint64_t index = 1;
+  for (int s = 0; s < n; ++s) {
+    watched["default/svc-" + std::to_string(s)] = "nomad/jobs/svc-" + std::to_string(s) + "/lock";
+    nsg::nomad::Job job;
+    job.id = "svc-" + std::to_string(s);
+    job.namespace_ = "default";
+    job.modify_index = index++;
+    snap.jobs.push_back(job);
+    for (int i = 0; i < 2; ++i) snap.allocations.push_back(Alloc(s, i, index++));
+  }
+  for (int i = 0; i < 50; ++i) {
+    nsg::nomad::Node node;
+    node.id = "node-" + std::to_string(i);
+    node.status = "ready";
+    node.modify_index = index++;
+    snap.nodes.push_back(node);
+  }
+  snap.index = index;
+  view.Watch(watched);
+  view.Reset(snap);
+}
+
+void BM_ClusterViewAllocationUpdate(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  ClusterView view;
+  Fill(view, n);
+  uint64_t index = 10 * static_cast<uint64_t>(n) + 100;
+  int s = 0;
+  for (auto _ : state) {
+    auto a = Alloc(s, 0, ++index);
+    a.create_index = 1;
+    benchmark::DoNotOptimize(view.ApplyAllocationRead(a));
+    s = (s + 1) % n;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ClusterViewAllocationUpdate)->Arg(1000)->Arg(10000);
+
+void BM_ClusterViewObserved(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  ClusterView view;
+  Fill(view, n);
+  int s = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(view.ObservedFor("default/svc-" + std::to_string(s)));
+    s = (s + 1) % n;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ClusterViewObserved)->Arg(1000)->Arg(10000);
+
+}  // namespace
