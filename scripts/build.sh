@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the dependencies (Debian packages) and builds nomad-singleton.
-#   scripts/build.sh [--sanitize] [--dir DIR]
-# Default build directory: build/ (build-asan/ with --sanitize). Warnings are errors.
+#   scripts/build.sh [--sanitize] [--dir DIR] [--target T]...
+# Default build directory: build/ (build-asan/ with --sanitize). Warnings are errors. --target
+# builds only those targets (scripts/package.sh: the product binaries), default everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SANITIZE=OFF; DIR=build; BENCH=ON
+SANITIZE=OFF; DIR=build; BENCH=ON; TARGETS=()
 while (($#)); do
   case "$1" in
     --sanitize) SANITIZE=ON; DIR=build-asan; BENCH=OFF ;;
     --dir) DIR="$2"; shift ;;
+    --target) TARGETS+=(--target "$2"); shift ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -20,4 +22,4 @@ if [ "$SANITIZE" = ON ]; then BUILD_TYPE=Debug; FLAGS="-O1 -g1"; else BUILD_TYPE
 cmake -S . -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
       -DCMAKE_CXX_FLAGS_RELEASE="$FLAGS" -DCMAKE_CXX_FLAGS_DEBUG="$FLAGS" -DNSG_WERROR=ON \
       -DNSG_SANITIZE="$SANITIZE" -DNSG_BUILD_BENCH="$BENCH" >/dev/null
-cmake --build "$DIR" -j "$(nproc)"
+cmake --build "$DIR" -j "$(nproc)" "${TARGETS[@]}"
