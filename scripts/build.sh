@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies (Debian packages) and builds nomad-singleton.
-#   scripts/build.sh [--sanitize] [--dir DIR] [--product]
+#   scripts/build.sh [--sanitize] [--dir DIR] [--product] [--target T]...
 # Default build directory: build/ (build-asan/ with --sanitize). Warnings are errors.
-# --product builds only the binaries (nomad-singleton and its static guard), not the tests.
+# --product builds only the binaries (nomad-singleton and its static guard), not the tests;
+# --target builds only the targets named (default: everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SANITIZE=OFF; DIR=build; BENCH=ON; TARGETS=()
@@ -10,7 +11,8 @@ while (($#)); do
   case "$1" in
     --sanitize) SANITIZE=ON; DIR=build-asan; BENCH=OFF ;;
     --dir) DIR="$2"; shift ;;
-    --product) TARGETS=(--target nomad-singleton nomad-singleton-guard) ;;
+    --product) TARGETS+=(--target nomad-singleton --target nomad-singleton-guard) ;;
+    --target) TARGETS+=(--target "$2"); shift ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

@@ -2,6 +2,11 @@
 
 namespace nsg::spec {
 
+#ifndef NSG_DEFAULT_LOCK_IMAGE
+#error "NSG_DEFAULT_LOCK_IMAGE is set by controller/spec/CMakeLists.txt"
+#endif
+const char kDefaultAgentImage[] = NSG_DEFAULT_LOCK_IMAGE;
+
 const char* JobTypeName(JobType t) {
   switch (t) {
     case JobType::kService: return "service";

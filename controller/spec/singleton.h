@@ -31,7 +31,11 @@ inline constexpr Duration kDefaultLockTtl = 15s;
 inline constexpr Duration kDefaultLockDelay = 15s;
 // The lock agent binary inside the allocation (raw_exec / exec) and the image for docker.
 inline constexpr char kDefaultAgentCommand[] = "/usr/local/bin/nomad-singleton";
-inline constexpr char kDefaultAgentImage[] = "ghcr.io/nomad-singleton/nomad-singleton:0.1.0";
+// The image is a variable of the build (CMake cache variable NSG_DEFAULT_LOCK_IMAGE, default
+// "nomad-singleton:<project version>"): the project publishes to no registry of its own, so the
+// default names the image the repository's Dockerfile builds; a site that pushes it somewhere
+// sets its own name. Defined in singleton.cc, so changing it recompiles one file.
+extern const char kDefaultAgentImage[];
 inline constexpr int kDefaultAgentCpu = 50;      // MHz
 inline constexpr int kDefaultAgentMemoryMb = 32;
 // The guide uses stop_on_client_after = "1m"; 30s halves the no-standby crash failover while

@@ -31,18 +31,16 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test_support"))
+from e2e import Failure, Processes, http_get, http_post, wait_until  # noqa: E402
 
 SKIPPED = 77
-POLL = 0.2  # seconds between two looks at a condition
 # Panels that show nothing on a healthy system, by title.
 EMPTY_WHEN_HEALTHY = {
     "Down now (service singletons)",
@@ -52,21 +50,6 @@ EMPTY_WHEN_HEALTHY = {
 # Of those, the panels that the driven events (a duplicate) must fill.
 FILLED_BY_EVENTS = {"Duplicated in the time range"}
 EMPTY_RECORDINGS = {"nomad_singleton:nomad_request_errors:rate5m"}
-
-
-class Failure(Exception):
-    pass
-
-
-def wait_until(what, timeout, fn):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise Failure(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(POLL)
 
 
 def free_port():
@@ -94,54 +77,6 @@ spec:
       command: /bin/sleep
       args: ["3600"]
 """
-
-
-class Processes:
-    """The processes this test started; stops each by its own pid."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.procs = []
-        self.http = {}  # controller name -> its --http-addr, once known
-
-    def start(self, name, argv):
-        log = open(os.path.join(self.tmp, name + ".log"), "w")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
-        self.procs.append((name, p, log))
-        return p
-
-    def log(self, name):
-        with open(os.path.join(self.tmp, name + ".log")) as f:
-            return f.read()
-
-    def stop_all(self):
-        for _, p, _ in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for name, p, log in reversed(self.procs):
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop within 15s after SIGTERM: killed")
-                p.kill()
-                p.wait()
-            log.close()
-
-
-def http_post(url, timeout=5):
-    req = urllib.request.Request(url, data=b"{}", method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, r.read().decode()
-
-
-def http_get(url, timeout=5):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return None, ""
 
 
 class Prometheus:

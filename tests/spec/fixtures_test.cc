@@ -120,7 +120,8 @@ TEST(FixturesTest, SchemaDefaultsAreTheLoaderDefaults) {
   const nlohmann::json& agent = lock["agent"]["properties"];
   EXPECT_EQ(agent["driver"]["default"], AgentDriverName(s.spec.lock.agent.driver));
   EXPECT_EQ(agent["command"]["default"], kDefaultAgentCommand);
-  EXPECT_EQ(agent["image"]["default"], kDefaultAgentImage);
+  // The schema documents the stock build's default; a build may set another (singleton.h).
+  EXPECT_EQ(agent["image"]["default"], NSG_STOCK_LOCK_IMAGE);
   EXPECT_EQ(defs["agentResources"]["properties"]["cpu"]["default"], kDefaultAgentCpu);
   EXPECT_EQ(defs["agentResources"]["properties"]["memoryMB"]["default"], kDefaultAgentMemoryMb);
   EXPECT_EQ(defs["taskResources"]["properties"]["cpu"]["default"], kDefaultTaskCpu);
