@@ -3,7 +3,8 @@
 #   scripts/test.sh            the product in Release (-O2, warnings as errors: build/), then every
 #                              test under AddressSanitizer + UndefinedBehaviorSanitizer
 #                              (build-asan/, warnings as errors), then 300 fault-simulation worlds on
-#                              the Release binary (100 per Nomad version profile)
+#                              the Release binary (100 per Nomad version profile), then the .deb
+#                              built, installed, run and purged (tests/package/test_deb.sh; root)
 #   scripts/test.sh --release  every test in the Release tree (build/): quicker to run, for
 #                              development; not what CI runs
 # One sanitized tree runs the tests, rather than a Release tree and a sanitized tree, to keep a
@@ -39,5 +40,11 @@ for i in 0 1 2; do
   if wait "${pids[$i]}"; then head -n 1 "$LOGS/$v" | sed "s/^/[nomad $v] /"; else cat "$LOGS/$v"; rc=1; fi
 done
 rm -rf "$LOGS"
+echo "== the Debian package: built from the Release tree, installed, run, purged"
+deb_rc=0
+bash scripts/package.sh >/dev/null && NSG_TEST_DEB=1 bash tests/package/test_deb.sh build/package ||
+  deb_rc=$?
+if [ "$deb_rc" = 77 ]; then echo "(package install test skipped: needs root)";
+elif [ "$deb_rc" != 0 ]; then rc=1; fi
 echo "scripts/test.sh finished in $((SECONDS - start))s"
 exit $rc

@@ -102,6 +102,8 @@ KeySet ClusterView::Reset(const Snapshot& snap) {
   jobs_.clear();
   job_tombstones_.clear();
   allocs_.clear();
+  alloc_ids_by_key_.clear();
+  alloc_ids_by_node_.clear();
   nodes_.clear();
   locks_.clear();
 
@@ -236,7 +238,42 @@ KeySet ClusterView::KeysForLockLocked(const std::string& ns, const std::string& 
 
 void ClusterView::DropKeyLocked(const SingletonKey& key) {
   jobs_.erase(key);
-  std::erase_if(allocs_, [&](const auto& kv) { return kv.second.key == key; });
+  auto ids = alloc_ids_by_key_.find(key);
+  if (ids == alloc_ids_by_key_.end()) return;
+  const std::set<std::string> drop = ids->second;
+  for (const auto& id : drop) EraseAllocLocked(id);
+}
+
+void ClusterView::PutAllocLocked(const nomad::Allocation& alloc, const SingletonKey& key,
+                                 uint64_t version) {
+  auto it = allocs_.find(alloc.id);
+  if (it != allocs_.end()) {
+    if (it->second.alloc.node_id != alloc.node_id) {
+      auto n = alloc_ids_by_node_.find(it->second.alloc.node_id);
+      if (n != alloc_ids_by_node_.end() && n->second.erase(alloc.id) && n->second.empty()) {
+        alloc_ids_by_node_.erase(n);
+      }
+    }
+    it->second = AllocEntry{alloc, key, version};
+  } else {
+    allocs_.emplace(alloc.id, AllocEntry{alloc, key, version});
+  }
+  alloc_ids_by_key_[key].insert(alloc.id);
+  alloc_ids_by_node_[alloc.node_id].insert(alloc.id);
+}
+
+void ClusterView::EraseAllocLocked(const std::string& alloc_id) {
+  auto it = allocs_.find(alloc_id);
+  if (it == allocs_.end()) return;
+  auto k = alloc_ids_by_key_.find(it->second.key);
+  if (k != alloc_ids_by_key_.end() && k->second.erase(alloc_id) && k->second.empty()) {
+    alloc_ids_by_key_.erase(k);
+  }
+  auto n = alloc_ids_by_node_.find(it->second.alloc.node_id);
+  if (n != alloc_ids_by_node_.end() && n->second.erase(alloc_id) && n->second.empty()) {
+    alloc_ids_by_node_.erase(n);
+  }
+  allocs_.erase(it);
 }
 
 KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read) {
@@ -288,9 +325,12 @@ KeySet ClusterView::DeleteJobLocked(const std::string& ns, const std::string& id
 }
 
 void ClusterView::PruneTerminalLocked(const SingletonKey& key) {
+  auto ids = alloc_ids_by_key_.find(key);
+  if (ids == alloc_ids_by_key_.end() || ids->second.size() <= kMaxTerminalAllocations) return;
   std::vector<const AllocEntry*> terminal;
-  for (const auto& [id, e] : allocs_) {
-    if (e.key == key && nomad::IsClientTerminal(e.alloc.client_status)) terminal.push_back(&e);
+  for (const auto& id : ids->second) {
+    const AllocEntry& e = allocs_.at(id);
+    if (nomad::IsClientTerminal(e.alloc.client_status)) terminal.push_back(&e);
   }
   if (terminal.size() <= kMaxTerminalAllocations) return;
   std::sort(terminal.begin(), terminal.end(), [](auto* a, auto* b) {
@@ -303,7 +343,7 @@ void ClusterView::PruneTerminalLocked(const SingletonKey& key) {
   for (size_t i = kMaxTerminalAllocations; i < terminal.size(); ++i) {
     drop.push_back(terminal[i]->alloc.id);
   }
-  for (const auto& id : drop) allocs_.erase(id);
+  for (const auto& id : drop) EraseAllocLocked(id);
 }
 
 KeySet ClusterView::ApplyAllocLocked(const nomad::Allocation& alloc, uint64_t version,
@@ -316,11 +356,7 @@ KeySet ClusterView::ApplyAllocLocked(const nomad::Allocation& alloc, uint64_t ve
     return {};
   }
   if (jobs_.count(key) == 0 && watched_.count(key) == 0) return {};
-  if (it != allocs_.end()) {
-    it->second = AllocEntry{alloc, key, version};
-  } else {
-    allocs_.emplace(alloc.id, AllocEntry{alloc, key, version});
-  }
+  PutAllocLocked(alloc, key, version);
   PruneTerminalLocked(key);
   return {key};
 }
@@ -339,9 +375,9 @@ KeySet ClusterView::ApplyNodeLocked(const nomad::Node& node, uint64_t version, b
   if (old_status == node.status) return {};
   // Only keys with allocations on this node see the node (Observed::node_status).
   KeySet touched;
-  for (const auto& [id, e] : allocs_) {
-    if (e.alloc.node_id == node.id) touched.insert(e.key);
-  }
+  auto ids = alloc_ids_by_node_.find(node.id);
+  if (ids == alloc_ids_by_node_.end()) return touched;
+  for (const auto& id : ids->second) touched.insert(allocs_.at(id).key);
   return touched;
 }
 
@@ -416,8 +452,8 @@ Observed ClusterView::ObservedLocked(const SingletonKey& key) const {
   auto j = jobs_.find(key);
   if (j != jobs_.end()) o.job = j->second.job;
   std::vector<const nomad::Allocation*> allocs;
-  for (const auto& [id, e] : allocs_) {
-    if (e.key == key) allocs.push_back(&e.alloc);
+  if (auto ids = alloc_ids_by_key_.find(key); ids != alloc_ids_by_key_.end()) {
+    for (const auto& id : ids->second) allocs.push_back(&allocs_.at(id).alloc);
   }
   std::sort(allocs.begin(), allocs.end(), [](auto* a, auto* b) {
     if (a->create_index != b->create_index) return a->create_index < b->create_index;

@@ -148,6 +148,9 @@ class ClusterView {
                              const nomad::Variable* var, bool items_known, uint64_t version,
                              bool read);
   void DropKeyLocked(const SingletonKey& key);
+  // allocs_ and its two indexes change only through these.
+  void PutAllocLocked(const nomad::Allocation& alloc, const SingletonKey& key, uint64_t version);
+  void EraseAllocLocked(const std::string& alloc_id);
   void PruneTerminalLocked(const SingletonKey& key);
   bool TrackedLocked(const SingletonKey& key) const;
   std::string LockPathLocked(const SingletonKey& key) const;
@@ -163,6 +166,9 @@ class ClusterView {
   std::map<SingletonKey, JobEntry> jobs_;
   std::map<SingletonKey, uint64_t> job_tombstones_;
   std::map<std::string, AllocEntry> allocs_;  // by allocation ID
+  // Indexes of allocs_, so that an event or a reconcile costs what it touches, not the cluster.
+  std::map<SingletonKey, std::set<std::string>> alloc_ids_by_key_;
+  std::map<std::string, std::set<std::string>> alloc_ids_by_node_;
   std::map<std::string, NodeEntry> nodes_;    // by node ID
   std::map<LockRef, LockEntry> locks_;
   uint64_t floor_ = 0;  // index of the last Reset

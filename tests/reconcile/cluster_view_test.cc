@@ -247,6 +247,37 @@ TEST_F(ClusterViewTest, NodeStatusChangeWakesOnlyKeysWithAllocationsOnIt) {
   EXPECT_EQ(view_.Apply(F(41, {same})), KeySet{});
 }
 
+// The view indexes allocations by singleton and by node (issue 17: an event costs what it
+// touches). The indexes must follow an allocation that is updated, pruned or dropped with its job.
+TEST_F(ClusterViewTest, IndexesFollowUpdatesPrunesAndDrops) {
+  view_.Apply(F(20, {JobEvent(OurJob(), 20), JobEvent(OurJob("other", 20, kOtherLock), 20)}));
+  view_.Apply(F(21, {NodeEvent("n1", nomad::kNodeReady, 21), NodeEvent("n2", nomad::kNodeReady, 21)}));
+  nomad::Allocation o = Alloc("o1", nomad::kClientRunning, 22, "n2");
+  o.job_id = "other";
+  view_.Apply(F(22, {AllocEvent(o, 22)}));
+  // a1 is first reported on n1, then (a later, authoritative update) on n2.
+  view_.Apply(F(30, {AllocEvent(Alloc("a1", nomad::kClientRunning, 30, "n1"), 30)}));
+  view_.Apply(F(31, {AllocEvent(Alloc("a1", nomad::kClientRunning, 31, "n2"), 31)}));
+  EXPECT_EQ(view_.Apply(F(40, {NodeEvent("n1", nomad::kNodeDown, 40)})), KeySet{})
+      << "nothing of ours runs on n1 any more";
+  EXPECT_EQ(view_.Apply(F(41, {NodeEvent("n2", nomad::kNodeDown, 41)})), Keys({kKey, kOther}));
+  // Terminal allocations beyond the bound are pruned from the key's index too.
+  uint64_t index = 50;
+  for (int i = 0; i < static_cast<int>(kMaxTerminalAllocations) + 3; ++i, ++index) {
+    view_.Apply(F(index, {AllocEvent(Alloc("t" + std::to_string(i), nomad::kClientComplete,
+                                           index, "n1"), index)}));
+  }
+  const Observed obs = view_.ObservedFor(kKey);
+  EXPECT_EQ(obs.allocations.size(), kMaxTerminalAllocations + 1) << "a1 and the newest terminal";
+  EXPECT_EQ(obs.allocations.front().id, "a1");
+  EXPECT_EQ(obs.allocations.back().id, "t" + std::to_string(kMaxTerminalAllocations + 2));
+  // The orphan "other" stops being ours: its allocation goes, and so does its node entry.
+  view_.Apply(F(index, {JobEvent(ForeignJob("other", index), index)}));
+  EXPECT_TRUE(view_.ObservedFor(kOther).allocations.empty());
+  ++index;
+  EXPECT_EQ(view_.Apply(F(index, {NodeEvent("n2", nomad::kNodeReady, index)})), Keys({kKey}));
+}
+
 TEST_F(ClusterViewTest, LockEventNamesNoHolderUntilTheVariableIsRead) {
   view_.Apply(F(20, {JobEvent(OurJob(), 20)}));
   EXPECT_FALSE(view_.ObservedFor(kKey).lock.known);
