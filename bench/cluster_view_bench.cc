@@ -83,3 +83,28 @@ void BM_ClusterViewObserved(benchmark::State& state) {
 BENCHMARK(BM_ClusterViewObserved)->Arg(1000)->Arg(10000);
 
 }  // namespace
+
+namespace {
+
+// One lock variable update (a Variable event: every acquire, renew and release on Nomad 2.0).
+void BM_ClusterViewLockUpdate(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  ClusterView view;
+  Fill(view, n);
+  uint64_t index = 10 * static_cast<uint64_t>(n) + 100;
+  int s = 0;
+  for (auto _ : state) {
+    nsg::nomad::Variable v;
+    v.namespace_ = "default";
+    v.path = "nomad/jobs/svc-" + std::to_string(s) + "/lock";
+    v.lock = nsg::nomad::VariableLock{};
+    v.lock->id = "lease-" + std::to_string(index);
+    v.modify_index = ++index;
+    benchmark::DoNotOptimize(view.ApplyVariableRead("default", v.path, v, v.modify_index));
+    s = (s + 1) % n;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ClusterViewLockUpdate)->Arg(1000)->Arg(10000);
+
+}  // namespace

@@ -42,6 +42,7 @@ KeySet ClusterView::Watch(const std::map<SingletonKey, std::string>& lock_paths)
     if (lock_paths.count(key) == 0) touched.insert(key);
   }
   watched_ = lock_paths;
+  for (const auto& key : touched) IndexLockLocked(key);
   // Foreign jobs were kept only because a spec named them.
   std::vector<SingletonKey> drop;
   for (const auto& [key, e] : jobs_) {
@@ -100,6 +101,9 @@ KeySet ClusterView::Reset(const Snapshot& snap) {
     histories.emplace(ref, std::move(h));
   }
   jobs_.clear();
+  lock_ref_of_.clear();
+  keys_by_lock_.clear();
+  for (const auto& [key, path] : watched_) IndexLockLocked(key);
   job_tombstones_.clear();
   allocs_.clear();
   alloc_ids_by_key_.clear();
@@ -227,17 +231,34 @@ std::string ClusterView::LockPathLocked(const SingletonKey& key) const {
 }
 
 KeySet ClusterView::KeysForLockLocked(const std::string& ns, const std::string& path) const {
-  KeySet keys;
-  for (const auto& key : AllKeysLocked()) {
-    if (key.compare(0, ns.size() + 1, ns + "/") == 0 && LockPathLocked(key) == path) {
-      keys.insert(key);
-    }
+  auto it = keys_by_lock_.find(LockRef{ns, path});
+  return it == keys_by_lock_.end() ? KeySet{} : it->second;
+}
+
+void ClusterView::IndexLockLocked(const SingletonKey& key) {
+  std::optional<LockRef> want;
+  if (watched_.count(key) != 0 || jobs_.count(key) != 0) {
+    const std::string path = LockPathLocked(key);
+    if (!path.empty()) want = LockRef{key.substr(0, key.find('/')), path};
   }
-  return keys;
+  auto old = lock_ref_of_.find(key);
+  if (old != lock_ref_of_.end()) {
+    if (want && old->second == *want) return;
+    auto keys = keys_by_lock_.find(old->second);
+    if (keys != keys_by_lock_.end() && keys->second.erase(key) && keys->second.empty()) {
+      keys_by_lock_.erase(keys);
+    }
+    lock_ref_of_.erase(old);
+  }
+  if (want) {
+    keys_by_lock_[*want].insert(key);
+    lock_ref_of_.emplace(key, *want);
+  }
 }
 
 void ClusterView::DropKeyLocked(const SingletonKey& key) {
   jobs_.erase(key);
+  IndexLockLocked(key);
   auto ids = alloc_ids_by_key_.find(key);
   if (ids == alloc_ids_by_key_.end()) return;
   const std::set<std::string> drop = ids->second;
@@ -297,6 +318,7 @@ KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool
   }
   job_tombstones_.erase(key);
   jobs_[key] = JobEntry{job, version};
+  IndexLockLocked(key);
   Bump(version);
   return {key};
 }
@@ -318,6 +340,7 @@ KeySet ClusterView::DeleteJobLocked(const std::string& ns, const std::string& id
     return {};
   }
   jobs_.erase(it);
+  IndexLockLocked(key);
   // Allocations of a watched key stay (Nomad stops them; until it has they still run); those of
   // an orphan go with it.
   if (watched_.count(key) == 0) DropKeyLocked(key);

@@ -151,6 +151,8 @@ class ClusterView {
   // allocs_ and its two indexes change only through these.
   void PutAllocLocked(const nomad::Allocation& alloc, const SingletonKey& key, uint64_t version);
   void EraseAllocLocked(const std::string& alloc_id);
+  // Brings keys_by_lock_ up to date for `key` after its job or its watched lock path changed.
+  void IndexLockLocked(const SingletonKey& key);
   void PruneTerminalLocked(const SingletonKey& key);
   bool TrackedLocked(const SingletonKey& key) const;
   std::string LockPathLocked(const SingletonKey& key) const;
@@ -169,6 +171,9 @@ class ClusterView {
   // Indexes of allocs_, so that an event or a reconcile costs what it touches, not the cluster.
   std::map<SingletonKey, std::set<std::string>> alloc_ids_by_key_;
   std::map<std::string, std::set<std::string>> alloc_ids_by_node_;
+  // Which tracked keys follow which lock variable (LockPathLocked), for Variable events.
+  std::map<SingletonKey, std::pair<std::string, std::string>> lock_ref_of_;
+  std::map<std::pair<std::string, std::string>, KeySet> keys_by_lock_;
   std::map<std::string, NodeEntry> nodes_;    // by node ID
   std::map<LockRef, LockEntry> locks_;
   uint64_t floor_ = 0;  // index of the last Reset
