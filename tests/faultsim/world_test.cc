@@ -13,7 +13,7 @@ namespace nsg::faultsim {
 namespace {
 
 #ifdef NSG_FAULTSIM_SANITIZED
-constexpr int kSeedsPerShard = 20;  // sanitizers run the cores ~10x slower
+constexpr int kSeedsPerShard = 10;  // sanitizers run the cores ~10x slower; test.sh adds 300 Release worlds
 constexpr int kFocusedWorlds = 3;   // the single-fault-kind tests below
 #else
 constexpr int kSeedsPerShard = 100;  // 5 shards: 500 seeds
