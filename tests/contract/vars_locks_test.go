@@ -1,0 +1,304 @@
+package contract
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// TestVariables: create, read, peek, list, check-and-set update and delete, blocking read.
+func TestVariables(t *testing.T) {
+	forEachSim(t, func(t *testing.T, s *sim) {
+		c := s.client(t)
+		path := "contract/" + uniq(t, "var")
+		var created *api.Variable
+
+		check(t, "create-read", func(t *testing.T) {
+			v, _, err := c.Variables().Create(&api.Variable{Path: path, Items: api.VariableItems{"k": "v1"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.ModifyIndex == 0 || v.Namespace != "default" || v.Items["k"] != "v1" {
+				t.Fatalf("created %+v", v)
+			}
+			created = v
+			got, _, err := c.Variables().Read(path, nil)
+			if err != nil || got.Items["k"] != "v1" || got.ModifyIndex != v.ModifyIndex {
+				t.Fatalf("read %+v %v", got, err)
+			}
+			_, _, err = c.Variables().Read(path+"-missing", nil)
+			if !errors.Is(err, api.ErrVariablePathNotFound) {
+				t.Fatalf("read of a missing variable: %v", err)
+			}
+			p, _, err := c.Variables().Peek(path+"-missing", nil)
+			if err != nil || p != nil {
+				t.Fatalf("peek of a missing variable: %+v %v", p, err)
+			}
+		})
+
+		check(t, "list", func(t *testing.T) {
+			list, _, err := c.Variables().PrefixList("contract/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range list {
+				if m.Path == path {
+					return
+				}
+			}
+			t.Fatalf("%s not listed", path)
+		})
+
+		check(t, "cas", func(t *testing.T) {
+			if created == nil {
+				t.Skip("no variable")
+			}
+			stale := &api.Variable{Path: path, Items: api.VariableItems{"k": "v2"}, ModifyIndex: created.ModifyIndex + 1000}
+			_, _, err := c.Variables().CheckedUpdate(stale, nil)
+			var cas api.ErrCASConflict
+			if !errors.As(err, &cas) || cas.Conflict == nil || cas.Conflict.ModifyIndex != created.ModifyIndex {
+				t.Fatalf("stale CAS: %v", err)
+			}
+			fresh := &api.Variable{Path: path, Items: api.VariableItems{"k": "v2"}, ModifyIndex: created.ModifyIndex}
+			upd, _, err := c.Variables().CheckedUpdate(fresh, nil)
+			if err != nil || upd.ModifyIndex <= created.ModifyIndex {
+				t.Fatalf("CAS update: %+v %v", upd, err)
+			}
+			// CheckedCreate of an existing variable conflicts.
+			_, _, err = c.Variables().CheckedCreate(&api.Variable{Path: path, Items: api.VariableItems{"k": "x"}}, nil)
+			if !errors.As(err, &cas) {
+				t.Fatalf("checked create of an existing variable: %v", err)
+			}
+			_, err = c.Variables().CheckedDelete(path, created.ModifyIndex, nil)
+			if !errors.As(err, &cas) {
+				t.Fatalf("stale checked delete: %v", err)
+			}
+			if _, err := c.Variables().CheckedDelete(path, upd.ModifyIndex, nil); err != nil {
+				t.Fatalf("checked delete: %v", err)
+			}
+			if p, _, err := c.Variables().Peek(path, nil); err != nil || p != nil {
+				t.Fatalf("deleted variable still there: %+v %v", p, err)
+			}
+		})
+
+		check(t, "blocking-read", func(t *testing.T) {
+			bp := path + "-blocking"
+			v, _, err := c.Variables().Create(&api.Variable{Path: bp, Items: api.VariableItems{"n": "1"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan *api.Variable, 1)
+			go func() {
+				got, _, err := c.Variables().Read(bp, &api.QueryOptions{WaitIndex: v.ModifyIndex, WaitTime: simTime(5 * time.Minute)})
+				if err != nil {
+					got = nil
+				}
+				done <- got
+			}()
+			if _, _, err := c.Variables().Update(&api.Variable{Path: bp, Items: api.VariableItems{"n": "2"}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-done:
+				if got == nil || got.Items["n"] != "2" {
+					t.Fatalf("blocking read woke with %+v", got)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("blocking read did not wake")
+			}
+		})
+	})
+}
+
+// lockVar is a variable with a lock of TTL 10s (the minimum) and LockDelay 1s.
+func lockVar(path string) *api.Variable {
+	return &api.Variable{Path: path, Lock: &api.VariableLock{TTL: "10s", LockDelay: "1s"}}
+}
+
+// TestLocks: the single lock calls (acquire, renew, release, conflict, takeover after 2×TTL +
+// LockDelay) and the api.Locks / LockLeaser helpers.
+func TestLocks(t *testing.T) {
+	forEachSim(t, func(t *testing.T, s *sim) {
+		c := s.client(t)
+		base := "nomad/jobs/" + uniq(t, "lock")
+
+		check(t, "acquire-renew-release", func(t *testing.T) {
+			path := base + "/a"
+			v, _, err := c.Variables().AcquireLock(lockVar(path), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Lock == nil || v.Lock.ID == "" || v.Lock.TTL != "10s" || v.Lock.LockDelay != "1s" {
+				t.Fatalf("acquired %+v", v.Lock)
+			}
+			m, _, err := c.Variables().RenewLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: v.Lock.ID}}, nil)
+			if err != nil || m.ModifyIndex != v.ModifyIndex {
+				t.Fatalf("renew: %+v %v (a renew must not move ModifyIndex %d)", m, err, v.ModifyIndex)
+			}
+			rel, _, err := c.Variables().ReleaseLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: v.Lock.ID}}, nil)
+			if err != nil || rel.Lock != nil {
+				t.Fatalf("release: %+v %v", rel, err)
+			}
+			_, _, err = c.Variables().RenewLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: v.Lock.ID}}, nil)
+			wantStatus(t, err, 409, "")
+		})
+
+		check(t, "conflict", func(t *testing.T) {
+			path := base + "/b"
+			v, _, err := c.Variables().AcquireLock(lockVar(path), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = c.Variables().AcquireLock(lockVar(path), nil)
+			wantStatus(t, err, 409, "")
+			_, _, err = c.Variables().RenewLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: "00000000-0000-0000-0000-000000000bad"}}, nil)
+			wantStatus(t, err, 409, "")
+			_, err = c.Variables().Delete(path, nil)
+			wantStatus(t, err, 409, "")
+			if _, _, err := c.Variables().ReleaseLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: v.Lock.ID}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+
+		check(t, "takeover-after-2ttl-plus-delay", func(t *testing.T) {
+			path := base + "/c"
+			first, _, err := c.Variables().AcquireLock(lockVar(path), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			var second *api.Variable
+			waitFor(t, 20*time.Second, "the lock to pass after 2×TTL + LockDelay", func() (bool, error) {
+				v, _, err := c.Variables().AcquireLock(lockVar(path), nil)
+				if err != nil {
+					return false, err
+				}
+				second = v
+				return true, nil
+			})
+			if second.Lock.ID == first.Lock.ID {
+				t.Fatal("the same lock ID after takeover")
+			}
+			if min := simTime(21 * time.Second); time.Since(start) < min*9/10 {
+				t.Fatalf("taken over after %v, before 2×TTL + LockDelay (%v wall)", time.Since(start), min)
+			}
+			_, _, err = c.Variables().RenewLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: first.Lock.ID}}, nil)
+			wantStatus(t, err, 409, "")
+		})
+
+		check(t, "locks-helper", func(t *testing.T) {
+			path := base + "/d"
+			l1 := newScaledLocks(t, c, path)
+			l2 := newScaledLocks(t, c, path)
+			ctx := ctxTimeout(t, 20*time.Second)
+			if _, err := l1.Acquire(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l2.Acquire(ctx); !errors.Is(err, api.ErrLockConflict) {
+				t.Fatalf("second Acquire: %v, want ErrLockConflict", err)
+			}
+			if err := l1.Renew(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The api's comment says Renew of a lock not held returns ErrLockConflict; that holds
+			// for a stale lock ID (409). A Locks that never acquired sends no ID, and the server
+			// answers 500 "missing lock ID" (nomad/structs/variables.go errNoLock,
+			// VariablesRenewLockRequest.Validate @ v2.0.5).
+			if err := l2.Renew(ctx); statusOf(err) != 500 || !strings.Contains(err.Error(), "missing lock ID") {
+				t.Fatalf("Renew without a lock ID: %v", err)
+			}
+			if err := l1.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := l1.Renew(ctx); !errors.Is(err, api.ErrLockConflict) {
+				t.Fatalf("Renew of a released lock: %v, want ErrLockConflict", err)
+			}
+			if _, err := l2.Acquire(ctx); err != nil {
+				t.Fatalf("Acquire after release: %v", err)
+			}
+			if err := l2.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+
+		check(t, "lock-leaser", func(t *testing.T) {
+			path := base + "/e"
+			ctx := ctxTimeout(t, 30*time.Second)
+			var running atomic.Int32
+			stop1 := make(chan struct{})
+			leaser1 := c.NewLockLeaser(newScaledLocks(t, c, path))
+			started := make(chan struct{})
+			res1 := make(chan error, 1)
+			go func() {
+				res1 <- leaser1.Start(ctx, func(fctx context.Context) error {
+					running.Add(1)
+					close(started)
+					select {
+					case <-stop1:
+					case <-fctx.Done():
+					}
+					running.Add(-1)
+					return nil
+				})
+			}()
+			select {
+			case <-started:
+			case <-ctx.Done():
+				t.Fatal("leaser 1 did not start")
+			}
+			// Renewals (0.7×TTL) keep it: the variable does not change for longer than 2×TTL +
+			// LockDelay (a blocking read that times out), and it is still locked.
+			held, _, err := c.Variables().Read(path, nil)
+			if err != nil || held.Lock == nil {
+				t.Fatalf("lock variable: %+v %v", held, err)
+			}
+			after, _, err := c.Variables().Read(path, &api.QueryOptions{WaitIndex: held.ModifyIndex, WaitTime: simTime(30 * time.Second)})
+			if err != nil || after.ModifyIndex != held.ModifyIndex || after.Lock == nil || after.Lock.ID != held.Lock.ID {
+				t.Fatalf("the leaser lost the lock: %+v %v", after, err)
+			}
+			if _, err := newScaledLocks(t, c, path).Acquire(ctx); !errors.Is(err, api.ErrLockConflict) {
+				t.Fatalf("lock not held by the leaser: %v", err)
+			}
+			// A second leaser with early return gives up on a held lock.
+			early := c.NewLockLeaser(newScaledLocks(t, c, path), api.LockLeaserOptionWithEarlyReturn(true))
+			if err := early.Start(ctx, func(context.Context) error {
+				t.Error("protected function ran while the lock was held")
+				return nil
+			}); err != nil {
+				t.Fatalf("early-return leaser: %v", err)
+			}
+			close(stop1)
+			if err := <-res1; err != nil {
+				t.Fatalf("leaser 1: %v", err)
+			}
+			// Released: the next leaser runs at once.
+			ran := false
+			if err := c.NewLockLeaser(newScaledLocks(t, c, path)).Start(ctx, func(context.Context) error {
+				ran = running.Load() == 0
+				return nil
+			}); err != nil || !ran {
+				t.Fatalf("leaser after release: ran %v, %v", ran, err)
+			}
+		})
+	})
+}
+
+// scaledLocks is api.Locks with LockTTL in wall time: the simulator's clock runs timeScale times
+// faster, so the leaser's renew period (0.7×TTL) and wait (1.1×TTL) must shrink with it.
+type scaledLocks struct{ *api.Locks }
+
+func (l scaledLocks) LockTTL() time.Duration { return simTime(l.Locks.LockTTL()) }
+
+func newScaledLocks(t *testing.T, c *api.Client, path string) api.Locker {
+	t.Helper()
+	l, err := c.Locks(api.WriteOptions{}, *lockVar(path), api.LocksOptionWithMaxRetries(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scaledLocks{l}
+}
