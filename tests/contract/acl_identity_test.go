@@ -22,6 +22,10 @@ func TestACL(t *testing.T) {
 				wantStatus(t, err, 400, "ACL support disabled")
 				_, err = c.ACLPolicies().Upsert(&api.ACLPolicy{Name: name, Rules: `namespace "default" { policy = "read" }`}, nil)
 				wantStatus(t, err, 400, "ACL support disabled")
+				_, _, err = c.ACLPolicies().Info(name, nil)
+				wantStatus(t, err, 400, "ACL support disabled")
+				_, err = c.ACLPolicies().Delete(name, nil)
+				wantStatus(t, err, 400, "ACL support disabled")
 			})
 			check(t, "token-self", func(t *testing.T) {
 				tok, _, err := c.ACLTokens().Self(nil)

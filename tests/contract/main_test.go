@@ -98,6 +98,12 @@ func run(m *testing.M, tmp string) int {
 		}
 	}
 	code := m.Run()
+	if code == 0 {
+		if err := checkRouteCoverage(); err != nil {
+			fmt.Fprintln(os.Stderr, "contract:", err)
+			code = 1
+		}
+	}
 	// A simulator that did not exit cleanly (a crash, or a sanitizer report at exit in the ASan
 	// tree) fails the suite too.
 	for _, s := range sims {
