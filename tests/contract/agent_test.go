@@ -3,6 +3,7 @@ package contract
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 )
@@ -65,7 +66,7 @@ func TestAgent(t *testing.T) {
 			}
 			done := make(chan uint64, 1)
 			go func() {
-				_, m, err := c.Evaluations().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: simTime(300e9)})
+				_, m, err := c.Evaluations().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 5 * time.Minute})
 				if err != nil {
 					done <- 0
 					return

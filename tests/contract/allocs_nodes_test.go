@@ -55,7 +55,7 @@ func TestAllocations(t *testing.T) {
 			}
 			var repl *api.Allocation
 			waitFor(t, 20*time.Second, "a replacement allocation", func() (bool, error) {
-				old, _, err := c.Allocations().Info(stub.ID, &api.QueryOptions{WaitIndex: 1, WaitTime: simTime(time.Second)})
+				old, _, err := c.Allocations().Info(stub.ID, nil)
 				if err != nil || old.NextAllocation == "" {
 					return false, err
 				}
@@ -101,7 +101,7 @@ func TestNodes(t *testing.T) {
 			// A node added through the control API wakes a blocking list.
 			done := make(chan uint64, 1)
 			go func() {
-				_, m, err := c.Nodes().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: simTime(5 * time.Minute)})
+				_, m, err := c.Nodes().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 5 * time.Minute})
 				if err != nil {
 					done <- 0
 					return

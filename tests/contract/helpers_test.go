@@ -54,7 +54,7 @@ func runningAllocs(t *testing.T, c *api.Client, jobID string, n int) []*api.Allo
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		allocs, meta, err := c.Jobs().Allocations(jobID, false,
-			&api.QueryOptions{WaitIndex: index, WaitTime: simTime(20 * time.Second)})
+			&api.QueryOptions{WaitIndex: index, WaitTime: 20 * time.Second})
 		if err != nil {
 			t.Fatalf("allocations of %s: %v", jobID, err)
 		}

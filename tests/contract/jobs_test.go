@@ -77,7 +77,7 @@ func TestJobs(t *testing.T) {
 			}
 			done := make(chan uint64, 1)
 			go func() {
-				_, m, err := c.Jobs().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: simTime(5 * time.Minute)})
+				_, m, err := c.Jobs().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 5 * time.Minute})
 				if err != nil {
 					done <- 0
 					return
@@ -93,14 +93,15 @@ func TestJobs(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("blocking list did not wake on a register")
 			}
-			// A blocking query that sees no change answers at its wait with the same index.
+			// A blocking query that sees no change answers at its wait (virtual time: the
+			// simulator's clock) with the same index.
 			start := time.Now()
-			_, m2, err := c.Jobs().Info(id, &api.QueryOptions{WaitIndex: 1 << 40, WaitTime: simTime(2 * time.Second)})
+			_, m2, err := c.Jobs().Info(id, &api.QueryOptions{WaitIndex: 1 << 40, WaitTime: 20 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m2.LastIndex >= 1<<40 || time.Since(start) > 5*time.Second {
-				t.Fatalf("timed-out blocking read: index %d after %v", m2.LastIndex, time.Since(start))
+			if el := time.Since(start); m2.LastIndex >= 1<<40 || el < simTime(20*time.Second)*9/10 || el > 10*time.Second {
+				t.Fatalf("timed-out blocking read: index %d after %v", m2.LastIndex, el)
 			}
 		})
 

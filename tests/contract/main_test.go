@@ -234,7 +234,8 @@ func (s *sim) clientWith(t testing.TB, token string) *api.Client {
 	return c
 }
 
-// simTime converts virtual time to the wall time the simulator takes for it.
+// simTime converts virtual time to the wall time the simulator takes for it. Durations sent to
+// the simulator (a blocking query's WaitTime, lock TTLs) are virtual: its clock is Nomad's clock.
 func simTime(d time.Duration) time.Duration { return time.Duration(float64(d) / timeScale) }
 
 // forEachSim runs fn once per simulator, in parallel subtests.

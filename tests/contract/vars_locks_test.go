@@ -94,7 +94,7 @@ func TestVariables(t *testing.T) {
 			}
 			done := make(chan *api.Variable, 1)
 			go func() {
-				got, _, err := c.Variables().Read(bp, &api.QueryOptions{WaitIndex: v.ModifyIndex, WaitTime: simTime(5 * time.Minute)})
+				got, _, err := c.Variables().Read(bp, &api.QueryOptions{WaitIndex: v.ModifyIndex, WaitTime: 5 * time.Minute})
 				if err != nil {
 					got = nil
 				}
@@ -257,7 +257,7 @@ func TestLocks(t *testing.T) {
 			if err != nil || held.Lock == nil {
 				t.Fatalf("lock variable: %+v %v", held, err)
 			}
-			after, _, err := c.Variables().Read(path, &api.QueryOptions{WaitIndex: held.ModifyIndex, WaitTime: simTime(30 * time.Second)})
+			after, _, err := c.Variables().Read(path, &api.QueryOptions{WaitIndex: held.ModifyIndex, WaitTime: 65 * time.Second})
 			if err != nil || after.ModifyIndex != held.ModifyIndex || after.Lock == nil || after.Lock.ID != held.Lock.ID {
 				t.Fatalf("the leaser lost the lock: %+v %v", after, err)
 			}
@@ -294,9 +294,16 @@ type scaledLocks struct{ *api.Locks }
 
 func (l scaledLocks) LockTTL() time.Duration { return simTime(l.Locks.LockTTL()) }
 
+// leaserTTL is the lock TTL of the LockLeaser checks: 30 virtual seconds give the leaser's
+// renewals (every 0.7×TTL = 1 s of wall time) 2 s of slack before the server's 2×TTL runs out, so
+// a loaded CI machine (the ASan tree) cannot make a late renew look like a simulator bug.
+const leaserTTL = "30s"
+
 func newScaledLocks(t *testing.T, c *api.Client, path string) api.Locker {
 	t.Helper()
-	l, err := c.Locks(api.WriteOptions{}, *lockVar(path), api.LocksOptionWithMaxRetries(2))
+	v := lockVar(path)
+	v.Lock.TTL = leaserTTL
+	l, err := c.Locks(api.WriteOptions{}, *v, api.LocksOptionWithMaxRetries(2))
 	if err != nil {
 		t.Fatal(err)
 	}
