@@ -299,6 +299,12 @@ TEST(RouteTemplateTest, ParametersAreReplacedAndSubResourcesKept) {
   EXPECT_EQ(Router::RouteTemplate("/v1/acl/policy/nomad-singleton-x"), "/v1/acl/policy/:name");
   EXPECT_EQ(Router::RouteTemplate("/v1/acl/policies"), "/v1/acl/policies");
   EXPECT_EQ(Router::RouteTemplate("/v1/job/"), "/v1/job/");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing/deployment"), "/v1/job/:id/deployment");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing/deployments"), "/v1/job/:id/deployments");
+  EXPECT_EQ(Router::RouteTemplate("/v1/evaluation/9f1c"), "/v1/evaluation/:id");
+  EXPECT_EQ(Router::RouteTemplate("/v1/evaluation/9f1c/allocations"),
+            "/v1/evaluation/:id/allocations");
+  EXPECT_EQ(Router::RouteTemplate("/v1/acl/token/self"), "/v1/acl/token/self");
 }
 
 TEST_F(RouterTest, RequestsAreCountedByRouteIncludingFaultedOnesButNotSimCalls) {
