@@ -226,6 +226,40 @@ func TestLocks(t *testing.T) {
 			}
 		})
 
+		check(t, "lock-leaser-takeover", func(t *testing.T) {
+			// A holder that stops renewing loses the lock to a waiting leaser once the server's
+			// 2×TTL and then the LockDelay have run out — not before.
+			path := base + "/f"
+			ctx := ctxTimeout(t, 30*time.Second)
+			held := make(chan time.Time, 1)
+			stop := make(chan struct{})
+			defer close(stop)
+			go c.NewLockLeaser(frozenLocks{newScaledLocks(t, c, path)}).Start(ctx, func(fctx context.Context) error {
+				held <- time.Now()
+				select {
+				case <-stop:
+				case <-fctx.Done():
+				}
+				return nil
+			})
+			var since time.Time
+			select {
+			case since = <-held:
+			case <-ctx.Done():
+				t.Fatal("the frozen holder did not acquire")
+			}
+			var took time.Duration
+			if err := c.NewLockLeaser(newScaledLocks(t, c, path)).Start(ctx, func(context.Context) error {
+				took = time.Since(since)
+				return nil
+			}); err != nil {
+				t.Fatalf("successor leaser: %v", err)
+			}
+			if min := simTime(61 * time.Second); took < min*9/10 {
+				t.Fatalf("successor ran %v after the holder froze, before 2×TTL + LockDelay (%v)", took, min)
+			}
+		})
+
 		check(t, "lock-leaser", func(t *testing.T) {
 			path := base + "/e"
 			ctx := ctxTimeout(t, 30*time.Second)
@@ -287,6 +321,12 @@ func TestLocks(t *testing.T) {
 		})
 	})
 }
+
+// frozenLocks acquires for real but never renews nor releases: a holder that hangs or dies.
+type frozenLocks struct{ api.Locker }
+
+func (frozenLocks) Renew(context.Context) error   { return nil }
+func (frozenLocks) Release(context.Context) error { return nil }
 
 // scaledLocks is api.Locks with LockTTL in wall time: the simulator's clock runs timeScale times
 // faster, so the leaser's renew period (0.7×TTL) and wait (1.1×TTL) must shrink with it.
