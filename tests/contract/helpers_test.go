@@ -13,20 +13,20 @@ import (
 // serviceJob is a one-group, one-task service job as a user of the api package writes it:
 // not canonicalized on the client side, so the server's defaults are what comes back.
 func serviceJob(id string) *api.Job {
-	job := api.NewServiceJob(id, id, "global", 50)
-	job.Datacenters = []string{"dc1"}
-	tg := api.NewTaskGroup("app", 1)
-	tg.AddTask(api.NewTask("app", "docker").SetConfig("image", "example/app:1"))
-	job.AddTaskGroup(tg)
-	return job
+	return withTask(api.NewServiceJob(id, id, "global", 50), "app", "example/app:1")
 }
 
-// batchJob is a one-task batch job.
+// batchJob is a one-group, one-task batch job.
 func batchJob(id string) *api.Job {
-	job := api.NewBatchJob(id, id, "global", 50)
+	return withTask(api.NewBatchJob(id, id, "global", 50), "work", "example/batch:1")
+}
+
+// withTask gives job datacenter dc1 and one group `name` with one docker task `name` (the
+// simulator runs a stand-in for it).
+func withTask(job *api.Job, name, image string) *api.Job {
 	job.Datacenters = []string{"dc1"}
-	tg := api.NewTaskGroup("work", 1)
-	tg.AddTask(api.NewTask("work", "docker").SetConfig("image", "example/batch:1"))
+	tg := api.NewTaskGroup(name, 1)
+	tg.AddTask(api.NewTask(name, "docker").SetConfig("image", image))
 	job.AddTaskGroup(tg)
 	return job
 }
