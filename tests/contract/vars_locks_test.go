@@ -115,8 +115,14 @@ func TestVariables(t *testing.T) {
 	})
 }
 
-// lockVar is a variable with a lock of TTL 10s (the minimum) and LockDelay 1s.
+// lockVar is a variable with a lock of TTL 2m and LockDelay 1s: 2×TTL is 12 s of wall time, so
+// a check's acquire … release sequence cannot outlive the lock on a loaded machine.
 func lockVar(path string) *api.Variable {
+	return &api.Variable{Path: path, Lock: &api.VariableLock{TTL: "2m0s", LockDelay: "1s"}}
+}
+
+// shortLockVar has the minimum TTL, 10s: 2×TTL + LockDelay is 21 virtual seconds.
+func shortLockVar(path string) *api.Variable {
 	return &api.Variable{Path: path, Lock: &api.VariableLock{TTL: "10s", LockDelay: "1s"}}
 }
 
@@ -133,7 +139,7 @@ func TestLocks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.Lock == nil || v.Lock.ID == "" || v.Lock.TTL != "10s" || v.Lock.LockDelay != "1s" {
+			if v.Lock == nil || v.Lock.ID == "" || v.Lock.TTL != "2m0s" || v.Lock.LockDelay != "1s" {
 				t.Fatalf("acquired %+v", v.Lock)
 			}
 			m, _, err := c.Variables().RenewLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: v.Lock.ID}}, nil)
@@ -167,25 +173,25 @@ func TestLocks(t *testing.T) {
 
 		check(t, "takeover-after-2ttl-plus-delay", func(t *testing.T) {
 			path := base + "/c"
-			first, _, err := c.Variables().AcquireLock(lockVar(path), nil)
+			first, _, err := c.Variables().AcquireLock(shortLockVar(path), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
-			var second *api.Variable
-			waitFor(t, 20*time.Second, "the lock to pass after 2×TTL + LockDelay", func() (bool, error) {
-				v, _, err := c.Variables().AcquireLock(lockVar(path), nil)
-				if err != nil {
-					return false, err
-				}
-				second = v
-				return true, nil
-			})
+			// Nothing renews it: the server clears the lock 2×TTL + LockDelay after the acquire (a
+			// write a blocking read sees). Times are the simulator's (virtual) ModifyTimes.
+			cleared, _, err := c.Variables().Read(path, &api.QueryOptions{WaitIndex: first.ModifyIndex, WaitTime: 5 * time.Minute})
+			if err != nil || cleared.ModifyIndex <= first.ModifyIndex || cleared.Lock != nil {
+				t.Fatalf("lock not cleared: %+v %v", cleared, err)
+			}
+			if gap := time.Duration(cleared.ModifyTime - first.ModifyTime); gap < 21*time.Second {
+				t.Fatalf("lock cleared %v after the acquire, before 2×TTL + LockDelay (21s)", gap)
+			}
+			second, _, err := c.Variables().AcquireLock(shortLockVar(path), nil)
+			if err != nil {
+				t.Fatalf("acquire after the lock was cleared: %v", err)
+			}
 			if second.Lock.ID == first.Lock.ID {
 				t.Fatal("the same lock ID after takeover")
-			}
-			if min := simTime(21 * time.Second); time.Since(start) < min*9/10 {
-				t.Fatalf("taken over after %v, before 2×TTL + LockDelay (%v wall)", time.Since(start), min)
 			}
 			_, _, err = c.Variables().RenewLock(&api.Variable{Path: path, Lock: &api.VariableLock{ID: first.Lock.ID}}, nil)
 			wantStatus(t, err, 409, "")
@@ -193,8 +199,8 @@ func TestLocks(t *testing.T) {
 
 		check(t, "locks-helper", func(t *testing.T) {
 			path := base + "/d"
-			l1 := newScaledLocks(t, c, path)
-			l2 := newScaledLocks(t, c, path)
+			l1 := newScaledLocks(t, c, path, 2*time.Minute)
+			l2 := newScaledLocks(t, c, path, 2*time.Minute)
 			ctx := ctxTimeout(t, 20*time.Second)
 			if _, err := l1.Acquire(ctx); err != nil {
 				t.Fatal(err)
@@ -231,32 +237,39 @@ func TestLocks(t *testing.T) {
 			// 2×TTL and then the LockDelay have run out — not before.
 			path := base + "/f"
 			ctx := ctxTimeout(t, 30*time.Second)
-			held := make(chan time.Time, 1)
+			held := make(chan struct{}, 1)
 			stop := make(chan struct{})
 			defer close(stop)
-			go c.NewLockLeaser(frozenLocks{newScaledLocks(t, c, path)}).Start(ctx, func(fctx context.Context) error {
-				held <- time.Now()
+			go c.NewLockLeaser(frozenLocks{newScaledLocks(t, c, path, leaserTTL)}).Start(ctx, func(fctx context.Context) error {
+				held <- struct{}{}
 				select {
 				case <-stop:
 				case <-fctx.Done():
 				}
 				return nil
 			})
-			var since time.Time
 			select {
-			case since = <-held:
+			case <-held:
 			case <-ctx.Done():
 				t.Fatal("the frozen holder did not acquire")
 			}
+			frozen, _, err := c.Variables().Read(path, nil)
+			if err != nil || frozen.Lock == nil {
+				t.Fatalf("frozen holder's lock: %+v %v", frozen, err)
+			}
 			var took time.Duration
-			if err := c.NewLockLeaser(newScaledLocks(t, c, path)).Start(ctx, func(context.Context) error {
-				took = time.Since(since)
+			if err := c.NewLockLeaser(newScaledLocks(t, c, path, leaserTTL)).Start(ctx, func(context.Context) error {
+				v, _, err := c.Variables().Read(path, nil)
+				if err != nil {
+					return err
+				}
+				took = time.Duration(v.ModifyTime - frozen.ModifyTime) // virtual time
 				return nil
 			}); err != nil {
 				t.Fatalf("successor leaser: %v", err)
 			}
-			if min := simTime(61 * time.Second); took < min*9/10 {
-				t.Fatalf("successor ran %v after the holder froze, before 2×TTL + LockDelay (%v)", took, min)
+			if min := 2*leaserTTL + time.Second; took < min {
+				t.Fatalf("successor acquired %v after the holder froze, before 2×TTL + LockDelay (%v)", took, min)
 			}
 		})
 
@@ -265,7 +278,7 @@ func TestLocks(t *testing.T) {
 			ctx := ctxTimeout(t, 30*time.Second)
 			var running atomic.Int32
 			stop1 := make(chan struct{})
-			leaser1 := c.NewLockLeaser(newScaledLocks(t, c, path))
+			leaser1 := c.NewLockLeaser(newScaledLocks(t, c, path, leaserTTL))
 			started := make(chan struct{})
 			res1 := make(chan error, 1)
 			go func() {
@@ -291,15 +304,15 @@ func TestLocks(t *testing.T) {
 			if err != nil || held.Lock == nil {
 				t.Fatalf("lock variable: %+v %v", held, err)
 			}
-			after, _, err := c.Variables().Read(path, &api.QueryOptions{WaitIndex: held.ModifyIndex, WaitTime: 65 * time.Second})
+			after, _, err := c.Variables().Read(path, &api.QueryOptions{WaitIndex: held.ModifyIndex, WaitTime: 2*leaserTTL + 5*time.Second})
 			if err != nil || after.ModifyIndex != held.ModifyIndex || after.Lock == nil || after.Lock.ID != held.Lock.ID {
 				t.Fatalf("the leaser lost the lock: %+v %v", after, err)
 			}
-			if _, err := newScaledLocks(t, c, path).Acquire(ctx); !errors.Is(err, api.ErrLockConflict) {
+			if _, err := newScaledLocks(t, c, path, leaserTTL).Acquire(ctx); !errors.Is(err, api.ErrLockConflict) {
 				t.Fatalf("lock not held by the leaser: %v", err)
 			}
 			// A second leaser with early return gives up on a held lock.
-			early := c.NewLockLeaser(newScaledLocks(t, c, path), api.LockLeaserOptionWithEarlyReturn(true))
+			early := c.NewLockLeaser(newScaledLocks(t, c, path, leaserTTL), api.LockLeaserOptionWithEarlyReturn(true))
 			if err := early.Start(ctx, func(context.Context) error {
 				t.Error("protected function ran while the lock was held")
 				return nil
@@ -312,7 +325,7 @@ func TestLocks(t *testing.T) {
 			}
 			// Released: the next leaser runs at once.
 			ran := false
-			if err := c.NewLockLeaser(newScaledLocks(t, c, path)).Start(ctx, func(context.Context) error {
+			if err := c.NewLockLeaser(newScaledLocks(t, c, path, leaserTTL)).Start(ctx, func(context.Context) error {
 				ran = running.Load() == 0
 				return nil
 			}); err != nil || !ran {
@@ -334,15 +347,18 @@ type scaledLocks struct{ *api.Locks }
 
 func (l scaledLocks) LockTTL() time.Duration { return simTime(l.Locks.LockTTL()) }
 
-// leaserTTL is the lock TTL of the LockLeaser checks: 30 virtual seconds give the leaser's
-// renewals (every 0.7×TTL = 1 s of wall time) 2 s of slack before the server's 2×TTL runs out, so
-// a loaded CI machine (the ASan tree) cannot make a late renew look like a simulator bug.
-const leaserTTL = "30s"
+// leaserTTL is the lock TTL of the LockLeaser checks: 45 virtual seconds give the leaser's
+// renewals (every 0.7×TTL ≈ 1.6 s of wall time) about 3 s of slack before the server's 2×TTL
+// runs out, so a loaded CI machine (the ASan tree) cannot make a late renew look like a
+// simulator bug.
+const leaserTTL = 45 * time.Second
 
-func newScaledLocks(t *testing.T, c *api.Client, path string) api.Locker {
+// newScaledLocks is an api.Locks on path with the lock TTL `ttl` (virtual), its LockTTL scaled
+// to wall time.
+func newScaledLocks(t *testing.T, c *api.Client, path string, ttl time.Duration) api.Locker {
 	t.Helper()
 	v := lockVar(path)
-	v.Lock.TTL = leaserTTL
+	v.Lock.TTL = ttl.String()
 	l, err := c.Locks(api.WriteOptions{}, *v, api.LocksOptionWithMaxRetries(2))
 	if err != nil {
 		t.Fatal(err)
