@@ -3,7 +3,6 @@ package contract
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/nomad/api"
 )
@@ -64,19 +63,10 @@ func TestAgent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			done := make(chan uint64, 1)
-			go func() {
-				_, m, err := c.Evaluations().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 5 * time.Minute})
-				if err != nil {
-					done <- 0
-					return
-				}
-				done <- m.LastIndex
-			}()
-			register(t, c, serviceJob(uniq(t, "evwake")))
-			if idx := <-done; idx <= meta.LastIndex {
-				t.Fatalf("blocking eval list woke at %d, not after %d", idx, meta.LastIndex)
-			}
+			wakesOn(t, "evaluation list", meta.LastIndex, func(q *api.QueryOptions) (*api.QueryMeta, error) {
+				_, m, err := c.Evaluations().List(q)
+				return m, err
+			}, func() { register(t, c, serviceJob(uniq(t, "evwake"))) })
 		})
 	})
 }

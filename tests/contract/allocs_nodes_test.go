@@ -99,25 +99,12 @@ func TestNodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A node added through the control API wakes a blocking list.
-			done := make(chan uint64, 1)
-			go func() {
-				_, m, err := c.Nodes().List(&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 5 * time.Minute})
-				if err != nil {
-					done <- 0
-					return
-				}
-				done <- m.LastIndex
-			}()
-			var added struct{ NodeIDs []string }
-			simPost(t, s, "/v1/sim/nodes", map[string]any{"Count": 1, "Datacenter": "dc9"}, &added)
-			select {
-			case idx := <-done:
-				if idx <= meta.LastIndex {
-					t.Fatalf("woke at %d, not after %d", idx, meta.LastIndex)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("blocking node list did not wake")
-			}
+			wakesOn(t, "node list", meta.LastIndex, func(q *api.QueryOptions) (*api.QueryMeta, error) {
+				_, m, err := c.Nodes().List(q)
+				return m, err
+			}, func() {
+				simPost(t, s, "/v1/sim/nodes", map[string]any{"Count": 1, "Datacenter": "dc9"}, nil)
+			})
 		})
 		check(t, "info", func(t *testing.T) {
 			if len(nodes) == 0 {

@@ -73,6 +73,30 @@ func runningAllocs(t *testing.T, c *api.Client, jobID string, n int) []*api.Allo
 	return nil
 }
 
+// wakesOn checks that a blocking query at `index` (query runs it with the options given and
+// returns its meta) answers with a higher index once write has run.
+func wakesOn(t *testing.T, what string, index uint64, query func(*api.QueryOptions) (*api.QueryMeta, error), write func()) {
+	t.Helper()
+	done := make(chan uint64, 1)
+	go func() {
+		m, err := query(&api.QueryOptions{WaitIndex: index, WaitTime: 5 * time.Minute})
+		if err != nil {
+			done <- 0
+			return
+		}
+		done <- m.LastIndex
+	}()
+	write()
+	select {
+	case idx := <-done:
+		if idx <= index {
+			t.Fatalf("blocking %s woke at index %d, not after %d", what, idx, index)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("blocking %s did not wake", what)
+	}
+}
+
 // statusOf is the HTTP status of an api error (0 if it is not an UnexpectedResponseError).
 func statusOf(err error) int {
 	var ue api.UnexpectedResponseError
