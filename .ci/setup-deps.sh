@@ -20,3 +20,21 @@ if ((${#missing[@]})); then
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# The contract suite (tests/contract) needs Go 1.26+ (github.com/hashicorp/nomad/api requires it;
+# Debian's golang-go is older). CI machines have it at /usr/local/go, not always on PATH. Its
+# modules are fetched from the Go module proxy into Go's default module cache (go.sum is
+# committed). Without Go, ctest reports the suite as skipped.
+GO=$(command -v go || true)
+if [ -z "$GO" ] && [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
+if [ -n "$GO" ]; then
+  if (cd "$(dirname "$0")/../tests/contract" && GOTOOLCHAIN=local "$GO" mod download); then
+    echo "setup-deps: Go modules of tests/contract downloaded ($("$GO" env GOVERSION))"
+  else
+    echo "setup-deps: $GO ($("$GO" env GOVERSION)) could not fetch the contract suite's modules" \
+         "(Go 1.26+ and the Go module proxy are needed); ctest -R contract will say why"
+  fi
+else
+  echo "setup-deps: no Go toolchain (go on PATH or /usr/local/go/bin/go): the contract suite" \
+       "(ctest -R contract) will be skipped; install Go 1.26+ to run it"
+fi

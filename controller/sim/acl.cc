@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <utility>
 
 #include "controller/nomad/limits.h"
@@ -405,6 +406,42 @@ std::optional<std::string> AclState::AllocIdForToken(std::string_view secret) co
   auto it = workload_tokens_.find(std::string(secret));
   if (it == workload_tokens_.end()) return std::nullopt;
   return it->second.alloc_id;
+}
+
+namespace {
+
+// A stable accessor ID for a secret (the model keeps no accessor table): FNV-1a of the secret,
+// spelled as a UUID. Drawing a random one would move every later seeded UUID.
+std::string AccessorFor(std::string_view secret) {
+  uint64_t h1 = 1469598103934665603ull, h2 = 1099511628211ull;
+  for (unsigned char c : secret) {
+    h1 = (h1 ^ c) * 1099511628211ull;
+    h2 = (h2 ^ c) * 1469598103934665603ull + 7;
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(h1 >> 32),
+                static_cast<unsigned>((h1 >> 16) & 0xffff), static_cast<unsigned>(h1 & 0xffff),
+                static_cast<unsigned>(h2 >> 48),
+                static_cast<unsigned long long>(h2 & 0xffffffffffffull));
+  return buf;
+}
+
+}  // namespace
+
+std::optional<AclState::TokenInfo> AclState::TokenBySecret(std::string_view secret) const {
+  if (workload_tokens_.count(std::string(secret)) != 0) return std::nullopt;
+  if (!opts_.enabled) return TokenInfo{"acls-disabled", "", "ACLs disabled token", "client", {}};
+  if (secret.empty()) {
+    return TokenInfo{"anonymous", "", "Anonymous Token", "client", {"anonymous"}};
+  }
+  if (secret == opts_.management_secret) {
+    return TokenInfo{AccessorFor(secret), std::string(secret), "Bootstrap Token", "management",
+                     {}};
+  }
+  if (auto it = client_tokens_.find(std::string(secret)); it != client_tokens_.end()) {
+    return TokenInfo{AccessorFor(secret), std::string(secret), "", "client", it->second};
+  }
+  return std::nullopt;
 }
 
 base::Result<Identity> AclState::Resolve(std::string_view secret) const {

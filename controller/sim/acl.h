@@ -113,6 +113,19 @@ class AclState {
                                  const std::string& alloc_id);
   // Forgets every workload token of `alloc_id` (the allocation stopped or was GC'd).
   void RevokeAllocTokens(const std::string& alloc_id);
+  // An ACL token as GET /v1/acl/token/self shows it (nomad/structs ACLToken).
+  struct TokenInfo {
+    std::string accessor_id;
+    std::string secret_id;
+    std::string name;
+    std::string type;  // "management" | "client"
+    std::vector<std::string> policies;
+  };
+  // The ACL token behind `secret`, as ACL.WhoAmI resolves it (nomad/acl_endpoint.go,
+  // nomad/auth/auth.go Authenticate @ v2.0.5): with ACLs off every secret but a workload
+  // identity resolves to `ACLsDisabledToken`; "" to `AnonymousACLToken`. nullopt for a workload
+  // identity (its claims carry no ACL token) or an unknown secret.
+  std::optional<TokenInfo> TokenBySecret(std::string_view secret) const;
   // The allocation a workload secret belongs to (nullopt for other secrets).
   std::optional<std::string> AllocIdForToken(std::string_view secret) const;
 

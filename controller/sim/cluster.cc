@@ -1058,18 +1058,23 @@ void Cluster::Impl::LaunchPeriodic(const JobKey& key, int64_t launch_unix_ns) {
       }
     }
   }
-  if (!overlap) {
-    Job child = parent;
-    child.id = prefix + std::to_string(launch_unix_ns / 1000000000);
-    child.name = child.id;
-    child.periodic.reset();
-    child.stop = false;
-    child.extra["ParentID"] = "\"" + parent.id + "\"";
-    auto existing = jobs.find({key.first, child.id});
-    std::string eval_id;
-    RegisterInternal(child, existing != jobs.end() ? &existing->second : nullptr, &eval_id);
-  }
+  if (!overlap) LaunchChild(parent, launch_unix_ns);
   SchedulePeriodic(key);
+}
+
+uint64_t Cluster::Impl::LaunchChild(const Job& parent, int64_t launch_unix_ns,
+                                    std::string* eval_id) {
+  // nomad/periodic.go deriveJob @ v2.0.5: "<parent>/periodic-<unix seconds>", ParentID set.
+  Job child = parent;
+  child.id = parent.id + "/periodic-" + std::to_string(launch_unix_ns / 1000000000);
+  child.name = child.id;
+  child.periodic.reset();
+  child.stop = false;
+  child.extra["ParentID"] = "\"" + parent.id + "\"";
+  auto existing = jobs.find({parent.namespace_, child.id});
+  std::string ignored;
+  return RegisterInternal(child, existing != jobs.end() ? &existing->second : nullptr,
+                          eval_id != nullptr ? eval_id : &ignored);
 }
 
 // ---- Heartbeats (server side) -------------------------------------------------------------------
@@ -1404,6 +1409,22 @@ Result<nomad::PlanResponse> Cluster::Plan(const Job& submitted, const std::strin
   return r;
 }
 
+Result<nomad::WriteResult> Cluster::ForcePeriodic(const std::string& ns,
+                                                  const std::string& job_id) {
+  // nomad/periodic_endpoint.go Force @ v2.0.5: uncoded errors; ForceEval launches a child now,
+  // whatever ProhibitOverlap says.
+  auto it = impl_->jobs.find({ns, job_id});
+  if (it == impl_->jobs.end()) return Status::NotFound("job not found");
+  if (!it->second.job.periodic || !it->second.job.periodic->enabled) {
+    return Status::InvalidSpec("can't force launch non-periodic job");
+  }
+  const Job parent = it->second.job;
+  nomad::WriteResult res;
+  res.index = impl_->LaunchChild(parent, core_.UnixNanos(), &res.eval_id);
+  res.eval_create_index = res.index;
+  return res;
+}
+
 Result<nomad::WriteResult> Cluster::Evaluate(const std::string& ns, const std::string& job_id,
                                              bool force_reschedule) {
   auto it = impl_->jobs.find({ns, job_id});
@@ -1439,9 +1460,15 @@ Result<nomad::WriteResult> Cluster::Evaluate(const std::string& ns, const std::s
 
 std::vector<nomad::Evaluation> Cluster::JobEvaluations(const std::string& ns,
                                                        const std::string& job_id) const {
+  std::vector<nomad::Evaluation> out = ListEvaluations(ns);
+  std::erase_if(out, [&](const nomad::Evaluation& e) { return e.job_id != job_id; });
+  return out;
+}
+
+std::vector<nomad::Evaluation> Cluster::ListEvaluations(const std::string& ns) const {
   std::vector<nomad::Evaluation> out;
   for (const auto& [id, e] : impl_->evals) {
-    if (e.namespace_ == ns && e.job_id == job_id) out.push_back(e);
+    if (ns == "*" || e.namespace_ == ns) out.push_back(e);
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.create_index != b.create_index ? a.create_index < b.create_index : a.id < b.id;

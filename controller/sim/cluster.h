@@ -205,6 +205,10 @@ class Cluster {
   std::vector<nomad::Evaluation> JobEvaluations(const std::string& ns,
                                                 const std::string& job_id) const;
   std::optional<nomad::Evaluation> GetEvaluation(const std::string& eval_id) const;
+  // POST /v1/job/:id/periodic/force: launches a child of the periodic job now.
+  Result<nomad::WriteResult> ForcePeriodic(const std::string& ns, const std::string& job_id);
+  // Every evaluation in `ns` ("*" = all), by creation.
+  std::vector<nomad::Evaluation> ListEvaluations(const std::string& ns) const;
 
   // ---- Allocations (nomad-api.md §6) ----
   // The full allocation including the Job version it runs.

@@ -228,6 +228,10 @@ struct Cluster::Impl {
   uint64_t RegisterInternal(nomad::Job job, const JobRec* existing, std::string* eval_id);
   void SchedulePeriodic(const JobKey& key);
   void LaunchPeriodic(const JobKey& key, int64_t launch_unix_ns);
+  // Registers the child of periodic `parent` for a launch at `launch_unix_ns`; returns the
+  // write index and sets *eval_id (when given).
+  uint64_t LaunchChild(const nomad::Job& parent, int64_t launch_unix_ns,
+                       std::string* eval_id = nullptr);
   // Heartbeats (server side).
   Duration ServerHeartbeat(const std::string& node_id);  // returns the TTL given to the client
   void ArmServerTimer(NodeRec& n, Duration d);

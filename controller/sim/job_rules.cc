@@ -64,6 +64,89 @@ std::optional<nomad::ReschedulePolicy> DefaultReschedulePolicy(const std::string
   return std::nullopt;
 }
 
+namespace {
+
+using RawJson = nlohmann::ordered_json;
+
+// The object kept under `key` in `extra` (an empty object when absent or not an object).
+RawJson ExtraObject(const nomad::RawFields& extra, const std::string& key) {
+  auto it = extra.find(key);
+  if (it == extra.end()) return RawJson::object();
+  RawJson j = RawJson::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() ? j : RawJson::object();
+}
+
+bool HasNonNull(const nomad::RawFields& extra, const std::string& key) {
+  auto it = extra.find(key);
+  return it != extra.end() && it->second != "null";
+}
+
+// Sets `key` to `value` unless the caller sent a non-null value.
+void DefaultField(nomad::RawFields& extra, const std::string& key, const RawJson& value) {
+  if (!HasNonNull(extra, key)) extra[key] = value.dump();
+}
+
+// `key`'s object with `defaults` under every field the caller left out or sent as null (the
+// api package's `if x.F == nil { x.F = default }` Canonicalize pattern).
+void DefaultObject(nomad::RawFields& extra, const std::string& key, const RawJson& defaults) {
+  RawJson own = ExtraObject(extra, key);
+  for (auto it = defaults.begin(); it != defaults.end(); ++it) {
+    if (!own.contains(it.key()) || own[it.key()].is_null()) own[it.key()] = it.value();
+  }
+  extra[key] = own.dump();
+}
+
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+
+// api/tasks.go DefaultMigrateStrategy @ v2.0.5 (nomad/structs DefaultMigrateStrategy agrees).
+RawJson DefaultMigrate() {
+  return RawJson{{"MaxParallel", 1},
+                 {"HealthCheck", "checks"},
+                 {"MinHealthyTime", 10 * kNsPerSecond},
+                 {"HealthyDeadline", 300 * kNsPerSecond}};
+}
+
+// Register-time defaults outside the modelled fields: api.Job.Canonicalize (api/jobs.go),
+// TaskGroup.Canonicalize and Task.Canonicalize (api/tasks.go), Resources.Canonicalize
+// (api/resources.go), then the server's structs Job/TaskGroup/Task.Canonicalize
+// (nomad/structs/structs.go) and WorkloadIdentity.Canonicalize (nomad/structs/workload_id.go),
+// all @ v2.0.5 (the same at v1.10.2 and v1.11.0 for these fields).
+void CanonicalizeExtras(nomad::Job& job) {
+  for (const char* k : {"ParentID", "ConsulNamespace", "VaultNamespace", "NomadTokenID",
+                        "StatusDescription"}) {
+    DefaultField(job.extra, k, "");
+  }
+  for (const char* k : {"AllAtOnce", "Stable", "Dispatched"}) DefaultField(job.extra, k, false);
+  if (job.periodic && job.periodic->time_zone.empty()) job.periodic->time_zone = "UTC";
+  const bool service = job.type == nomad::kJobTypeService;
+  const bool job_migrate = HasNonNull(job.extra, "Migrate");
+  for (nomad::TaskGroup& tg : job.task_groups) {
+    DefaultObject(tg.extra, "EphemeralDisk",
+                  RawJson{{"Sticky", false}, {"Migrate", false}, {"SizeMB", 300}});
+    // The job's migrate block under the group's own; service groups always get one.
+    if (job_migrate || HasNonNull(tg.extra, "Migrate") || service) {
+      RawJson merged = job_migrate ? ExtraObject(job.extra, "Migrate") : RawJson::object();
+      const RawJson own = ExtraObject(tg.extra, "Migrate");
+      for (auto it = own.begin(); it != own.end(); ++it) {
+        if (!it.value().is_null()) merged[it.key()] = it.value();
+      }
+      tg.extra["Migrate"] = merged.dump();
+      DefaultObject(tg.extra, "Migrate", DefaultMigrate());
+    }
+    for (nomad::Task& t : tg.tasks) {
+      DefaultObject(t.extra, "LogConfig",
+                    RawJson{{"MaxFiles", 10}, {"MaxFileSizeMB", 10}, {"Disabled", false}});
+      DefaultField(t.resources.extra, "Cores", 0);
+      if (t.identity) {
+        if (t.identity->name.empty()) t.identity->name = "default";
+        if (t.identity->name == "default") t.identity->audience = {"nomadproject.io"};
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void CanonicalizeJob(nomad::Job& job) {
   if (job.name.empty()) job.name = job.id;
   if (job.region.empty()) job.region = "global";
@@ -115,6 +198,7 @@ void CanonicalizeJob(nomad::Job& job) {
       }
     }
   }
+  CanonicalizeExtras(job);
 }
 
 namespace {

@@ -27,8 +27,12 @@ inline constexpr base::Duration kDefaultKillTimeout = nomad::kDefaultKillTimeout
 // Fills the API and server defaults (§5.10): Name, Region, Type, Priority, Datacenters ["*"],
 // NodePool "default", group restart/reschedule policies, Disconnect.Replace/Reconcile, task
 // KillTimeout 5s, Resources 100 MHz/300 MB, the task restart policy (the group's, task fields
-// overriding), the default workload identity. Clears the server-owned fields (Status, Version,
-// indexes, SubmitTime). Namespace is left as given.
+// overriding), the default workload identity (a given identity's empty Name becomes "default",
+// whose Audience is ["nomadproject.io"]), and the keys the model keeps in `extra`: ParentID,
+// AllAtOnce, Stable, StatusDescription, ..., Periodic.TimeZone "UTC", group EphemeralDisk and
+// (service) Migrate, task LogConfig and Resources.Cores (docs/nomad-compatibility.md, "Corrections
+// found by the contract suite"). Clears the server-owned fields (Status, Version, indexes,
+// SubmitTime). Namespace is left as given.
 void CanonicalizeJob(nomad::Job& job);
 
 // Validates a canonicalized job the way the server does. Returns the top-level error list (empty =

@@ -169,7 +169,8 @@ std::string Router::RouteTemplate(const std::string& path) {
   static const std::vector<Prefix> kPrefixes = {
       {"/v1/job/", ":id",
        {"allocations", "plan", "evaluate", "evaluations", "versions", "summary", "deployments",
-        "scale", "dispatch", "periodic/force"}},
+        "deployment", "scale", "dispatch", "periodic/force"}},
+      {"/v1/evaluation/", ":id", {"allocations"}},
       {"/v1/allocation/", ":id", {"stop"}},
       {"/v1/node/", ":id", {"allocations", "drain", "eligibility", "purge"}},
       {"/v1/var/", ":path", {}},
@@ -379,6 +380,18 @@ Reply Router::Route(Ctx& ctx) {
     r = RouteAgentSelf(ctx);
   } else if (p == "/v1/namespaces") {
     r = RouteNamespaces(ctx);
+  } else if (p == "/v1/acl/token/self") {
+    r = RouteAclTokenSelf(ctx);
+  } else if (p == "/v1/status/leader" || p == "/v1/status/peers") {
+    r = RouteStatus(ctx);
+  } else if (p == "/v1/regions") {
+    r = RouteRegions(ctx);
+  } else if (cluster_ != nullptr && p == "/v1/validate/job") {
+    r = RouteValidateJob(ctx);
+  } else if (cluster_ != nullptr && p == "/v1/evaluations") {
+    r = RouteEvaluations(ctx);
+  } else if (cluster_ != nullptr && StartsWith(p, "/v1/evaluation/")) {
+    r = RouteEvaluation(ctx);
   } else if (cluster_ != nullptr && p == "/v1/jobs") {
     r = RouteJobs(ctx);
   } else if (cluster_ != nullptr && StartsWith(p, "/v1/job/")) {

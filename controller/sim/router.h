@@ -239,6 +239,12 @@ class Router {
   Reply RouteSim(Ctx& ctx);
   Reply RouteAgentSelf(Ctx& ctx);   // routes_agent.cc
   Reply RouteNamespaces(Ctx& ctx);  // routes_agent.cc
+  Reply RouteStatus(Ctx& ctx);      // routes_agent.cc: /v1/status/leader, /v1/status/peers
+  Reply RouteRegions(Ctx& ctx);     // routes_agent.cc
+  Reply RouteAclTokenSelf(Ctx& ctx);  // routes_vars.cc
+  Reply RouteValidateJob(Ctx& ctx);   // routes_jobs.cc
+  Reply RouteEvaluations(Ctx& ctx);   // routes_evals.cc
+  Reply RouteEvaluation(Ctx& ctx);    // routes_evals.cc
 
   // Event stream helpers (routes_events.cc).
   void PumpStreams();

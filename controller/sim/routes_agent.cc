@@ -5,6 +5,9 @@
 //     as a server agent does: member.Tags.build and config.Version.
 //   * /v1/namespaces: the simulator has no namespace table — a namespace exists once something
 //     lives in it (KnownNamespaces). Every namespace is listed to any valid token.
+//   * /v1/status/leader and /v1/status/peers (command/agent/status_endpoint.go @ v2.0.5): the RPC
+//     address of the one simulated server, as a JSON string and a one-element list; no ACL check.
+//   * /v1/regions (command/agent/region_endpoint.go @ v2.0.5): ["global"]; no ACL check.
 #include <algorithm>
 
 #include "controller/nomad/api_codec.h"
@@ -26,6 +29,23 @@ Reply Router::RouteNamespaces(Ctx& ctx) {
   AddIndex(r, index);
   AddQueryMeta(r);
   return r;
+}
+
+namespace {
+// The one simulated server's RPC address (Nomad's default RPC port).
+constexpr char kServerRpcAddr[] = "127.0.0.1:4647";
+}  // namespace
+
+Reply Router::RouteStatus(Ctx& ctx) {
+  if (ctx.req.method != "GET") return MethodNotAllowed();
+  const bool leader = ctx.req.path == "/v1/status/leader";
+  return Json(200, leader ? std::string("\"") + kServerRpcAddr + "\""
+                          : std::string("[\"") + kServerRpcAddr + "\"]");
+}
+
+Reply Router::RouteRegions(Ctx& ctx) {
+  if (ctx.req.method != "GET") return MethodNotAllowed();
+  return Json(200, "[\"global\"]");
 }
 
 }  // namespace nsg::sim

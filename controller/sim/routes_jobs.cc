@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/sim/cluster.h"
+#include "controller/sim/job_rules.h"
 #include "controller/sim/router.h"
 
 namespace nsg::sim {
@@ -143,6 +144,55 @@ NJson PlanJson(const nomad::PlanResponse& p) {
   return out;
 }
 
+// JobSummary (nomad/structs JobSummary): allocation counts per group by client status.
+NJson JobSummaryJson(const Cluster& cluster, const nomad::Job& job) {
+  NJson summary = NJson::object();
+  summary["JobID"] = job.id;
+  summary["Namespace"] = job.namespace_;
+  NJson groups = NJson::object();
+  for (const nomad::TaskGroup& tg : job.task_groups) {
+    NJson g = NJson::object();
+    for (const char* k : {"Queued", "Complete", "Failed", "Running", "Starting", "Lost",
+                          "Unknown"}) {
+      g[k] = 0;
+    }
+    groups[tg.name] = std::move(g);
+  }
+  for (const nomad::Allocation& a : cluster.JobAllocations(job.namespace_, job.id, false)) {
+    if (!groups.contains(a.task_group)) continue;
+    const std::string& c = a.client_status;
+    const char* k = c == nomad::kClientPending    ? "Starting"
+                    : c == nomad::kClientRunning  ? "Running"
+                    : c == nomad::kClientComplete ? "Complete"
+                    : c == nomad::kClientFailed   ? "Failed"
+                    : c == nomad::kClientLost     ? "Lost"
+                                                  : "Unknown";
+    groups[a.task_group][k] = groups[a.task_group][k].get<int>() + 1;
+  }
+  summary["Summary"] = std::move(groups);
+  summary["Children"] = NJson{{"Pending", 0}, {"Running", 0}, {"Dead", 0}};
+  summary["CreateIndex"] = job.create_index;
+  summary["ModifyIndex"] = job.modify_index;
+  return summary;
+}
+
+// A plan or validate body ({"Job": {...}, ...}): the body as JSON and the decoded job, or the
+// text of the 400 Nomad answers (kInvalidSpec).
+base::Result<std::pair<NJson, nomad::Job>> DecodeJobBody(const std::string& text) {
+  NJson raw;
+  try {
+    raw = NJson::parse(text.empty() ? std::string("null") : text);
+  } catch (const NJson::exception&) {
+    return base::Status::InvalidSpec("invalid character in request body");
+  }
+  if (!raw.is_object() || !raw.contains("Job") || raw["Job"].is_null()) {
+    return base::Status::InvalidSpec("Job must be specified");
+  }
+  auto job = nomad::DecodeJob(raw["Job"].dump());
+  if (!job.ok()) return base::Status::InvalidSpec(job.status().message());
+  return std::make_pair(std::move(raw), std::move(job).value());
+}
+
 }  // namespace
 
 // --- /v1/jobs --------------------------------------------------------------------------------
@@ -217,7 +267,12 @@ Reply Router::RouteJobs(Ctx& ctx) {
     // JobListStub (not omit-empty: every key present).
     NJson j = NJson::object();
     j["ID"] = job.id;
+    // A periodic child's ParentID (kept in `extra` at launch); "" for every other job.
     j["ParentID"] = "";
+    if (auto it = job.extra.find("ParentID"); it != job.extra.end()) {
+      NJson parent = NJson::parse(it->second, nullptr, /*allow_exceptions=*/false);
+      if (parent.is_string()) j["ParentID"] = parent;
+    }
     j["Name"] = job.name;
     j["Namespace"] = job.namespace_;
     j["Datacenters"] = job.datacenters;
@@ -230,34 +285,7 @@ Reply Router::RouteJobs(Ctx& ctx) {
     j["Stop"] = job.stop;
     j["Status"] = job.status;
     j["StatusDescription"] = "";
-    NJson summary = NJson::object();
-    summary["JobID"] = job.id;
-    summary["Namespace"] = job.namespace_;
-    NJson groups = NJson::object();
-    for (const nomad::TaskGroup& tg : job.task_groups) {
-      NJson g = NJson::object();
-      for (const char* k : {"Queued", "Complete", "Failed", "Running", "Starting", "Lost",
-                            "Unknown"}) {
-        g[k] = 0;
-      }
-      groups[tg.name] = std::move(g);
-    }
-    for (const nomad::Allocation& a : cluster_->JobAllocations(job.namespace_, job.id, false)) {
-      if (!groups.contains(a.task_group)) continue;
-      const std::string& c = a.client_status;
-      const char* k = c == nomad::kClientPending    ? "Starting"
-                      : c == nomad::kClientRunning  ? "Running"
-                      : c == nomad::kClientComplete ? "Complete"
-                      : c == nomad::kClientFailed   ? "Failed"
-                      : c == nomad::kClientLost     ? "Lost"
-                                                    : "Unknown";
-      groups[a.task_group][k] = groups[a.task_group][k].get<int>() + 1;
-    }
-    summary["Summary"] = std::move(groups);
-    summary["Children"] = NJson{{"Pending", 0}, {"Running", 0}, {"Dead", 0}};
-    summary["CreateIndex"] = job.create_index;
-    summary["ModifyIndex"] = job.modify_index;
-    j["JobSummary"] = std::move(summary);
+    j["JobSummary"] = JobSummaryJson(*cluster_, job);
     j["CreateIndex"] = job.create_index;
     j["ModifyIndex"] = job.modify_index;
     j["JobModifyIndex"] = job.job_modify_index;
@@ -328,22 +356,15 @@ Reply Router::RouteJob(Ctx& ctx) {
   if (EndsWith(rest, "/plan")) {
     std::string id = rest.substr(0, rest.size() - std::string_view("/plan").size());
     if (req.method != "PUT" && req.method != "POST") return MethodNotAllowed();
-    NJson raw;
-    try {
-      raw = NJson::parse(req.body.empty() ? std::string("null") : req.body);
-    } catch (const NJson::exception&) {
-      return Text(400, "invalid character in request body");
-    }
-    if (!raw.is_object() || !raw.contains("Job") || raw["Job"].is_null()) {
-      return Text(400, "Job must be specified");
-    }
-    auto job = nomad::DecodeJob(raw["Job"].dump());
-    if (!job.ok()) return Text(400, job.status().message());
-    if (job->id != id) return Text(400, "Job ID does not match");
+    auto body = DecodeJobBody(req.body);
+    if (!body.ok()) return Text(400, body.status().message());
+    const NJson& raw = body->first;
+    const nomad::Job& job = body->second;
+    if (job.id != id) return Text(400, "Job ID does not match");
     bool diff = raw.contains("Diff") && raw["Diff"].is_boolean() && raw["Diff"].get<bool>();
-    std::string ns = NamespaceForJob(req, raw, *job);
+    std::string ns = NamespaceForJob(req, raw, job);
     if (!ctx.who.ok() || !acl_.AllowNamespace(*ctx.who, ns, "submit-job")) return Forbidden();
-    auto plan = cluster_->Plan(*job, ns, diff);
+    auto plan = cluster_->Plan(job, ns, diff);
     if (!plan.ok()) return Text(500, plan.status().message());
     return Json(200, Dump(PlanJson(*plan), ctx.enc));
   }
@@ -356,6 +377,91 @@ Reply Router::RouteJob(Ctx& ctx) {
     uint64_t index = std::max<uint64_t>(cluster_->EvalsIndex(), 1);
     ctx.block_index = index;
     Reply r = Json(200, nomad::EncodeEvaluationList(cluster_->JobEvaluations(ctx.ns, id), enc));
+    AddIndex(r, index);
+    AddQueryMeta(r);
+    return r;
+  }
+
+  if (EndsWith(rest, "/periodic/force")) {
+    // periodicForceRequest @ v2.0.5: PeriodicForceResponse {EvalID, EvalCreateIndex, Index}.
+    std::string id = rest.substr(0, rest.size() - std::string_view("/periodic/force").size());
+    if (req.method != "PUT" && req.method != "POST") return MethodNotAllowed();
+    // dispatch-job, submit-job or force-periodic-job (nomad/periodic_endpoint.go Force).
+    if (!ctx.who.ok() || (!acl_.AllowNamespace(*ctx.who, ctx.ns, "dispatch-job") &&
+                          !acl_.AllowNamespace(*ctx.who, ctx.ns, "submit-job"))) {
+      return Forbidden();
+    }
+    auto res = cluster_->ForcePeriodic(ctx.ns, id);
+    if (!res.ok()) return Text(500, res.status().message());
+    NJson j = NJson::object();
+    j["EvalID"] = res->eval_id;
+    j["EvalCreateIndex"] = res->eval_create_index;
+    j["Index"] = res->index;
+    Reply r = Json(200, Dump(j, ctx.enc));
+    AddIndex(r, res->index);
+    return r;
+  }
+  if (EndsWith(rest, "/summary")) {
+    // jobSummaryRequest @ v2.0.5: 404 "job not found" without a summary.
+    std::string id = rest.substr(0, rest.size() - std::string_view("/summary").size());
+    if (req.method != "GET") return MethodNotAllowed();
+    if (!ctx.who.ok() || !acl_.AllowNamespace(*ctx.who, ctx.ns, "read-job")) return Forbidden();
+    std::optional<nomad::Job> job = cluster_->GetJob(ctx.ns, id);
+    uint64_t index = job ? job->modify_index : std::max<uint64_t>(cluster_->JobsIndex(), 1);
+    // The summary table's index moves with the job's allocations too.
+    if (job) {
+      for (const nomad::Allocation& a : cluster_->JobAllocations(ctx.ns, id, false)) {
+        index = std::max(index, a.modify_index);
+      }
+    }
+    ctx.block_index = index;
+    Reply r = job ? Json(200, Dump(JobSummaryJson(*cluster_, *job), ctx.enc))
+                  : Text(404, "job not found");
+    AddIndex(r, index);
+    AddQueryMeta(r);
+    return r;
+  }
+  if (EndsWith(rest, "/versions")) {
+    // jobVersions @ v2.0.5: JobVersionsResponse, newest first; 404 "job versions not found".
+    std::string id = rest.substr(0, rest.size() - std::string_view("/versions").size());
+    if (req.method != "GET") return MethodNotAllowed();
+    auto diffs = BoolParam(req, "diffs");
+    if (!diffs.ok()) return Text(400, diffs.status().message());
+    if (!ctx.who.ok() || !acl_.AllowNamespace(*ctx.who, ctx.ns, "read-job")) return Forbidden();
+    std::vector<nomad::Job> versions = cluster_->JobVersions(ctx.ns, id);
+    uint64_t index = versions.empty() ? std::max<uint64_t>(cluster_->JobsIndex(), 1)
+                                      : versions.front().modify_index;
+    ctx.block_index = index;
+    Reply r;
+    if (versions.empty()) {
+      r = Text(404, "job versions not found");
+    } else {
+      nomad::EncodeOptions enc;
+      enc.server_fields = true;
+      NJson list = NJson::array();
+      for (const nomad::Job& v : versions) list.push_back(NJson::parse(nomad::EncodeJob(v, enc)));
+      NJson j = NJson::object();
+      j["Versions"] = std::move(list);
+      j["Diffs"] = nullptr;  // not modelled: ?diffs=true answers no diffs
+      j["Index"] = index;
+      j["LastContact"] = 0;
+      j["KnownLeader"] = true;
+      j["NextToken"] = "";
+      r = Json(200, Dump(j, ctx.enc));
+    }
+    AddIndex(r, index);
+    AddQueryMeta(r);
+    return r;
+  }
+  if (EndsWith(rest, "/deployment") || EndsWith(rest, "/deployments")) {
+    // jobLatestDeployment / jobDeployments @ v2.0.5. No deployments are modelled: the latest is
+    // JSON null and the list is empty, as for a job that never had one.
+    const bool latest = EndsWith(rest, "/deployment");
+    if (req.method != "GET") return MethodNotAllowed();
+    if (!ctx.who.ok() || !acl_.AllowNamespace(*ctx.who, ctx.ns, "read-job")) return Forbidden();
+    const uint64_t index = 1;  // the empty deployment table's index
+    ctx.block_index = index;
+    Reply r = Json(200, latest ? "null" : "[]");
     AddIndex(r, index);
     AddQueryMeta(r);
     return r;
@@ -403,6 +509,35 @@ Reply Router::RouteJob(Ctx& ctx) {
     return r;
   }
   return MethodNotAllowed();
+}
+
+// --- /v1/validate/job -------------------------------------------------------------------------
+
+// ValidateJobRequest (command/agent/job_endpoint.go) and Job.Validate (nomad/job_endpoint.go)
+// @ v2.0.5: the admission mutators, then the validators; errors come back in a 200
+// JobValidateResponse, not as an error status.
+Reply Router::RouteValidateJob(Ctx& ctx) {
+  const Request& req = ctx.req;
+  if (req.method != "PUT" && req.method != "POST") return MethodNotAllowed();
+  auto body = DecodeJobBody(req.body);
+  if (!body.ok()) return Text(400, body.status().message());
+  const NJson& raw = body->first;
+  nomad::Job& job = body->second;
+  std::string ns = NamespaceForJob(req, raw, job);
+  if (!ctx.who.ok() || !acl_.AllowNamespace(*ctx.who, ns, "read-job")) return Forbidden();
+  job.namespace_ = ns;
+  CanonicalizeJob(job);
+  std::vector<std::string> errors = ValidateJob(job);
+  NJson j = NJson::object();
+  j["DriverConfigValidated"] = true;
+  j["ValidationErrors"] = errors.empty() ? NJson(nullptr) : NJson(errors);
+  j["Error"] = MultiErrorText(errors);
+  j["Warnings"] = "";
+  j["Index"] = 0;
+  j["LastContact"] = 0;
+  j["KnownLeader"] = false;
+  j["NextToken"] = "";
+  return Json(200, Dump(j, ctx.enc));
 }
 
 // --- /v1/allocations, /v1/allocation/:id[/stop] ----------------------------------------------
@@ -494,6 +629,36 @@ Reply Router::RouteNodes(Ctx& ctx) {
 Reply Router::RouteNode(Ctx& ctx) {
   const Request& req = ctx.req;
   std::string id = req.path.substr(std::string_view("/v1/node/").size());
+  if (EndsWith(id, "/allocations")) {
+    // nodeAllocations (command/agent/node_endpoint.go) @ v2.0.5: the node's full allocations
+    // (node:read plus read-job per namespace, Node.GetAllocs); the index is the allocs table's,
+    // and the query wakes when one of this node's allocations changes.
+    id.resize(id.size() - std::string_view("/allocations").size());
+    if (req.method != "GET") return MethodNotAllowed();
+    if (!ctx.who.ok() || !acl_.AllowNode(*ctx.who, /*write=*/false)) return Forbidden();
+    std::vector<nomad::Allocation> out;
+    uint64_t node_index = 1;
+    for (const nomad::Allocation& stub : cluster_->ListAllocations("*", "")) {
+      if (stub.node_id != id || !acl_.AllowNamespace(*ctx.who, stub.namespace_, "read-job")) {
+        continue;
+      }
+      if (std::optional<nomad::Allocation> a = cluster_->GetAllocation(stub.id)) {
+        node_index = std::max(node_index, a->modify_index);
+        out.push_back(std::move(*a));
+      }
+    }
+    ctx.block_index = node_index;
+    nomad::EncodeOptions enc;
+    enc.omit_empty = true;
+    NJson list = NJson::array();
+    for (const nomad::Allocation& a : out) {
+      list.push_back(NJson::parse(nomad::EncodeAllocation(a, enc)));
+    }
+    Reply r = Json(200, Dump(list, ctx.enc));
+    AddIndex(r, std::max<uint64_t>(cluster_->AllocsIndex(), 1));
+    AddQueryMeta(r);
+    return r;
+  }
   if (id.find('/') != std::string::npos) return Empty(404);  // drain, eligibility, ...
   if (req.method != "GET") return MethodNotAllowed();
   if (!ctx.who.ok() || !acl_.AllowNode(*ctx.who, /*write=*/false)) return Forbidden();

@@ -303,4 +303,36 @@ Reply Router::RouteAclPolicies(Ctx& ctx) {
   return r;
 }
 
+// aclTokenSelf (command/agent/acl_endpoint.go) over ACL.WhoAmI (nomad/acl_endpoint.go) @ v2.0.5:
+// the caller's ACL token; a workload identity has none and gets 404 "ACL token not found"; an
+// unknown secret fails authentication (403).
+Reply Router::RouteAclTokenSelf(Ctx& ctx) {
+  const Request& req = ctx.req;
+  if (req.method != "GET") return MethodNotAllowed();
+  const std::string secret = TokenOf(req);
+  std::optional<AclState::TokenInfo> t = acl_.TokenBySecret(secret);
+  if (!t) {
+    if (!ctx.who.ok()) return Forbidden();
+    return Text(404, "ACL token not found");
+  }
+  NJson j = NJson::object();  // nomad/structs ACLToken
+  j["AccessorID"] = t->accessor_id;
+  j["SecretID"] = t->secret_id;
+  j["Name"] = t->name;
+  j["Type"] = t->type;
+  j["Policies"] = t->policies.empty() ? NJson(nullptr) : NJson(t->policies);
+  j["Roles"] = nullptr;
+  j["Global"] = false;
+  j["Hash"] = nullptr;
+  j["CreateTime"] = nomad::FormatRfc3339(0);
+  j["ExpirationTime"] = nullptr;
+  j["ExpirationTTL"] = 0;
+  j["CreateIndex"] = 0;
+  j["ModifyIndex"] = 0;
+  Reply r = Json(200, ctx.enc.pretty ? j.dump(4) : j.dump());
+  AddIndex(r, 1);
+  AddQueryMeta(r);
+  return r;
+}
+
 }  // namespace nsg::sim

@@ -44,6 +44,34 @@ TEST_F(ClusterTest, TaskRestartPolicySentWholeKeepsZeroAttempts) {
   EXPECT_EQ(job->task_groups[0].tasks[0].restart_policy->mode, "fail");
 }
 
+// What the register path fills (api Job/TaskGroup/Task/Resources.Canonicalize, structs
+// WorkloadIdentity.Canonicalize @ v2.0.5; docs/nomad-compatibility.md). The contract suite checks
+// the same through HashiCorp's client; this keeps it checked where no Go toolchain exists.
+TEST_F(ClusterTest, RegisterFillsNomadsDefaults) {
+  nomad::Job j = MakeJob("web");
+  nomad::WorkloadIdentity id;
+  id.env = true;  // Name "" as users write it
+  j.task_groups[0].tasks[0].identity = id;
+  Register(j);
+  auto job = cluster_->GetJob("default", "web");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->extra.at("ParentID"), "\"\"");
+  EXPECT_EQ(job->extra.at("Stable"), "false");
+  EXPECT_EQ(job->extra.at("StatusDescription"), "\"\"");
+  const nomad::TaskGroup& g = job->task_groups[0];
+  EXPECT_EQ(g.extra.at("EphemeralDisk"), R"({"Sticky":false,"Migrate":false,"SizeMB":300})");
+  EXPECT_EQ(g.extra.at("Migrate"),
+            R"({"MaxParallel":1,"HealthCheck":"checks","MinHealthyTime":10000000000,)"
+            R"("HealthyDeadline":300000000000})");
+  const nomad::Task& t = g.tasks[0];
+  EXPECT_EQ(t.extra.at("LogConfig"), R"({"MaxFiles":10,"MaxFileSizeMB":10,"Disabled":false})");
+  EXPECT_EQ(t.resources.extra.at("Cores"), "0");
+  ASSERT_TRUE(t.identity);
+  EXPECT_EQ(t.identity->name, "default");
+  EXPECT_EQ(t.identity->audience, std::vector<std::string>{"nomadproject.io"});
+  EXPECT_TRUE(t.identity->env);
+}
+
 TEST_F(ClusterTest, RegisterCreatesVersionZeroAndAnEvalInOneWrite) {
   DrainEvents();
   nomad::WriteResult r = Register(MakeJob("web"));

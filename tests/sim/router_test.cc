@@ -126,6 +126,34 @@ TEST_F(RouterTest, AclEndpointsWithAclsDisabledAre400) {
   EXPECT_EQ(r.body, "ACL support disabled");
 }
 
+// ACL.WhoAmI (nomad/acl_endpoint.go, nomad/auth/auth.go @ v2.0.5): with ACLs off every secret is
+// ACLsDisabledToken.
+TEST_F(RouterTest, TokenSelfWithAclsDisabledIsTheAclsDisabledToken) {
+  Reply r = Do("GET /v1/acl/token/self", "", "any-secret");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["AccessorID"], "acls-disabled");
+  EXPECT_EQ(j["Type"], "client");
+}
+
+TEST_F(RouterAclTest, TokenSelfIsTheCallersToken) {
+  Reply mgmt = Do("GET /v1/acl/token/self", "", "mgmt");
+  ASSERT_EQ(mgmt.status, 200) << mgmt.body;
+  EXPECT_EQ(json::parse(mgmt.body)["Type"], "management");
+  EXPECT_EQ(json::parse(mgmt.body)["SecretID"], "mgmt");
+  Reply anon = Do("GET /v1/acl/token/self");
+  ASSERT_EQ(anon.status, 200) << anon.body;
+  EXPECT_EQ(json::parse(anon.body)["AccessorID"], "anonymous");
+  EXPECT_EQ(Do("GET /v1/acl/token/self", "", "unknown").status, 403);
+}
+
+TEST_F(RouterTest, StatusAndRegions) {
+  EXPECT_EQ(Do("GET /v1/status/leader").body, "\"127.0.0.1:4647\"");
+  EXPECT_EQ(Do("GET /v1/status/peers").body, "[\"127.0.0.1:4647\"]");
+  EXPECT_EQ(Do("GET /v1/regions").body, "[\"global\"]");
+  EXPECT_EQ(Do("PUT /v1/regions").status, 405);
+}
+
 // ---- blocking queries (§1.6) ----------------------------------------------------------------
 
 TEST_F(RouterTest, ReadWithoutIndexReturnsAtOnce) {
@@ -299,6 +327,12 @@ TEST(RouteTemplateTest, ParametersAreReplacedAndSubResourcesKept) {
   EXPECT_EQ(Router::RouteTemplate("/v1/acl/policy/nomad-singleton-x"), "/v1/acl/policy/:name");
   EXPECT_EQ(Router::RouteTemplate("/v1/acl/policies"), "/v1/acl/policies");
   EXPECT_EQ(Router::RouteTemplate("/v1/job/"), "/v1/job/");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing/deployment"), "/v1/job/:id/deployment");
+  EXPECT_EQ(Router::RouteTemplate("/v1/job/billing/deployments"), "/v1/job/:id/deployments");
+  EXPECT_EQ(Router::RouteTemplate("/v1/evaluation/9f1c"), "/v1/evaluation/:id");
+  EXPECT_EQ(Router::RouteTemplate("/v1/evaluation/9f1c/allocations"),
+            "/v1/evaluation/:id/allocations");
+  EXPECT_EQ(Router::RouteTemplate("/v1/acl/token/self"), "/v1/acl/token/self");
 }
 
 TEST_F(RouterTest, RequestsAreCountedByRouteIncludingFaultedOnesButNotSimCalls) {
