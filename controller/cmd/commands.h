@@ -16,8 +16,10 @@ int VersionMain(const std::vector<std::string>& argv);
 int SimMain(const std::vector<std::string>& argv);
 // `status`: a running controller's /status as a table (status_command.cc).
 int StatusMain(const std::vector<std::string>& argv);
-// GET /status from the controller at `addr` (HOST:PORT or a URL); on failure the message to print.
-base::Result<std::string> FetchControllerStatus(const std::string& addr);
+// GET /status from the controller at `addr` (HOST:PORT or a URL), with `token` as the bearer
+// token when not empty; on failure the message to print.
+base::Result<std::string> FetchControllerStatus(const std::string& addr,
+                                                const std::string& token = "");
 // `demo`: the simulator, the controller and real lock agents, with a crash failover, a graceful
 // handover and a duplicate, checked for at-most-one throughout (demo_command.cc).
 int DemoMain(const std::vector<std::string>& argv);

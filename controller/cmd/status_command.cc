@@ -41,10 +41,12 @@ const std::vector<FlagSpec> kStatusFlags = {
     {"addr", true, "HOST:PORT",
      "the controller's --http-addr (default 127.0.0.1:9464; http:// may be given)"},
     {"json", false, "", "print the controller's /status JSON document as it is"},
+    {"token-file", true, "FILE",
+     "the bearer token of a controller started with --http-token-file (the same file)"},
 };
 
 void StatusUsage(std::ostream& out) {
-  out << "Usage: nomad-singleton status [--addr HOST:PORT] [--json]\n\n"
+  out << "Usage: nomad-singleton status [--addr HOST:PORT] [--json] [--token-file FILE]\n\n"
          "Asks a running controller (GET http://HOST:PORT/status) for the state of every\n"
          "singleton and prints one row each: spec validity, the job in Nomad, running/desired\n"
          "allocations with their roles, the lock holder and its epoch, the Ready, Synced and\n"
@@ -228,7 +230,8 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
 
 }  // namespace
 
-base::Result<std::string> FetchControllerStatus(const std::string& addr) {
+base::Result<std::string> FetchControllerStatus(const std::string& addr,
+                                                const std::string& token) {
   const std::string hint = " (is the controller running? give its --http-addr with --addr)";
   io::ClientConfig cfg;
   cfg.address = addr.find("://") == std::string::npos ? "http://" + addr : addr;
@@ -241,11 +244,18 @@ base::Result<std::string> FetchControllerStatus(const std::string& addr) {
   io::HttpRequest req;
   req.method = "GET";
   req.path = "/status";
+  if (!token.empty()) req.headers.Add("Authorization", "Bearer " + token);
   std::stop_source never;
   auto resp = (*transport)->RoundTrip(req, {kStatusTimeout, never.get_token()});
   if (!resp.ok()) {
     return base::Status::Unavailable("cannot reach the controller at " + addr + ": " +
                                      resp.status().message() + hint);
+  }
+  if (resp->status == 401) {
+    return base::Status::Unavailable(
+        "the controller at " + addr + " answered 401 to GET /status: " +
+        (token.empty() ? "it wants a bearer token (give its --http-token-file with --token-file)"
+                       : "the token of --token-file is not the one it was started with"));
   }
   if (resp->status != 200) {
     return base::Status::Unavailable("the controller at " + addr + " answered HTTP " +
@@ -270,7 +280,16 @@ int StatusMain(const std::vector<std::string>& argv) {
     return kExitUsage;
   }
   const std::string addr = args->Get("addr", kDefaultStatusAddr);
-  auto body = FetchControllerStatus(addr);
+  std::string token;
+  if (args->Has("token-file")) {
+    auto t = io::ReadTokenFile(args->Get("token-file"));
+    if (!t.ok()) {
+      std::cerr << "nomad-singleton status: --token-file: " << t.status().message() << "\n";
+      return kExitUsage;
+    }
+    token = *t;
+  }
+  auto body = FetchControllerStatus(addr, token);
   if (!body.ok()) {
     std::cerr << "nomad-singleton status: " << body.status().message() << "\n";
     return kExitInvalid;

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -244,6 +245,33 @@ TEST_F(StatusCliTest, SomethingElseAnsweringIsAnError) {
   r = Status({"--addr", addr_});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("is not a nomad-singleton controller status document"));
+}
+
+// A controller started with --http-token-file answers 401 without its token; --token-file sends
+// the same file's token as a bearer token.
+TEST_F(StatusCliTest, TokenFileSendsTheBearerToken) {
+  const std::string body = Document(true, {ReadySingleton()}).dump();
+  server_ = TestHttpServer::StartTcp([body](const ServedRequest& req, TestConn& conn) {
+    const bool ok = req.Header("authorization") == "Bearer s3cret";
+    conn.Write(HttpResponseBytes(ok ? 200 : 401, ok ? body : "unauthorized\n"));
+    conn.Close();
+  });
+  ASSERT_NE(server_, nullptr);
+  addr_ = "127.0.0.1:" + std::to_string(server_->port());
+  RunResult r = Status({"--addr", addr_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("wants a bearer token"));
+  std::ofstream(dir_ / "wrong") << "nope\n";
+  r = Status({"--addr", addr_, "--token-file", (dir_ / "wrong").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not the one it was started with"));
+  std::ofstream(dir_ / "token") << "s3cret\n";
+  r = Status({"--addr", addr_, "--token-file", (dir_ / "token").string()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 of 1 singletons ready"));
+  r = Status({"--addr", addr_, "--token-file", (dir_ / "missing").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--token-file"));
 }
 
 TEST_F(StatusCliTest, UsageErrors) {
