@@ -381,12 +381,13 @@ VarReply Variables::ReleaseLock(const Identity& who, const std::string& request_
 
 // --- Timers --------------------------------------------------------------------------------
 
-uint64_t Variables::Schedule(base::Duration d, std::string label, std::function<void()> fn) {
+uint64_t Variables::Schedule(base::Duration d, std::string label,
+                             std::function<void(uint64_t)> fn) {
   uint64_t token = next_token_++;
   SimCore::TimerId id =
       core_.After(d, std::move(label), [this, token, fn = std::move(fn)]() {
         live_.erase(token);
-        fn();
+        fn(token);
       });
   live_[token] = id;
   return token;
@@ -421,11 +422,12 @@ void Variables::OnTtlExpired(const Key& key, const std::string& lock_id) {
   auto v = vars_.find(key);
   base::Duration delay =
       v != vars_.end() && v->second.lock ? v->second.lock->lock_delay : kDefaultLockDelay;
-  const uint64_t token = next_token_;  // the token Schedule() hands out next
-  Schedule(delay, "var-lock-delay " + key.first + "/" + key.second, [this, key, lock_id, token]() {
-    detached_.erase(token);
-    OnDelayExpired(key, lock_id);
-  });
+  const uint64_t token =
+      Schedule(delay, "var-lock-delay " + key.first + "/" + key.second,
+               std::function<void(uint64_t)>([this, key, lock_id](uint64_t self) {
+                 detached_.erase(self);
+                 OnDelayExpired(key, lock_id);
+               }));
   // With the race reproduced, the delay timer is a detached time.AfterFunc that nothing
   // cancels but a change of leader (its Raft apply then fails). Otherwise it belongs to the lock,
   // and a release or a new lock cancels it.

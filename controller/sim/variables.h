@@ -151,7 +151,12 @@ class Variables {
   void Publish(uint64_t index, const nomad::Variable& meta, bool deleted);
 
   // SimCore timers owned by this object (cancelled on destruction); tokens, 0 = none.
-  uint64_t Schedule(base::Duration d, std::string label, std::function<void()> fn);
+  // Runs `fn` after `d` of virtual time; `fn` receives the token this call returns (a timer that
+  // must know its own token, e.g. to leave the detached set, gets it without guessing).
+  uint64_t Schedule(base::Duration d, std::string label, std::function<void(uint64_t)> fn);
+  uint64_t Schedule(base::Duration d, std::string label, std::function<void()> fn) {
+    return Schedule(d, std::move(label), [fn = std::move(fn)](uint64_t) { fn(); });
+  }
   void CancelTimer(uint64_t& token);
   void StartTtlTimer(const Key& key, const std::string& lock_id, base::Duration ttl);
   void OnTtlExpired(const Key& key, const std::string& lock_id);

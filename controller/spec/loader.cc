@@ -8,6 +8,7 @@
 #include <charconv>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
@@ -261,6 +262,41 @@ bool HasContent(std::string_view line) {
 // Each chunk holds at most one document: a new chunk starts at every "---" line once the current
 // one has a marker or content (comments and directives before the first "---" stay with it), and
 // after every "..." line.
+// The offset of the first byte that is not part of well-formed UTF-8 (no overlong forms, no
+// surrogates, nothing above U+10FFFF), or npos. A spec is text that ends up in JSON sent to
+// Nomad, which must be UTF-8; yaml-cpp passes such bytes through.
+size_t FirstInvalidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if (b >= 0xC2 && b <= 0xDF) {
+      len = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      len = 3;
+      if (b == 0xE0) lo = 0xA0;
+      if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      len = 4;
+      if (b == 0xF0) lo = 0x90;
+      if (b == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > s.size()) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if (c < (k == 1 ? lo : 0x80u) || c > (k == 1 ? hi : 0xBFu)) return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 std::vector<Chunk> SplitDocuments(std::string_view text) {
   std::vector<Chunk> chunks(1);
   bool started = false;  // the current chunk has a "---" or content
@@ -1410,8 +1446,32 @@ LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& chec
   LoadResult result;
   std::vector<DocRecord> docs;
 
+  // A document that cannot be read: its key, guessed from the text, so that the controller knows
+  // which singleton is broken.
+  auto unreadable = [&docs](const std::string& path, const Chunk& chunk) {
+    DocRecord r;
+    r.key = GuessKey(chunk.text);
+    r.pos = {path, FirstContentLine(chunk) + 1, 1};
+    r.name_pos = r.pos;
+    docs.push_back(std::move(r));
+  };
   for (const SourceFile& file : files) {
     for (const Chunk& chunk : SplitDocuments(file.content)) {
+      if (const size_t bad = FirstInvalidUtf8(chunk.text); bad != std::string_view::npos) {
+        const std::string_view before = std::string_view(chunk.text).substr(0, bad);
+        const int line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+        const size_t line_start = before.rfind('\n');
+        const int col = static_cast<int>(line_start == std::string_view::npos
+                                             ? bad + 1
+                                             : bad - line_start);
+        char byte[8];
+        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(chunk.text[bad]));
+        result.errors.push_back({{file.path, chunk.first_line + line + 1, col}, "",
+                                 std::string("not valid UTF-8 (byte ") + byte +
+                                     "): a spec file must be UTF-8 text"});
+        unreadable(file.path, chunk);
+        continue;
+      }
       YAML::Node node;
       try {
         node = ParseChunk(chunk.text);
@@ -1421,11 +1481,7 @@ LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& chec
           p = {file.path, chunk.first_line + e.mark.line + 1, e.mark.column + 1};
         }
         result.errors.push_back({p, "", "invalid YAML: " + e.msg});
-        DocRecord r;
-        r.key = GuessKey(chunk.text);
-        r.pos = {file.path, FirstContentLine(chunk) + 1, 1};
-        r.name_pos = r.pos;
-        docs.push_back(std::move(r));
+        unreadable(file.path, chunk);
         continue;
       }
       if (!node.IsDefined() || node.IsNull()) continue;  // an empty document

@@ -367,6 +367,26 @@ TEST(LoaderTest, SyntaxErrorsInSeveralDocumentsAreAllReported) {
   EXPECT_EQ(r.invalid[1].pos.line, 3);
 }
 
+// Found by fuzz_spec_loader: a byte that is not UTF-8 in a value reached the JSON encoder, which
+// threw and ended the process. Such a document is refused with its place; the others load.
+TEST(LoaderTest, InvalidUtf8IsRefusedWithItsPlaceAndTheOtherDocumentsLoad) {
+  const std::string bad = std::string(kHead) + kTask + "    env: {GREETING: \"caf\xC3\x28\"}\n";
+  LoadResult r = Load(bad + "---\n" +
+                      "apiVersion: nomad-singleton.io/v1alpha1\nkind: Singleton\n"
+                      "metadata: {name: fine}\nspec:\n" + std::string(kTask));
+  ASSERT_THAT(r.valid, SizeIs(1));
+  EXPECT_EQ(r.valid[0].metadata.name, "fine");
+  ASSERT_THAT(Errors(r), SizeIs(1));
+  EXPECT_THAT(Errors(r)[0], HasSubstr("not valid UTF-8 (byte 0xC3)"));
+  EXPECT_THAT(r.invalid, SizeIs(1));
+  // Overlong forms, surrogates and stray continuation bytes are refused too; valid text is not.
+  for (const std::string raw : {"\xC0\xAF", "\xED\xA0\x80", "\x80", "\xF4\x90\x80\x80"}) {
+    EXPECT_THAT(Errors(Load("# " + raw + "\n" + std::string(kHead) + kTask)), SizeIs(1)) << raw;
+  }
+  EXPECT_THAT(Errors(Load("# caf\xC3\xA9 \xF0\x9F\x94\x92\n" + std::string(kHead) + kTask)),
+              SizeIs(0));
+}
+
 TEST(LoaderTest, StrayTokenIsASyntaxErrorNotAnEndlessLoop) {
   // yaml-cpp 0.7's LoadAll loops forever, allocating, on a node that starts with ','
   // (jbeder/yaml-cpp#1040); the loader must report it and go on.

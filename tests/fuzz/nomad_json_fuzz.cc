@@ -1,0 +1,52 @@
+// Fuzz target: every decoder of a Nomad API answer the controller and the lock agent read (the
+// first byte picks one), on any bytes. None may crash; a job, an allocation, a variable or an
+// event frame that decodes must survive its own encoding (decode(encode(x)) re-encodes the same),
+// or the controller could write what it cannot read back.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "controller/nomad/api_codec.h"
+#include "controller/nomad/codec.h"
+
+namespace {
+
+template <typename T, typename Enc, typename Dec>
+void RoundTrip(const T& value, Enc encode, Dec decode) {
+  const std::string once = encode(value);
+  auto again = decode(once);
+  if (!again.ok() || encode(*again) != once) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  namespace n = nsg::nomad;
+  const std::string_view json(reinterpret_cast<const char*>(data), size);
+  const n::EncodeOptions server{.pretty = false, .omit_empty = false, .server_fields = true};
+  if (auto j = n::DecodeJob(json); j.ok()) {
+    RoundTrip(*j, [&](const n::Job& x) { return n::EncodeJob(x, server); }, n::DecodeJob);
+  }
+  if (auto a = n::DecodeAllocation(json); a.ok()) {
+    RoundTrip(*a, [](const n::Allocation& x) { return n::EncodeAllocation(x); },
+              n::DecodeAllocation);
+  }
+  if (auto v = n::DecodeVariable(json); v.ok()) {
+    RoundTrip(*v, [](const n::Variable& x) { return n::EncodeVariable(x); }, n::DecodeVariable);
+  }
+  if (auto f = n::DecodeFrame(json); f.ok()) {
+    RoundTrip(*f, [](const n::Frame& x) { return n::EncodeFrame(x); }, n::DecodeFrame);
+  }
+  (void)n::DecodeRegisterRequest(json);
+  (void)n::DecodeAllocationList(json);
+  (void)n::DecodeNodeList(json);
+  (void)n::DecodeVariableList(json);
+  (void)n::DecodeJobStubList(json);
+  (void)n::DecodePlanResponse(json);
+  (void)n::DecodeAclPolicyList(json);
+  (void)n::DecodeAgentSelfVersion(json);
+  (void)n::DecodeEvaluationList(json);
+  (void)n::DecodeWriteResult(json);
+  (void)n::DecodeNamespaceNames(json);
+  return 0;
+}
