@@ -634,9 +634,12 @@ TEST_P(Conformance, SimNodeCrashMakesTheAllocationLostAndReplacesIt) {
   EXPECT_EQ(old["NextAllocation"], second);
   json repl = c.Call("GET", "/v1/allocation/" + second).Json();
   EXPECT_EQ(repl["PreviousAllocation"], first);
-  // Down only after the heartbeat TTL (≥ 10s) plus the 10s grace.
+  // Down only at the last heartbeat + its TTL + the 10 s grace. The client heartbeats once per
+  // TTL, so the last one came up to a TTL before the crash: the replacement comes more than the
+  // grace after the crash (asserting grace + TTL, as this test once did, fails whenever the crash
+  // falls late in a heartbeat interval: 18.8 s in one CI run).
   const int64_t replaced_after = st["Now"].get<int64_t>() - crashed_at;
-  EXPECT_GE(replaced_after, 20'000'000'000) << replaced_after;
+  EXPECT_GE(replaced_after, 10'000'000'000) << replaced_after;
   json nodes = c.Call("GET", "/v1/nodes").Json();
   for (const json& n : nodes) {
     if (n["ID"] == node) {
