@@ -8,7 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== building nomad-singleton (dependencies from Debian first; a few minutes on a clean machine)"
-bash scripts/build.sh --product >/dev/null
+BUILD_LOG=$(mktemp)
+if ! bash scripts/build.sh --product >"$BUILD_LOG" 2>&1; then
+  cat "$BUILD_LOG"
+  echo "the build failed (its output is above)" >&2
+  exit 1
+fi
+rm -f "$BUILD_LOG"
 BIN=$PWD/build/controller/cmd/nomad-singleton
 
 echo "== nomad-singleton validate manifests/examples/"
