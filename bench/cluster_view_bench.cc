@@ -53,57 +53,49 @@ void Fill(ClusterView& view, int n) {
   view.Reset(snap);
 }
 
-void BM_ClusterViewAllocationUpdate(benchmark::State& state) {
+// Runs `op(view, s, index)` once per iteration on a view of N singletons (the benchmark's
+// argument), cycling s through them; `index` is a fresh Raft index each time.
+template <typename Op>
+void Cycle(benchmark::State& state, Op op) {
   const int n = static_cast<int>(state.range(0));
   ClusterView view;
   Fill(view, n);
   uint64_t index = 10 * static_cast<uint64_t>(n) + 100;
   int s = 0;
   for (auto _ : state) {
-    auto a = Alloc(s, 0, ++index);
-    a.create_index = 1;
-    benchmark::DoNotOptimize(view.ApplyAllocationRead(a));
+    op(view, s, ++index);
     s = (s + 1) % n;
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+void BM_ClusterViewAllocationUpdate(benchmark::State& state) {
+  Cycle(state, [](ClusterView& view, int s, uint64_t index) {
+    auto a = Alloc(s, 0, index);
+    a.create_index = 1;
+    benchmark::DoNotOptimize(view.ApplyAllocationRead(a));
+  });
 }
 BENCHMARK(BM_ClusterViewAllocationUpdate)->Arg(1000)->Arg(10000);
 
 void BM_ClusterViewObserved(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  ClusterView view;
-  Fill(view, n);
-  int s = 0;
-  for (auto _ : state) {
+  Cycle(state, [](ClusterView& view, int s, uint64_t) {
     benchmark::DoNotOptimize(view.ObservedFor("default/svc-" + std::to_string(s)));
-    s = (s + 1) % n;
-  }
-  state.SetItemsProcessed(state.iterations());
+  });
 }
 BENCHMARK(BM_ClusterViewObserved)->Arg(1000)->Arg(10000);
 
-}  // namespace
-
-namespace {
-
 // One lock variable update (a Variable event: every acquire, renew and release on Nomad 2.0).
 void BM_ClusterViewLockUpdate(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  ClusterView view;
-  Fill(view, n);
-  uint64_t index = 10 * static_cast<uint64_t>(n) + 100;
-  int s = 0;
-  for (auto _ : state) {
+  Cycle(state, [](ClusterView& view, int s, uint64_t index) {
     nsg::nomad::Variable v;
     v.namespace_ = "default";
     v.path = "nomad/jobs/svc-" + std::to_string(s) + "/lock";
     v.lock = nsg::nomad::VariableLock{};
     v.lock->id = "lease-" + std::to_string(index);
-    v.modify_index = ++index;
+    v.modify_index = index;
     benchmark::DoNotOptimize(view.ApplyVariableRead("default", v.path, v, v.modify_index));
-    s = (s + 1) % n;
-  }
-  state.SetItemsProcessed(state.iterations());
+  });
 }
 BENCHMARK(BM_ClusterViewLockUpdate)->Arg(1000)->Arg(10000);
 
