@@ -76,7 +76,15 @@ void AsyncCall(sim::SimCore& core, sim::Router& router, const Endpoint& from, io
 base::Result<io::HttpResponse> SimTransport::RoundTrip(const io::HttpRequest& request,
                                                        const io::CallOptions& options) {
   if (options.cancel.stop_requested()) return base::Status::Cancelled("cancelled");
-  if (observe_) observe_(request);
+  bool paused = false;
+  if (paused_until_) {
+    const TimePoint until = paused_until_();
+    if (until > core_.Now()) {
+      paused = true;
+      RunUntil(core_, until, [] { return false; });
+    }
+  }
+  if (observe_) observe_(request, paused);
   std::optional<base::Result<io::HttpResponse>> result;
   AsyncCall(core_, router_, from_, request, options.timeout,
             [&result](base::Result<io::HttpResponse> r) { result = std::move(r); });

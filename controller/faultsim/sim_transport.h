@@ -48,9 +48,16 @@ void AsyncCall(sim::SimCore& core, sim::Router& router, const Endpoint& from, io
 
 class SimTransport final : public io::Transport {
  public:
+  // `observe` sees each request as it is sent, and whether a pause delayed it (below).
   SimTransport(sim::SimCore& core, sim::Router& router, Endpoint from,
-               std::function<void(const io::HttpRequest&)> observe = nullptr)
+               std::function<void(const io::HttpRequest&, bool paused)> observe = nullptr)
       : core_(core), router_(router), from_(std::move(from)), observe_(std::move(observe)) {}
+
+  // The caller's process is frozen until the instant this returns (a SIGSTOP): a request about to
+  // be sent waits for it, so a pause can fall between a reconcile's read and its write.
+  void SetPausedUntil(std::function<TimePoint()> paused_until) {
+    paused_until_ = std::move(paused_until);
+  }
 
   base::Result<io::HttpResponse> RoundTrip(const io::HttpRequest& request,
                                            const io::CallOptions& options) override;
@@ -62,7 +69,8 @@ class SimTransport final : public io::Transport {
   sim::SimCore& core_;
   sim::Router& router_;
   const Endpoint from_;
-  const std::function<void(const io::HttpRequest&)> observe_;
+  const std::function<void(const io::HttpRequest&, bool paused)> observe_;
+  std::function<TimePoint()> paused_until_;
 };
 
 class SimClock final : public base::Clock {

@@ -109,12 +109,22 @@ class Workload {
   // the kill timeout). `on_exit` runs (posted) once it is dead.
   void Term(sim::TaskContext& ctx, Duration kill_timeout, std::function<void(int)> on_exit);
   void Kill();  // SIGKILL: dead now
+  // Its whole allocation is frozen (SIGSTOP of the cgroup, a suspended VM): a paused workload
+  // does no work, so it does not count as running until Resume(); a pending exit waits too.
+  void Pause();
+  void Resume();
+  bool paused() const { return paused_; }
+  void ArmTermExit(Duration in);
 
  private:
   World& world_;
   const int singleton_;
   uint64_t id_ = 0;
   uint64_t term_timer_ = 0;
+  TimePoint term_at_{};  // node-local, while term_timer_ is armed
+  std::function<void(int)> term_done_;
+  std::optional<Duration> term_left_;  // a TERM exit that a pause postponed
+  bool paused_ = false;
   sim::TaskContext* ctx_ = nullptr;
 };
 
@@ -131,6 +141,7 @@ struct SingletonState {
   Duration reschedule_max_delay{0};
   TimePoint up_since{};  // the latest moment a workload started with none running
   std::map<uint64_t, std::string> running;  // workload id → "alloc@node"
+  std::map<uint64_t, std::string> paused;   // workloads whose allocation is frozen
   uint64_t last_epoch = 0;
   bool overlap_reported = false;
   std::optional<TimePoint> overlap_since;
@@ -173,7 +184,20 @@ class World {
     agents_[alloc] = std::move(freeze);
   }
   uint64_t WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch);
-  void WorkloadEnded(int s, uint64_t id);
+  void WorkloadEnded(int s, uint64_t id, bool paused = false);
+  // A frozen allocation's workload stops counting as running, and counts again when it thaws
+  // (then as a start: beside another running workload it is an overlap).
+  void WorkloadPaused(int s, uint64_t id);
+  void WorkloadResumed(int s, uint64_t id, const sim::TaskSpec& spec);
+  // The programs of an allocation that freeze together (the alloc-freeze fault).
+  void RegisterPausable(const std::string& alloc, std::function<void(Duration)> freeze) {
+    pausables_[alloc].push_back(std::move(freeze));
+  }
+  // A full allocation disk on `node` (the disk-full fault): lease writes fail.
+  bool DiskFull(const std::string& node) const {
+    auto it = disk_full_until_.find(node);
+    return it != disk_full_until_.end() && core_.Now() < it->second;
+  }
   void HolderStarted(int s, const std::string& alloc, const lock::Grant& g, bool resumed);
   void HolderEnded(const std::string& alloc) { holder_lock_.erase(alloc); }
   // Which lock agents wait as hot standbys (alloc → node), to tell a failover that had a standby
@@ -185,7 +209,8 @@ class World {
       standbys_.erase(alloc);
     }
   }
-  void ObserveRequest(int controller, const io::HttpRequest& r);
+  // `paused`: a freeze of the controller delayed this request after it was decided.
+  void ObserveRequest(int controller, const io::HttpRequest& r, bool paused);
   std::string ManagementToken() const { return acl_.ManagementSecret(); }
   AgentKind agent_kind() const { return o_.agent; }
   Endpoint NodeEndpoint(const std::string& node) {
@@ -199,11 +224,15 @@ class World {
   Status BuildSpecs();
   void ScheduleFaults(TimePoint end_of_faults);
   void Fault(const std::string& kind);
+  template <class Hooks>
+  std::string PickAllocation(const std::map<std::string, Hooks>& hooked);
   void StartProbes(const std::string& kind, const std::function<bool(const std::string&)>& hit);
   void ProbeTransition(int s, bool up);
   void AddRouterFault(sim::Router::Fault f, Duration for_how_long);
   void StartController(int id);
   void CheckLiveness();
+  void Enter(int s, uint64_t id, const std::string& where, const char* verb);
+  void Leave(int s, uint64_t id, const char* verb);
 
   // Declaration order is destruction order reversed: the router and the cluster (whose programs
   // report to the world state as they are killed) go first, the world state after them.
@@ -221,6 +250,8 @@ class World {
   std::map<std::string, lock::Grant> holder_grant_;  // alloc → its latest grant
   std::map<std::string, std::string> standbys_;     // alloc → node of agents in kStandby
   std::map<std::string, std::function<void(Duration)>> agents_;  // alloc → freeze hook
+  std::map<std::string, std::vector<std::function<void(Duration)>>> pausables_;  // alloc → hooks
+  std::map<std::string, TimePoint> disk_full_until_;  // node → end of its full disk
   uint64_t next_workload_ = 1;
   std::vector<std::unique_ptr<ControllerActor>> controllers_;  // live and crashed (kept)
   int controller_count_ = 1;
@@ -250,23 +281,64 @@ void Workload::Term(sim::TaskContext& ctx, Duration kill_timeout, std::function<
     ctx.After(Duration(0), "workload-dead", [on_exit] { on_exit(0); });
     return;
   }
-  if (term_timer_ != 0) return;  // already terminating
+  if (term_timer_ != 0 || term_left_) return;  // already terminating
   // One in ten workloads ignores SIGTERM; the others exit within 80% of the kill timeout.
   if (ctx.Uniform(0, 9) == 0) return;
   const auto span = static_cast<uint64_t>(std::max<int64_t>(1, (kill_timeout * 8 / 10).count()));
-  term_timer_ = ctx.After(Duration(static_cast<int64_t>(ctx.Uniform(0, span))), "workload-exit",
-                          [this, on_exit] {
-                            term_timer_ = 0;
-                            Kill();
-                            on_exit(143);
-                          });
+  const Duration exit_in(static_cast<int64_t>(ctx.Uniform(0, span)));
+  term_done_ = std::move(on_exit);
+  if (paused_) {
+    term_left_ = exit_in;  // handled once it runs again
+    return;
+  }
+  ArmTermExit(exit_in);
+}
+
+void Workload::ArmTermExit(Duration in) {
+  term_at_ = ctx_->LocalNow() + in;
+  term_timer_ = ctx_->After(in, "workload-exit", [this] {
+    term_timer_ = 0;
+    auto done = std::move(term_done_);
+    Kill();
+    if (done) done(143);
+  });
+}
+
+void Workload::Pause() {
+  if (id_ == 0 || paused_) return;
+  paused_ = true;
+  if (term_timer_ != 0) {
+    term_left_ = std::max(Duration(0), term_at_ - ctx_->LocalNow());
+    ctx_->Cancel(term_timer_);
+    term_timer_ = 0;
+  }
+  world_.WorkloadPaused(singleton_, id_);
+}
+
+void Workload::Resume() {
+  if (!paused_) return;
+  paused_ = false;
+  if (id_ == 0) return;
+  world_.WorkloadResumed(singleton_, id_, ctx_->Spec());
+  if (term_left_) {
+    const Duration left = *term_left_;
+    term_left_.reset();
+    ArmTermExit(left);
+  }
 }
 
 void Workload::Kill() {
   if (term_timer_ != 0 && ctx_ != nullptr) ctx_->Cancel(term_timer_);
   term_timer_ = 0;
+  term_left_.reset();
+  term_done_ = nullptr;
   if (id_ == 0) return;
-  world_.WorkloadEnded(singleton_, id_);
+  if (paused_) {
+    world_.WorkloadEnded(singleton_, id_, /*paused=*/true);
+    paused_ = false;
+  } else {
+    world_.WorkloadEnded(singleton_, id_);
+  }
   id_ = 0;
 }
 
@@ -379,16 +451,36 @@ class GuardProgram final : public sim::TaskProgram {
     lease_->wake_guard = [this, alive] {
       if (*alive) Check();
     };
+    world_.RegisterPausable(ctx.Spec().alloc_id, [this, alive](Duration d) {
+      if (*alive) Freeze(d);
+    });
     Check();
     return "";
   }
   void Signal(int) override {
-    stop_requested_ = true;
+    Thawed([this] {
+      stop_requested_ = true;
+      auto alive = alive_;
+      Terminate([this, alive](int) {
+        if (!*alive) return;
+        *alive = false;
+        ctx_->Exit(0);
+      });
+    });
+  }
+  // The whole allocation is frozen for `d`: the guard and its workload stop together. At the thaw
+  // the guard looks at the lease before the workload runs on (both wake at once; a workload past
+  // its kill instant is KILLed at once, see io::GuardStopSignal).
+  void Freeze(Duration d) {
+    const TimePoint until = ctx_->LocalNow() + d;
+    if (until <= frozen_until_) return;
+    frozen_until_ = until;
+    workload_.Pause();
     auto alive = alive_;
-    Terminate([this, alive](int) {
-      if (!*alive) return;
-      *alive = false;
-      ctx_->Exit(0);
+    ctx_->After(d, "guard-thaw", [this, alive] {
+      if (!*alive || ctx_->LocalNow() < frozen_until_) return;
+      Check();
+      workload_.Resume();
     });
   }
   void Kill() override {
@@ -399,7 +491,21 @@ class GuardProgram final : public sim::TaskProgram {
   std::string Describe() const override { return "guard"; }
 
  private:
+  bool Frozen() const { return ctx_->LocalNow() < frozen_until_; }
+  // Runs `fn` now, or after the thaw (a frozen guard handles nothing).
+  void Thawed(std::function<void()> fn) {
+    if (!Frozen()) {
+      fn();
+      return;
+    }
+    auto alive = alive_;
+    ctx_->After(frozen_until_ - ctx_->LocalNow(), "guard-thawed", [this, alive, fn] {
+      if (*alive) Thawed(fn);
+    });
+  }
+
   void Check() {
+    if (Frozen()) return;  // the thaw checks
     const TimePoint now = ctx_->LocalNow();
     const bool valid = lease_->held && !lease_->stopping && !lease_->lost && now < lease_->until;
     if (!workload_.running() && !terminating_ && valid && !stop_requested_) {
@@ -410,7 +516,11 @@ class GuardProgram final : public sim::TaskProgram {
       if (!valid) lease_->workload_dead = true;
       return;
     }
-    if (lease_->lost) {
+    // Lost, or woken past the instant the workload had to be dead (deadline + kill timeout): KILL
+    // at once, no grace (io::GuardStopSignal).
+    const bool overdue = !valid && lease_->held && now >= lease_->until + kill_timeout_ &&
+                         !world_.options().graceful_guard_after_pause;
+    if (lease_->lost || overdue) {
       workload_.Kill();
       terminating_ = false;  // a TERM in progress ends here too
       lease_->workload_code = 137;
@@ -452,12 +562,14 @@ class GuardProgram final : public sim::TaskProgram {
     workload_.Term(*ctx_, kill_timeout_, finish);
     ctx_->After(kill_timeout_, "guard-kill", [this, alive, finish] {
       if (!*alive) return;
-      if (!workload_.running()) {
-        terminating_ = false;
-        return;
-      }
-      workload_.Kill();
-      finish(137);
+      Thawed([this, finish] {
+        if (!workload_.running()) {
+          terminating_ = false;
+          return;
+        }
+        workload_.Kill();
+        finish(137);
+      });
     });
   }
 
@@ -470,6 +582,7 @@ class GuardProgram final : public sim::TaskProgram {
   std::shared_ptr<Lease> lease_;
   bool terminating_ = false, stop_requested_ = false;
   uint64_t expiry_timer_ = 0;
+  TimePoint frozen_until_{};  // node-local
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -490,6 +603,9 @@ class AgentProgram final : public sim::TaskProgram {
     node_ = spec.node_id;
     world_.RegisterAgent(alloc_, [this, alive = alive_](Duration d) {
       if (*alive) Freeze(d);
+    });
+    world_.RegisterPausable(alloc_, [this, alive = alive_](Duration d) {
+      if (*alive) Freeze(d, /*quiet=*/true);
     });
     auto tok = spec.env.find("NOMAD_TOKEN");
     token_ = tok == spec.env.end() ? "" : tok->second;
@@ -533,11 +649,13 @@ class AgentProgram final : public sim::TaskProgram {
 
   // SIGSTOP for `d`: the agent handles nothing (answers, timers, signals wait), while its guard
   // and the workload run on.
-  void Freeze(Duration d) {
+  void Freeze(Duration d, bool quiet = false) {
     const TimePoint until = ctx_->LocalNow() + d;
     if (until <= frozen_until_) return;
     frozen_until_ = until;
-    world_.Log("FAULT agent " + alloc_.substr(0, 8) + " frozen for " + base::FormatDuration(d));
+    if (!quiet) {
+      world_.Log("FAULT agent " + alloc_.substr(0, 8) + " frozen for " + base::FormatDuration(d));
+    }
   }
 
   std::string Describe() const override { return "lock agent"; }
@@ -558,7 +676,7 @@ class AgentProgram final : public sim::TaskProgram {
       }
       std::visit(Overloaded{
                      [&](const lock::StartHolder& x) { StartHolder(x); },
-                     [&](const lock::ExtendLease& x) { lease_->until = x.lease_until; },
+                     [&](const lock::ExtendLease& x) { ExtendLease(x.lease_until); },
                      [&](const lock::StopHolder&) { StopHolder(); },
                      [&](const lock::KillHolder&) { KillHolder(); },
                      [&](const lock::Exit& x) { Exit(x.code); },
@@ -642,17 +760,56 @@ class AgentProgram final : public sim::TaskProgram {
         }
         [[fallthrough]];
       case AgentMode::kAcquireOnly:
-        if (mode_ == AgentMode::kAcquireOnly) lease_->handoff = s.grant;
+        if (mode_ == AgentMode::kAcquireOnly && !world_.DiskFull(node_)) lease_->handoff = s.grant;
         [[fallthrough]];
       case AgentMode::kSidecar:
       case AgentMode::kHeartbeat:
+        if (!WriteLease()) {
+          LeaseUnwritable();
+          break;
+        }
         lease_->held = true;
         lease_->stopping = lease_->lost = false;
-        lease_->until = s.lease_until;
+        lease_->until = written_until_ = s.lease_until;
         lease_->epoch = s.grant.epoch;
         WakeGuard();
         break;
     }
+  }
+
+  // The lease file (io::LeaseHolder): a full allocation disk fails its writes. After a failed
+  // start or extension the guard stops the workload at the last deadline it read, and the agent
+  // never extends again (that could restart the workload beside a successor); once the guard has
+  // surely stopped it (P + K + margin after that deadline) the agent reports the holder dead
+  // (exit 75), so the lock is released and a standby takes over.
+  bool WriteLease() {
+    if (!world_.DiskFull(node_)) return true;
+    world_.Log("agent " + alloc_.substr(0, 8) + ": cannot write the lease (alloc disk full)");
+    return false;
+  }
+  void ExtendLease(TimePoint until) {
+    if (write_failed_) return;
+    if (!WriteLease()) {
+      LeaseUnwritable();
+      return;
+    }
+    lease_->until = written_until_ = until;
+  }
+  void LeaseUnwritable() {
+    if (write_failed_) return;
+    write_failed_ = true;
+    const TimePoint at = written_until_ + kGuardPoll + cfg_.kill_timeout + cfg_.stop_margin;
+    auto alive = alive_;
+    ctx_->After(std::max(Duration(0), at - ctx_->LocalNow()), "lease-unwritable", [this, alive] {
+      if (!*alive) return;
+      Thawed([this] {
+        if (lease_->stopping || lease_->lost) return;  // already stopping: the guard reports
+        world_.Log("agent " + alloc_.substr(0, 8) +
+                   ": the lease could not be written; the guard has stopped the workload; "
+                   "giving the lock up");
+        Execute(agent_->OnHolderExited(ctx_->LocalNow(), 75));
+      });
+    });
   }
 
   void StopHolder() {
@@ -666,7 +823,7 @@ class AgentProgram final : public sim::TaskProgram {
       }
       return;
     }
-    lease_->stopping = true;
+    if (WriteLease()) lease_->stopping = true;
     WakeGuard();
     WaitForGuard();
   }
@@ -683,7 +840,7 @@ class AgentProgram final : public sim::TaskProgram {
       }
       return;
     }
-    lease_->lost = true;
+    if (WriteLease()) lease_->lost = true;
     WakeGuard();
     WaitForGuard();
   }
@@ -730,6 +887,8 @@ class AgentProgram final : public sim::TaskProgram {
   std::vector<std::unique_ptr<Workload>> children_;  // unguarded shim (stock CLI): the workload(s)
   std::unique_ptr<sim::TaskProgram> guard_;          // guarded shim: the guard child
   TimePoint frozen_until_{};                         // node-local
+  TimePoint written_until_{};                        // the last lease deadline written
+  bool write_failed_ = false;                        // a lease write failed (full disk)
   sim::TaskContext* ctx_ = nullptr;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::optional<A> agent_;
@@ -791,11 +950,14 @@ class ControllerActor final : public runtime::ControllerObserver {
         sleeper_(w.core()),
         transport_(w.core(), w.router(),
                    Endpoint{[this] { return alive_ && !partitioned_; }, [this] { return world_.Latency(); }},
-                   [this](const io::HttpRequest& r) { world_.ObserveRequest(id_, r); }),
+                   [this](const io::HttpRequest& r, bool paused) {
+                     world_.ObserveRequest(id_, r, paused);
+                   }),
         api_(transport_, ClientConfigFor(w), clock_, sleeper_, ApiOptions(w)),
         core_(api_, clock_, runtime::ControllerCore::Options{.prune = false, .dry_run = false},
               this) {
     core_.SetActive(false);
+    transport_.SetPausedUntil([this] { return frozen_until_; });
   }
 
   void Start(const runtime::SpecSet& specs) {
@@ -819,6 +981,14 @@ class ControllerActor final : public runtime::ControllerObserver {
     if (p) CloseStream();
   }
   void CutStream() { CloseStream(); }
+  // SIGSTOP for `d`: nothing of this replica runs (a request about to leave waits, inside a
+  // reconcile too; frames, timers and answers wait), then everything resumes at once.
+  void Freeze(Duration d) {
+    if (!alive_) return;
+    frozen_until_ = std::max(frozen_until_, world_.core().Now() + d);
+    world_.Log("FAULT controller-" + std::to_string(id_) + " frozen for " +
+               base::FormatDuration(d));
+  }
 
   void OnReconciled(const reconcile::SingletonKey& key, const reconcile::Desired&,
                     const reconcile::ReconcileResult& r, Duration) override {
@@ -849,6 +1019,10 @@ class ControllerActor final : public runtime::ControllerObserver {
   // Runs `fn` unless this replica is busy in a call (then retries shortly).
   void Guarded(const char* label, std::function<void()> fn) {
     if (!alive_) return;
+    if (Frozen()) {
+      world_.core().At(frozen_until_, label, [this, label, fn] { Guarded(label, fn); });
+      return;
+    }
     if (busy_) {
       world_.core().After(5ms, label, [this, label, fn] { Guarded(label, fn); });
       return;
@@ -965,7 +1139,11 @@ class ControllerActor final : public runtime::ControllerObserver {
     auto frame = nomad::DecodeFrame(line);
     if (!frame.ok()) return;
     world_.core().After(world_.Latency(), "ctl-frame", [this, gen, f = std::move(frame.value())] {
-      if (gen == stream_gen_ && alive_) core_.OnFrame(f);
+      if (gen != stream_gen_ || !alive_) return;
+      // Frames that arrive while frozen are read after the thaw, in order (FIFO at one instant).
+      Guarded("ctl-frame", [this, gen, f] {
+        if (gen == stream_gen_ && alive_) core_.OnFrame(f);
+      });
     });
   }
 
@@ -990,7 +1168,7 @@ class ControllerActor final : public runtime::ControllerObserver {
     world_.core().After(kWorkTick, "ctl-work", [this] {
       if (!alive_) return;
       // As `nomad-singleton controller`: no worker runs before the first full sync.
-      if (core_.synced()) Guarded("ctl-work", [this] {
+      if (core_.synced() && !Frozen()) Guarded("ctl-work", [this] {
         for (int i = 0; i < 16 && alive_; ++i) {
           auto key = core_.queue().TryGet();
           if (!key) break;
@@ -1054,7 +1232,9 @@ class ControllerActor final : public runtime::ControllerObserver {
                          world_.Log("controller-" + std::to_string(id_) + " stops leading");
                          core_.SetActive(false);
                          world_.core().After(Duration(0), "elector-holder-dead", [this] {
-                           if (alive_) ElectorRun(elector_->OnHolderExited(world_.core().Now(), 0));
+                           ElectorThawed([this] {
+                             if (alive_) ElectorRun(elector_->OnHolderExited(world_.core().Now(), 0));
+                           });
                          });
                        } else if constexpr (std::is_same_v<T, lock::Exit>) {
                          // Lost or gave up: campaign again, as a restarted replica would.
@@ -1072,7 +1252,9 @@ class ControllerActor final : public runtime::ControllerObserver {
     if (auto w = elector_->NextWakeup()) {
       elector_timer_ = world_.core().At(std::max(*w, world_.core().Now()), "elector-timer", [this] {
         elector_timer_ = 0;
-        if (alive_ && elector_) ElectorRun(elector_->OnTimer(world_.core().Now()));
+        ElectorThawed([this] {
+          if (alive_ && elector_) ElectorRun(elector_->OnTimer(world_.core().Now()));
+        });
       });
     }
   }
@@ -1086,9 +1268,25 @@ class ControllerActor final : public runtime::ControllerObserver {
     AsyncCall(world_.core(), world_.router(),
               Endpoint{[this] { return alive_ && !partitioned_; }, [this] { return world_.Latency(); }}, req,
               timeout, [this, gen, op, id, req](Result<io::HttpResponse> r) {
-                if (!alive_ || gen != elector_gen_ || !elector_) return;
-                ElectorRun(Deliver(*elector_, op, id, req, r, world_.core().Now()));
+                ElectorThawed([this, gen, op, id, req, r] {
+                  if (!alive_ || gen != elector_gen_ || !elector_) return;
+                  ElectorRun(Deliver(*elector_, op, id, req, r, world_.core().Now()));
+                });
               });
+  }
+
+  bool Frozen() const { return world_.core().Now() < frozen_until_; }
+
+  // Runs `fn` now, or when the election thread runs again after a freeze: a moment after the
+  // worker, whose write may leave first (the order a thawed process gives is not ours to pick).
+  void ElectorThawed(std::function<void()> fn) {
+    if (!alive_) return;
+    if (Frozen()) {
+      world_.core().At(frozen_until_ + 1ms, "elector-thaw",
+                       [this, fn] { ElectorThawed(fn); });
+      return;
+    }
+    fn();
   }
 
   World& world_;
@@ -1096,6 +1294,7 @@ class ControllerActor final : public runtime::ControllerObserver {
   bool alive_ = true;
   bool partitioned_ = false;
   bool busy_ = false;
+  TimePoint frozen_until_{};
   SimClock clock_;
   SimSleeper sleeper_;
   SimTransport transport_;
@@ -1219,15 +1418,26 @@ std::unique_ptr<sim::TaskProgram> World::MakeProgram(const sim::TaskSpec& spec) 
 uint64_t World::WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch) {
   const uint64_t id = next_workload_++;
   if (s < 0) return id;
-  SingletonState& st = singletons_[s];
   ++report_.measured.workload_starts;
-  const std::string where = spec.alloc_id.substr(0, 8) + "@" + spec.node_name;
-  Log("workload " + st.name + " started in " + where + " (epoch " + std::to_string(epoch) + ")");
+  Enter(s, id, spec.alloc_id.substr(0, 8) + "@" + spec.node_name,
+        ("started (epoch " + std::to_string(epoch) + ")").c_str());
+  return id;
+}
+
+void World::WorkloadResumed(int s, uint64_t id, const sim::TaskSpec& spec) {
+  if (s < 0) return;
+  singletons_[s].paused.erase(id);
+  Enter(s, id, spec.alloc_id.substr(0, 8) + "@" + spec.node_name, "thawed");
+}
+
+void World::Enter(int s, uint64_t id, const std::string& where, const char* verb) {
+  SingletonState& st = singletons_[s];
+  Log("workload " + st.name + " " + verb + " in " + where);
   if (!st.running.empty()) {
     std::string others;
     for (const auto& [_, w] : st.running) others += (others.empty() ? "" : ", ") + w;
     if (!st.overlap_reported) {
-      Violate("overlap", st.name + ": a workload started in " + where + " while " + others +
+      Violate("overlap", st.name + ": a workload " + verb + " in " + where + " while " + others +
                              " still runs");
       st.overlap_reported = true;
     }
@@ -1239,15 +1449,34 @@ uint64_t World::WorkloadStarted(int s, const sim::TaskSpec& spec, uint64_t epoch
   st.last_start = core_.Now();
   ProbeTransition(s, true);
   st.down_since.reset();
-  return id;
 }
 
-void World::WorkloadEnded(int s, uint64_t id) {
+void World::WorkloadEnded(int s, uint64_t id, bool paused) {
+  if (s < 0) return;
+  if (paused) {
+    SingletonState& st = singletons_[s];
+    auto it = st.paused.find(id);
+    if (it == st.paused.end()) return;
+    Log("workload " + st.name + " killed while frozen in " + it->second);
+    st.paused.erase(it);
+    return;
+  }
+  Leave(s, id, "ended");
+}
+
+void World::WorkloadPaused(int s, uint64_t id) {
   if (s < 0) return;
   SingletonState& st = singletons_[s];
   auto it = st.running.find(id);
+  if (it != st.running.end()) st.paused[id] = it->second;
+  Leave(s, id, "frozen");
+}
+
+void World::Leave(int s, uint64_t id, const char* verb) {
+  SingletonState& st = singletons_[s];
+  auto it = st.running.find(id);
   if (it == st.running.end()) return;
-  Log("workload " + st.name + " ended in " + it->second);
+  Log("workload " + st.name + " " + verb + " in " + it->second);
   st.running.erase(it);
   if (st.running.size() < 2 && st.overlap_since) {
     const double length = Secs(core_.Now() - *st.overlap_since);
@@ -1277,7 +1506,7 @@ void World::HolderStarted(int s, const std::string& alloc, const lock::Grant& g,
   st.last_epoch = std::max(st.last_epoch, g.epoch);
 }
 
-void World::ObserveRequest(int controller, const io::HttpRequest& r) {
+void World::ObserveRequest(int controller, const io::HttpRequest& r, bool paused) {
   const std::string who = "controller-" + std::to_string(controller);
   if (r.method == "POST" && (r.path == "/v1/jobs" || r.path.rfind("/v1/job/", 0) == 0) &&
       r.path.find("/plan") == std::string::npos && r.path.find("/evaluate") == std::string::npos) {
@@ -1342,6 +1571,11 @@ void World::ObserveRequest(int controller, const io::HttpRequest& r) {
     sim::VarReply v = vars_.Read(mgmt, a->namespace_, path);
     if (v.status == 200 && v.var.lock && v.var.lock->id == held->second) {
       Log(who + " stops " + alloc.substr(0, 8) + ", the lock holder of " + singletons_[s->second].name);
+      if (paused) {
+        ++report_.measured.stale_stops;
+        Log("(a stale stop: decided before the controller's freeze, sent after it)");
+        return;
+      }
       Violate("stopped-holder", who + " stopped allocation " + alloc.substr(0, 8) +
                                     ", the current lock holder of " + singletons_[s->second].name);
     }
@@ -1499,6 +1733,25 @@ void World::ProbeTransition(int s, bool up) {
   }
 }
 
+// A fault target among `hooked` (allocations with freeze hooks): a holder's three times in four,
+// else any running one; "" when there is none.
+template <class Hooks>
+std::string World::PickAllocation(const std::map<std::string, Hooks>& hooked) {
+  std::vector<std::string> pick;
+  for (const auto& [alloc, _] : holder_lock_) {
+    if (hooked.count(alloc)) pick.push_back(alloc);
+  }
+  if (pick.empty() || core_.Uniform(0, 3) == 0) {
+    pick.clear();
+    for (const auto& [alloc, _] : hooked) {
+      auto a = cluster_.GetAllocation(alloc);
+      if (a && a->client_status == "running") pick.push_back(alloc);
+    }
+  }
+  if (pick.empty()) return "";
+  return pick[core_.Uniform(0, pick.size() - 1)];
+}
+
 void World::Fault(const std::string& kind) {
   const std::vector<std::string> nodes = cluster_.NodeIds();
   auto pick_node = [&] { return nodes[core_.Uniform(0, nodes.size() - 1)]; };
@@ -1623,22 +1876,40 @@ void World::Fault(const std::string& kind) {
     // lease deadline, and once thawed it must not send a write the server could apply in the
     // LockDelay (a late release would free the lock for a successor that the delay callback then
     // strips).
-    std::vector<std::string> pick;
-    for (const auto& [alloc, _] : holder_lock_) {
-      if (agents_.count(alloc)) pick.push_back(alloc);
-    }
-    if (pick.empty() || core_.Uniform(0, 3) == 0) {
-      pick.clear();
-      for (const auto& [alloc, _] : agents_) {
-        auto a = cluster_.GetAllocation(alloc);
-        if (a && a->client_status == "running") pick.push_back(alloc);
-      }
-    }
-    if (pick.empty()) return;
-    const std::string alloc = pick[core_.Uniform(0, pick.size() - 1)];
+    const std::string alloc = PickAllocation(agents_);
+    if (alloc.empty()) return;
     const Duration d = heal_after(1, 120);
     healed_at(d);
     agents_[alloc](d);
+  } else if (kind == "alloc-freeze") {
+    // The whole allocation is frozen (cgroup freezer, a suspended VM, SIGSTOP of every task):
+    // the agent, the guard and the workload stop together, often past 2T + D, while Nomad and a
+    // standby carry on. At the thaw the guard must stop the workload before it runs beside the
+    // successor.
+    const std::string alloc = PickAllocation(pausables_);
+    if (alloc.empty()) return;
+    const Duration d = heal_after(1, 120);
+    healed_at(d);
+    Log("FAULT allocation " + alloc.substr(0, 8) + " frozen for " + base::FormatDuration(d));
+    for (const auto& freeze : pausables_[alloc]) freeze(d);
+  } else if (kind == "controller-freeze") {
+    std::vector<ControllerActor*> live;
+    for (auto& c : controllers_) {
+      if (c->alive()) live.push_back(c.get());
+    }
+    if (live.empty()) return;
+    const Duration d = heal_after(1, 90);
+    healed_at(d);
+    live[core_.Uniform(0, live.size() - 1)]->Freeze(d);
+  } else if (kind == "disk-full") {
+    // The allocation disk of a node (preferably a holder's) is full: lease writes fail.
+    const std::string node = holder_node();
+    const std::string name = node_name(node);
+    const Duration d = heal_after(5, 150);
+    Log("FAULT alloc disk of " + name + " full for " + base::FormatDuration(d));
+    StartProbes(kind, [&](const std::string& where) { return where.substr(where.find('@') + 1) == name; });
+    healed_at(d);
+    disk_full_until_[node] = std::max(disk_full_until_[node], core_.Now() + d);
   } else if (kind == "forced-release") {
     // An operator force-releases a running holder's lock (management token, the holder's lock
     // ID): a standby may acquire at once while the holder runs until its next renew says so.
@@ -1666,12 +1937,19 @@ void World::Fault(const std::string& kind) {
   }
 }
 
-void World::ScheduleFaults(TimePoint end_of_faults) {
+// The default mix: fault kind → weight.
+const std::vector<std::pair<std::string, int>>& DefaultMix() {
   static const std::vector<std::pair<std::string, int>> kinds = {
       {"node-crash", 4},   {"client-crash", 3},         {"partition", 4},
       {"api-errors", 2},   {"latency", 2},              {"stream-cut", 2},
       {"controller-crash", 2}, {"controller-partition", 1}, {"leadership-loss", 1},
-      {"clock-skew", 1},   {"graceful-stop", 3},         {"agent-freeze", 2}};
+      {"clock-skew", 1},   {"graceful-stop", 3},         {"agent-freeze", 2},
+      {"alloc-freeze", 2}, {"controller-freeze", 2},     {"disk-full", 2}};
+  return kinds;
+}
+
+void World::ScheduleFaults(TimePoint end_of_faults) {
+  const auto& kinds = DefaultMix();
   std::vector<std::pair<std::string, int>> chosen;
   for (const std::string& k : o_.fault_kinds) chosen.emplace_back(k, 1);
   const auto& mix = chosen.empty() ? kinds : chosen;
@@ -1739,6 +2017,16 @@ Result<WorldReport> World::Run() {
 }
 
 }  // namespace
+
+const std::vector<std::string>& FaultKindNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& [k, _] : DefaultMix()) out.push_back(k);
+    out.push_back("forced-release");
+    return out;
+  }();
+  return names;
+}
 
 Result<WorldReport> RunWorld(const WorldOptions& options) {
   World w(options);

@@ -72,6 +72,9 @@ struct WorldOptions {
   AgentKind agent = AgentKind::kProject;
   // Negative control: agents whose give-up window ignores the timer rule (G = 2T + D).
   bool break_timer_rule = false;
+  // Negative control: a guard that, woken from a pause past the workload's kill instant, still
+  // TERMs with the kill timeout's grace instead of KILLing at once (io::GuardStopSignal).
+  bool graceful_guard_after_pause = false;
   bool faults = true;
   // The fault kinds to draw from (names as in the timeline, e.g. "node-crash"); empty = the
   // default mix. "forced-release" (an operator releases a running holder's lock with a management
@@ -102,6 +105,10 @@ struct Measurements {
   // release: T/3 (the next renew) + the guard's poll + 1 s of request and kill latency.
   std::vector<std::pair<double, double>> overlap_episodes;
   int workload_starts = 0;  // of singletons' workloads
+  // Holders stopped by a controller whose stop request a freeze (SIGSTOP) delayed after it was
+  // decided: no client-side check can fence that (the pause may fall between the check and the
+  // send, and Nomad's allocation stop has no check-and-set); it costs a failover, never overlap.
+  int stale_stops = 0;
   // Per service singleton: how long after the last fault healed a workload ran again (0 when it
   // kept running).
   std::vector<double> recovery;
@@ -117,6 +124,10 @@ struct WorldReport {
   int faults = 0;
   bool ok() const { return violations.empty(); }
 };
+
+// Every fault kind a world can draw, as WorldOptions::fault_kinds names them: the default mix,
+// then "forced-release" (never in the default mix).
+const std::vector<std::string>& FaultKindNames();
 
 // Builds and runs one world. kInvalidSpec when the user's specs do not load.
 base::Result<WorldReport> RunWorld(const WorldOptions& options);

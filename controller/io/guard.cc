@@ -131,6 +131,15 @@ Result<GuardArgs> ParseGuardArgs(const std::vector<std::string>& argv,
   return out;
 }
 
+int GuardStopSignal(const Result<Lease>& lease, uint64_t epoch, TimePoint now,
+                    Duration kill_timeout) {
+  if (lease.ok() && LeaseAllowsRunning(*lease, now) && lease->epoch == epoch) return 0;
+  if (!lease.ok() || lease->epoch != epoch) return SIGTERM;
+  if (lease->state == LeaseState::kLost) return SIGKILL;
+  if (now >= lease->deadline + kill_timeout) return SIGKILL;
+  return SIGTERM;
+}
+
 int RunGuard(const GuardOptions& o, int signal_fd) {
   BootClock clock;
   int sfd = signal_fd;
@@ -233,8 +242,13 @@ int RunGuard(const GuardOptions& o, int signal_fd) {
                         : lease->state != LeaseState::kHeld
                             ? "the lease is " + std::string(LeaseStateName(lease->state))
                             : "the lease deadline passed without a renewal";
-      const bool lost = lease.ok() && lease->state == LeaseState::kLost;
-      if (lost) {
+      const int sig = GuardStopSignal(lease, epoch, now, kill_timeout);
+      if (sig == SIGKILL) {
+        if (lease.ok() && lease->state != LeaseState::kLost) {
+          why += " by " + FormatDuration(now - lease->deadline) +
+                 ", more than the kill timeout: the guard was paused past the instant the workload "
+                 "had to be dead";
+        }
         stop_workload(now, SIGKILL, why);
       } else if (!stopping) {
         stop_workload(now, SIGTERM, why);

@@ -29,10 +29,13 @@
 
 #include "controller/base/duration.h"
 #include "controller/base/status.h"
+#include "controller/io/lease_file.h"
 
 namespace nsg::io {
 
 using base::Duration;
+using base::Result;
+using base::TimePoint;
 
 // Named defaults.
 inline constexpr Duration kDefaultGuardPoll = std::chrono::milliseconds(250);  // timing: P
@@ -61,6 +64,15 @@ std::string GuardUsage();
 // exit code. `signal_fd` is a signalfd for TERM/INT/QUIT/HUP/USR1/USR2, already blocked by the
 // caller; -1 makes RunGuard block them and create its own.
 int RunGuard(const GuardOptions& options, int signal_fd = -1);
+
+// How the guard stops a running workload of `epoch` that `lease` (as read at `now`) no longer
+// allows to run: SIGKILL when the agent says the lock is lost, or when `now` is past the instant
+// by which the workload had to be dead (the lease deadline plus `kill_timeout`): the guard itself
+// was paused (SIGSTOP, a frozen cgroup, a suspended VM) beyond it, so a successor may be running
+// already and no grace is left; SIGTERM otherwise (KILL follows after `kill_timeout`). 0 when the
+// lease allows the workload to run.
+int GuardStopSignal(const Result<Lease>& lease, uint64_t epoch, TimePoint now,
+                    Duration kill_timeout);
 
 // `guard` as a command: parse, print usage or one error line, run. Used by both the
 // nomad-singleton binary and the static nomad-singleton-guard.

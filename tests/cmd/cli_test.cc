@@ -210,6 +210,15 @@ TEST_F(CliTest, SimulateRunsWorldsControlsAndUserSpecs) {
 
   EXPECT_EQ(Exec({"simulate", "--seeds", "many"}).code, kExitUsage);
   EXPECT_EQ(Exec({"simulate", "--control", "nope"}).code, kExitUsage);
+
+  RunResult only = Exec({"simulate", "--seed", "3", "--faults", "alloc-freeze,disk-full",
+                         "--trace"});
+  ASSERT_EQ(only.code, kExitOk) << only.out << only.err;
+  EXPECT_NE(only.out.find("FAULT allocation "), std::string::npos) << only.out;
+  EXPECT_EQ(only.out.find("FAULT server leadership"), std::string::npos);  // not drawn
+  RunResult unknown = Exec({"simulate", "--faults", "node-crash,meteor"});
+  EXPECT_EQ(unknown.code, kExitUsage);
+  EXPECT_NE(unknown.err.find("unknown fault kind \"meteor\""), std::string::npos) << unknown.err;
   RunResult bad_version = Exec({"simulate", "--nomad-version", "1.12"});
   EXPECT_EQ(bad_version.code, kExitUsage);
   EXPECT_NE(bad_version.err.find("profiles: 1.10 (1.10.5), 1.11 (1.11.3), 2.0 (2.0.5)"),

@@ -147,6 +147,46 @@ TEST_F(GuardTest, LostLeaseKillsAtOnce) {
   EXPECT_EQ(GuardExitCode(), 128 + SIGKILL);
 }
 
+TEST_F(GuardTest, GuardPausedPastTheKillInstantKillsAtOnceWithoutGrace) {
+  // A guard frozen (SIGSTOP, a frozen cgroup, a suspended VM) beyond lease deadline + kill
+  // timeout wakes when a successor may already run: no TERM and no grace, KILL at once.
+  WriteValidLease(700ms, 5, 300ms);
+  StartGuard();  // the workload would exit on TERM (code 143): KILL must come first
+  const pid_t w = WaitForWorkload();
+  ASSERT_EQ(::kill(guard_->pid(), SIGSTOP), 0);
+  const auto kill_instant = ReadLease(lease_path())->deadline + 300ms;
+  ASSERT_TRUE(WaitUntil([&] { return BootClock().Now() > kill_instant + 200ms; }, 5000ms));
+  ASSERT_EQ(::kill(guard_->pid(), SIGCONT), 0);
+  EXPECT_TRUE(WaitUntil([&] { return Dead(w); }, 3000ms));
+  EXPECT_EQ(GuardExitCode(), 128 + SIGKILL);
+}
+
+TEST(GuardStopSignalTest, TermWithinTheKillTimeoutKillWhenLostOrPastIt) {
+  using base::Status;
+  const TimePoint deadline = TimePoint{} + 100s;
+  Lease l;
+  l.epoch = 3;
+  l.deadline = deadline;
+  auto at = [&](Lease x, Duration after, uint64_t epoch = 3) {
+    return GuardStopSignal(Result<Lease>(x), epoch, deadline + after, 5s);
+  };
+  EXPECT_EQ(at(l, -1s), 0);                      // valid: keep running
+  EXPECT_EQ(at(l, 0s), SIGTERM);                 // the deadline: TERM, KILL after 5 s
+  EXPECT_EQ(at(l, 4999ms), SIGTERM);
+  EXPECT_EQ(at(l, 5s), SIGKILL);                 // woke past the kill instant
+  EXPECT_EQ(at(l, 90s), SIGKILL);
+  Lease stopping = l;
+  stopping.state = LeaseState::kStopping;
+  EXPECT_EQ(at(stopping, -50s), SIGTERM);         // a graceful revoke
+  EXPECT_EQ(at(stopping, 6s), SIGKILL);
+  Lease lost = l;
+  lost.state = LeaseState::kLost;
+  EXPECT_EQ(at(lost, -50s), SIGKILL);
+  EXPECT_EQ(at(l, -50s, 4), SIGTERM);            // another epoch's lease
+  EXPECT_EQ(GuardStopSignal(Result<Lease>(Status::NotFound("no lease")), 3, deadline, 5s),
+            SIGTERM);
+}
+
 TEST_F(GuardTest, GuardKilledTakesTheWorkloadWithIt) {
   WriteValidLease(60s);
   StartGuard();
