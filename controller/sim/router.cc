@@ -6,6 +6,7 @@
 
 #include "controller/base/duration.h"
 #include "controller/sim/cluster.h"
+#include "controller/sim/deployments.h"
 
 namespace nsg::sim {
 namespace {
@@ -109,7 +110,11 @@ std::string Router::TokenOf(const Request& req) {
 Router::Router(SimCore& core, AclState& acl, Variables& vars, Cluster* cluster, Options opts)
     : core_(core), acl_(acl), vars_(vars), cluster_(cluster), opts_(opts) {
   write_listener_ = core_.AddWriteListener([this](uint64_t) { ScheduleRecheck(); });
-  core_.Events().SetPublishListener([this]() { PumpStreams(); });
+  if (cluster_ != nullptr) deployments_ = std::make_unique<Deployments>(core_, *cluster_);
+  core_.Events().SetPublishListener([this]() {
+    if (deployments_) deployments_->Pump();
+    PumpStreams();
+  });
 }
 
 Router::~Router() {

@@ -52,6 +52,8 @@
 
 namespace nsg::sim {
 
+class Deployments;
+
 class Cluster;
 
 struct Request {
@@ -267,6 +269,7 @@ class Router {
   AclState& acl_;
   Variables& vars_;
   Cluster* const cluster_;
+  std::unique_ptr<Deployments> deployments_;  // with a cluster: its deployments (deployments.h)
   const Options opts_;
 
   // Mutable state (single-threaded).

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/sim/cluster.h"
+#include "controller/sim/deployments.h"
 #include "controller/sim/job_rules.h"
 #include "controller/sim/router.h"
 
@@ -454,14 +455,26 @@ Reply Router::RouteJob(Ctx& ctx) {
     return r;
   }
   if (EndsWith(rest, "/deployment") || EndsWith(rest, "/deployments")) {
-    // jobLatestDeployment / jobDeployments @ v2.0.5. No deployments are modelled: the latest is
-    // JSON null and the list is empty, as for a job that never had one.
+    // jobLatestDeployment / jobDeployments @ v2.0.5 (deployments.h says what is modelled): the
+    // latest is JSON null and the list empty for a job that never had one.
     const bool latest = EndsWith(rest, "/deployment");
     if (req.method != "GET") return MethodNotAllowed();
     if (!ctx.who.ok() || !acl_.AllowNamespace(*ctx.who, ctx.ns, "read-job")) return Forbidden();
-    const uint64_t index = 1;  // the empty deployment table's index
+    const std::string job_id = rest.substr(0, rest.rfind('/'));
+    const uint64_t index = deployments_->JobIndex(ctx.ns, job_id);
     ctx.block_index = index;
-    Reply r = Json(200, latest ? "null" : "[]");
+    std::string body;
+    if (latest) {
+      auto d = deployments_->Latest(ctx.ns, job_id);
+      body = d ? Deployments::Encode(*d) : "null";
+    } else {
+      body = "[";
+      for (const Deployment& d : deployments_->ForJob(ctx.ns, job_id)) {
+        body += (body.size() > 1 ? "," : "") + Deployments::Encode(d);
+      }
+      body += "]";
+    }
+    Reply r = Json(200, body);
     AddIndex(r, index);
     AddQueryMeta(r);
     return r;

@@ -209,12 +209,30 @@ func TestJobs(t *testing.T) {
 		})
 
 		check(t, "latest-deployment", func(t *testing.T) {
+			// Registration gives a service group Nomad's default update strategy, so each new
+			// version gets a deployment (scheduler/reconcile.go createDeployment @ v2.0.5).
+			job, _, err := c.Jobs().Info(id, nil)
+			if err != nil {
+				t.Fatalf("Info: %v", err)
+			}
 			d, _, err := c.Jobs().LatestDeployment(id, nil)
 			if err != nil {
 				t.Fatalf("LatestDeployment: %v", err)
 			}
-			if d != nil {
-				t.Fatalf("deployment %+v; the simulator models none", d)
+			if d == nil || d.JobID != id || d.JobVersion != *job.Version ||
+				d.TaskGroups["app"] == nil || d.TaskGroups["app"].DesiredTotal != 1 {
+				t.Fatalf("latest deployment %+v for version %d", d, *job.Version)
+			}
+			if d.Status != "running" && d.Status != "successful" {
+				t.Fatalf("deployment status %q (%s)", d.Status, d.StatusDescription)
+			}
+			all, _, err := c.Jobs().Deployments(id, false, nil)
+			if err != nil || len(all) == 0 || all[0].ID != d.ID {
+				t.Fatalf("Deployments: %v, %v; want the latest first", all, err)
+			}
+			none, _, err := c.Jobs().LatestDeployment(id+"-missing", nil)
+			if err != nil || none != nil {
+				t.Fatalf("a job without deployments: %+v, %v", none, err)
 			}
 		})
 
