@@ -692,6 +692,12 @@ class AgentProgram final : public sim::TaskProgram {
     }
   }
 
+  // Whether this agent's holder is a lease file (io::LeaseHolder): sidecar, split, guarded shim.
+  bool WritesLease() const {
+    if constexpr (!std::is_same_v<A, lock::Agent>) return false;
+    return mode_ != AgentMode::kShim || guarded_shim();
+  }
+
   bool guarded_shim() const {
     return mode_ == AgentMode::kShim && std::is_same_v<A, lock::Agent>;
   }
@@ -725,6 +731,19 @@ class AgentProgram final : public sim::TaskProgram {
   }
 
   void Send(const LockCall& call) {
+    if (call.op == LockOp::kAcquire && WritesLease() && world_.DiskFull(node_)) {
+      // io::LockRunner: a lease holder that cannot write its lease does not campaign; the
+      // agent sees an acquire of unknown outcome and backs off.
+      auto alive = alive_;
+      ctx_->After(Duration(0), "acquire-not-sent", [this, alive, id = call.id] {
+        if (!*alive) return;
+        Thawed([this, id] {
+          Execute(agent_->OnAcquireResult(ctx_->LocalNow(), id,
+                                          Status::Unavailable("the lease cannot be written")));
+        });
+      });
+      return;
+    }
     io::HttpRequest req = LockRequest(call, cfg_, token_);
     // The agent's client timeout: T/3 for lock operations (lock_command.cc). The stock CLI's Go
     // client has none: a request into a partition hangs.

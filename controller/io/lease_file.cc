@@ -189,6 +189,28 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, unsi
   return Status::Ok();
 }
 
+Status ProbeWritable(const std::string& path, size_t bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Unavailable(Errno("create", tmp));
+  const std::string zeros(bytes, '\0');
+  size_t off = 0;
+  Status st = Status::Ok();
+  while (off < zeros.size()) {
+    ssize_t n = ::write(fd, zeros.data() + off, zeros.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      st = Status::Unavailable(Errno("write", tmp));
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (st.ok() && ::fsync(fd) != 0) st = Status::Unavailable(Errno("fsync", tmp));
+  ::close(fd);
+  ::unlink(tmp.c_str());
+  return st;
+}
+
 Result<std::string> ReadSmallFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -91,6 +91,9 @@ struct Handoff {
 // Writes `content` to `path` atomically with `mode` (temp file in the same directory, fsync,
 // rename, fsync of the directory). kUnavailable on any I/O error, naming the step.
 Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode = 0644);
+// Whether `path` could be written by WriteFileAtomic now: writes `bytes` bytes to its temporary
+// file, fsyncs and removes it (kUnavailable naming the step, e.g. ENOSPC on a full disk).
+Status ProbeWritable(const std::string& path, size_t bytes);
 // Reads a whole (small) file. kNotFound when it does not exist; kUnavailable on other errors.
 Result<std::string> ReadSmallFile(const std::string& path);
 // mkdir -p. kUnavailable on error.

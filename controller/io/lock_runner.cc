@@ -22,6 +22,9 @@ using base::Result;
 using base::Status;
 using base::StatusCode;
 
+// What a lease file takes (a few hundred bytes) with room to spare: the size CanHold() probes.
+constexpr size_t kLeaseProbeBytes = 1024;
+
 void WriteEpochFile(const std::string& dir, uint64_t epoch,
                     const std::function<void(const std::string&)>& log) {
   if (dir.empty()) return;
@@ -124,6 +127,9 @@ class LeaseHolder final : public RuntimeHolder {
       }
     }
   }
+  Status CanHold() const override {
+    return ProbeWritable(dir_ + "/" + kLeaseFile, kLeaseProbeBytes);
+  }
   void Extend(TimePoint lease_until) override {
     // After a failed write (a full disk) the guard stops the workload at the last deadline it
     // read; extending later could start it again beside a successor, so never extend again.
@@ -211,6 +217,7 @@ class GuardedProcessHolder final : public RuntimeHolder {
     process_.Start(grant, lease_until);
   }
   void Extend(TimePoint lease_until) override { lease_.Extend(lease_until); }
+  Status CanHold() const override { return lease_.CanHold(); }
   // The stop signal goes to the guard (it forwards it, and KILLs after the kill timeout); the
   // lease keeps its deadline, which the guard enforces should the workload outlive it.
   void Stop(int signal) override { process_.Stop(signal); }
@@ -410,6 +417,24 @@ void LockRunner::Execute(lock::Actions actions) {
     }
     if (lock::ApplyToHolder(a, *holder_)) continue;
     if (auto* acq = std::get_if<lock::SendAcquire>(&a)) {
+      if (Status ready = holder_->CanHold(); !ready.ok()) {
+        // Not sent: to the agent an acquire whose outcome is unknown, so it backs off and tries
+        // again (and, should this last G/2, starts over with a new lock ID).
+        if (!cannot_hold_logged_) {
+          Log("not campaigning for the lock while the lease cannot be written: " +
+              ready.ToString());
+          cannot_hold_logged_ = true;
+        }
+        const uint64_t id = acq->id;
+        Post([id, ready](lock::Agent& ag, TimePoint now) {
+          return ag.OnAcquireResult(now, id, ready);
+        });
+        continue;
+      }
+      if (cannot_hold_logged_) {
+        Log("the lease can be written again: campaigning");
+        cannot_hold_logged_ = false;
+      }
       nomad::Variable v;
       v.namespace_ = cfg.namespace_;
       v.path = cfg.path;

@@ -96,6 +96,10 @@ class RuntimeHolder : public lock::Holder {
   virtual std::optional<int> Poll(TimePoint now) = 0;
   // Signals to pass on as they are (HUP, USR1, USR2).
   virtual void Forward(int signal) { (void)signal; }
+  // Whether Start() could work now. A holder that writes a lease file probes that a write of it
+  // would go through: a standby on a full allocation disk must not take the lock only to give it
+  // up again (issue 16), so the runner does not send an acquire while this fails.
+  virtual base::Status CanHold() const { return base::Status::Ok(); }
 };
 
 class LockRunner {
@@ -145,6 +149,7 @@ class LockRunner {
   std::unique_ptr<RuntimeHolder> holder_;
   bool holder_reported_ = false;
   bool standby_logged_ = false;
+  bool cannot_hold_logged_ = false;
   std::optional<lock::Grant> resume_;
 
   // Guarded by mu_.

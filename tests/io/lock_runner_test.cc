@@ -395,6 +395,30 @@ TEST_F(SidecarTest, UnwritableLeaseStopsTheWorkloadAndGivesTheLockUp) {
   std::filesystem::remove_all(tmp);
 }
 
+// Issue 16: a standby on a full alloc disk would take the lock only to give it up at once (its
+// lease cannot be written), again and again, while a healthy standby elsewhere waits. It does not
+// campaign until a lease write would go through.
+TEST_F(SidecarTest, StandbyThatCannotWriteItsLeaseDoesNotCampaign) {
+  ASSERT_TRUE(MakeDirs(dir_ / "singleton").ok());
+  // Every write of the lease fails: its temporary file's name is taken by a directory.
+  const std::filesystem::path tmp = lease_path() + ".tmp." + std::to_string(::getpid());
+  std::filesystem::create_directories(tmp);
+  Start(Options(LockMode::kSidecar));
+  ASSERT_TRUE(WaitUntil([&] {
+    return logs_.all().find("not campaigning for the lock") != std::string::npos;
+  }, 5000ms)) << logs_.all();
+  EXPECT_EQ(api_.count("acquire"), 0);
+  std::filesystem::remove_all(tmp);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto l = ReadLease(lease_path());
+    return l.ok() && l->state == LeaseState::kHeld;
+  }, 10000ms)) << logs_.all();
+  EXPECT_EQ(api_.count("acquire"), 1);
+  EXPECT_NE(logs_.all().find("campaigning"), std::string::npos);
+  runner_->RequestStop(SIGTERM);
+  ExitCode();
+}
+
 // ---- split: acquire-only, then heartbeat ----
 
 TEST_F(SidecarTest, SplitAcquireOnlyHandsOffToTheHeartbeat) {
