@@ -238,6 +238,9 @@ int LockMain(const std::vector<std::string>& argv) {
   sigemptyset(&set);
   for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  // Runs in every allocation: two HTTP threads, not cpprest's default 40 (a renew, a release
+  // and a standby's blocking read are the most ever in flight).
+  io::SetHttpThreadPoolSize(2);
 
   auto getenv = [](const char* k) -> const char* { return std::getenv(k); };
   auto exists = [](const std::string& p) {

@@ -2,6 +2,7 @@
 #include "controller/io/http_transport.h"
 
 #include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -361,6 +362,15 @@ class SplitTransport final : public Transport {
 };
 
 }  // namespace
+
+bool SetHttpThreadPoolSize(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+    return true;
+  } catch (const std::exception&) {
+    return false;  // already initialized
+  }
+}
 
 Result<std::unique_ptr<Transport>> MakeTransport(const ClientConfig& config) {
   auto asio = AsioTransport::Create(config);

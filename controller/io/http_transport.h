@@ -51,4 +51,9 @@ class CpprestTransport final : public Transport {
 //   http://, https:// CpprestTransport for RoundTrip, AsioTransport for Stream.
 Result<std::unique_ptr<Transport>> MakeTransport(const ClientConfig& config);
 
+// Sizes cpprest's process-wide thread pool, which otherwise starts 40 threads on first use. For a
+// process that makes a few requests at a time (the lock agent, in every allocation: issue 17).
+// Call before the first request; false (and no change) when the pool already exists.
+bool SetHttpThreadPoolSize(size_t threads);
+
 }  // namespace nsg::io

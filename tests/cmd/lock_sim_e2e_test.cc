@@ -285,6 +285,16 @@ std::string CmdlineOf(int pid) {
   return s;
 }
 
+// The "Threads:" line of /proc/<pid>/status (0 when unreadable).
+int ThreadsOf(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  }
+  return 0;
+}
+
 TEST_P(LockSimEndToEnd, FrozenShimAgentCannotKeepItsWorkloadPastTheLease) {
   if (GetParam() != "shim") {
     GTEST_SKIP() << "sidecar and split run the guard in another task (covered by shim: 21s)";
@@ -298,6 +308,10 @@ TEST_P(LockSimEndToEnd, FrozenShimAgentCannotKeepItsWorkloadPastTheLease) {
   const int agent = ParentOf(guard);
   ASSERT_GT(agent, 1);
   ASSERT_NE(CmdlineOf(agent).find(" lock "), std::string::npos) << CmdlineOf(agent);
+  // Issue 17: the agent runs in every allocation with a handful of threads (main, two request
+  // workers, two HTTP threads and asio's), not cpprest's default pool of 40 (44 before).
+  EXPECT_GT(ThreadsOf(agent), 0);
+  EXPECT_LE(ThreadsOf(agent), 8);
   ASSERT_EQ(::kill(agent, SIGSTOP), 0);
   struct Thaw {
     int pid;
