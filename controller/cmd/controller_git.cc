@@ -33,8 +33,8 @@ const std::vector<FlagSpec>& GitFlags() {
        "is checked against ~/.ssh/known_hosts"},
       {"git-webhook-secret-file", true, "FILE",
        "serve POST /hooks/git on --http-addr: a body signed with the secret in FILE "
-       "(X-Hub-Signature-256: sha256=HMAC-SHA256 hex, as GitHub, Gitea and GitLab-compatible "
-       "senders send it) triggers a fetch now; unsigned or badly signed bodies get 401, bodies "
+       "(X-Hub-Signature-256: sha256=HMAC-SHA256 hex, as GitHub, Gitea and Forgejo send it) "
+       "triggers a fetch now; unsigned or badly signed bodies get 401, bodies "
        "over 1 MiB 413. Re-read when it changes"},
   };
   return flags;
