@@ -1,11 +1,16 @@
 #include "controller/io/git_source.h"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/stream.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -165,6 +170,185 @@ Status WriteTree(git_repository* repo, const git_tree* tree, const fs::path& dir
   return Status::Ok();
 }
 
+// ---- The network stream: libgit2's sockets with a deadline and a stop ----
+//
+// libgit2 1.5 connects and reads with blocking calls and no timeout: an address that drops
+// packets holds a fetch for the kernel's connect timeout (minutes), and a server that accepts and
+// then says nothing holds it for ever — and with it the spec-source thread and the controller's
+// shutdown. git:// and http(s):// (OpenSSL on top) make their TCP connection through the
+// GIT_STREAM_STANDARD registration, so this one replaces it: non-blocking sockets, each wait
+// (connect, and every read and write) bounded by the source's io_timeout and ended at once by its
+// stop token. Name resolution (getaddrinfo) stays blocking. Not for SSH: libgit2's libssh2
+// transport takes the file descriptor out of its own socket stream's private struct, so with an
+// SSH URL the registration is left alone (and SSH has no timeout).
+
+// The Sync in progress on this thread (libgit2 calls the stream on the caller's thread).
+struct NetContext {
+  base::Duration timeout;
+  int wake_fd = -1;  // readable once the Sync's stop token is triggered
+  std::stop_token stop;
+};
+thread_local const NetContext* t_net = nullptr;
+
+struct TimedStream {
+  git_stream parent;  // first: libgit2 sees a git_stream*
+  std::string host;
+  std::string port;
+  int fd = -1;
+};
+
+// Waits until `fd` has `events`; 0, or -1 with the libgit2 error set (timeout, stop, poll error).
+int WaitFor(int fd, short events, const char* what) {
+  const NetContext* ctx = t_net;
+  const base::Duration timeout = ctx != nullptr ? ctx->timeout : kDefaultGitIoTimeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (ctx != nullptr && ctx->stop.stop_requested()) {
+      git_error_set_str(GIT_ERROR_NET, "cancelled (stopping)");
+      return -1;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      git_error_set(GIT_ERROR_NET, "%s: no progress for %s", what,
+                    base::FormatDuration(timeout).c_str());
+      return -1;
+    }
+    pollfd fds[2] = {{fd, events, 0}, {ctx != nullptr ? ctx->wake_fd : -1, POLLIN, 0}};
+    const int n = ::poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    if (n < 0 && errno != EINTR) {
+      git_error_set(GIT_ERROR_NET, "%s: poll: %s", what, Errno(errno).c_str());
+      return -1;
+    }
+    if (n > 0 && fds[0].revents != 0) return 0;
+  }
+}
+
+int StreamConnect(git_stream* stream) {
+  auto* s = reinterpret_cast<TimedStream*>(stream);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(s->host.c_str(), s->port.c_str(), &hints, &res); rc != 0) {
+    git_error_set(GIT_ERROR_NET, "failed to resolve address for %s: %s", s->host.c_str(),
+                  ::gai_strerror(rc));
+    return -1;
+  }
+  std::string last = "no address";
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                            ai->ai_protocol);
+    if (fd < 0) {
+      last = Errno(errno);
+      continue;
+    }
+    int err = ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+      if (WaitFor(fd, POLLOUT, ("connect to " + s->host).c_str()) < 0) {
+        ::close(fd);
+        ::freeaddrinfo(res);
+        return -1;  // timed out or stopped: the error is set; other addresses would wait too
+      }
+      socklen_t len = sizeof err;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    }
+    if (err == 0) {
+      s->fd = fd;
+      ::freeaddrinfo(res);
+      return 0;
+    }
+    last = Errno(err);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  git_error_set(GIT_ERROR_NET, "failed to connect to %s: %s", s->host.c_str(), last.c_str());
+  return -1;
+}
+
+// `io()` (a recv or send on the non-blocking socket) until it moves data, waiting for `events`
+// in between; `what` names it in errors ("read from").
+template <typename Io>
+ssize_t Transfer(const TimedStream& s, short events, const char* what, Io io) {
+  for (;;) {
+    const ssize_t n = io();
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    const std::string where = std::string(what) + " " + s.host;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      git_error_set(GIT_ERROR_NET, "%s: %s", where.c_str(), Errno(errno).c_str());
+      return -1;
+    }
+    if (WaitFor(s.fd, events, where.c_str()) < 0) return -1;
+  }
+}
+
+ssize_t StreamRead(git_stream* stream, void* data, size_t len) {
+  const auto* s = reinterpret_cast<TimedStream*>(stream);
+  return Transfer(*s, POLLIN, "read from", [&] { return ::recv(s->fd, data, len, 0); });
+}
+
+ssize_t StreamWrite(git_stream* stream, const char* data, size_t len, int /*flags*/) {
+  const auto* s = reinterpret_cast<TimedStream*>(stream);
+  return Transfer(*s, POLLOUT, "write to",
+                  [&] { return ::send(s->fd, data, len, MSG_NOSIGNAL); });
+}
+
+int StreamClose(git_stream* stream) {
+  auto* s = reinterpret_cast<TimedStream*>(stream);
+  if (s->fd >= 0) ::close(s->fd);
+  s->fd = -1;
+  return 0;
+}
+
+void StreamFree(git_stream* stream) {
+  auto* s = reinterpret_cast<TimedStream*>(stream);
+  StreamClose(stream);
+  delete s;
+}
+
+int StreamNew(git_stream** out, const char* host, const char* port) {
+  auto* s = new (std::nothrow) TimedStream();
+  if (s == nullptr) return -1;
+  s->parent.version = GIT_STREAM_VERSION;
+  s->parent.connect = StreamConnect;
+  s->parent.read = StreamRead;
+  s->parent.write = StreamWrite;
+  s->parent.close = StreamClose;
+  s->parent.free = StreamFree;
+  s->host = host;
+  s->port = port;
+  *out = &s->parent;
+  return 0;
+}
+
+// Sets t_net for one Sync: its timeout and stop token, with an eventfd the stop wakes.
+class NetScope {
+ public:
+  NetScope(base::Duration timeout, std::stop_token stop)
+      : wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+        on_stop_(stop, [fd = wake_fd_] {
+          const uint64_t one = 1;
+          if (fd >= 0) [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+        }) {
+    ctx_.timeout = timeout;
+    ctx_.wake_fd = wake_fd_;
+    ctx_.stop = std::move(stop);
+    t_net = &ctx_;
+  }
+  ~NetScope() {
+    t_net = nullptr;
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+  NetScope(const NetScope&) = delete;
+  NetScope& operator=(const NetScope&) = delete;
+
+ private:
+  int wake_fd_;
+  std::stop_callback<std::function<void()>> on_stop_;
+  NetContext ctx_;
+};
+
 struct CallbackState {
   std::stop_token stop;
   const GitSourceOptions* options = nullptr;
@@ -228,6 +412,15 @@ std::string PublishedCommit(const fs::path& current) {
 
 }  // namespace
 
+bool IsSshUrl(const std::string& url) {
+  for (std::string_view scheme : {"ssh://", "ssh+git://", "git+ssh://"}) {
+    if (url.rfind(scheme, 0) == 0) return true;
+  }
+  if (url.find("://") != std::string::npos) return false;
+  const size_t colon = url.find(':');
+  return colon != std::string::npos && colon > 0 && url.find('/') > colon;  // user@host:path
+}
+
 std::string_view GitOutcomeName(GitSyncResult::Outcome outcome) {
   switch (outcome) {
     case GitSyncResult::Outcome::kUnchanged: return "unchanged";
@@ -264,6 +457,9 @@ base::Result<std::unique_ptr<GitSource>> GitSource::Open(GitSourceOptions o) {
   if (o.interval <= base::Duration::zero()) {
     return Status::InvalidSpec("--git-interval must be positive");
   }
+  if (o.io_timeout <= base::Duration::zero()) {
+    return Status::InvalidSpec("the git network timeout must be positive");
+  }
   if (o.ref.empty()) return Status::InvalidSpec("--git-ref is empty");
   if (!o.token_file.empty() && !o.ssh_key_file.empty()) {
     return Status::InvalidSpec("--git-token-file and --git-ssh-key-file exclude each other");
@@ -282,6 +478,13 @@ base::Result<std::unique_ptr<GitSource>> GitSource::Open(GitSourceOptions o) {
     git_libgit2_shutdown();
     return st;
   };
+  git_stream_registration registration{};
+  registration.version = GIT_STREAM_VERSION;
+  registration.init = StreamNew;
+  // nullptr: libgit2's own sockets again (for SSH, see the stream's comment).
+  if (git_stream_register(GIT_STREAM_STANDARD, IsSshUrl(o.url) ? nullptr : &registration) < 0) {
+    return shutdown(Status::Internal("libgit2: cannot register the network stream"));
+  }
   if (!o.ssh_key_file.empty() && (git_libgit2_features() & GIT_FEATURE_SSH) == 0) {
     return shutdown(Status::InvalidSpec(
         "--git-ssh-key-file: this build of libgit2 has no SSH support"));
@@ -472,6 +675,7 @@ Status GitSource::Publish(const std::string& commit) {
 GitSyncResult GitSource::Sync(std::stop_token stop) {
   GitSyncResult result;
   result.previous = repo_->published;
+  const NetScope net(options_.io_timeout, stop);
   git_repository* repo = repo_->repo;
   CallbackState cb_state;
   cb_state.stop = stop;

@@ -50,6 +50,9 @@
 namespace nsg::io {
 
 inline constexpr base::Duration kDefaultGitInterval = std::chrono::minutes(1);
+// The longest a fetch waits for the network without progress: a connect, or any one read or
+// write (libgit2 1.5 itself has no timeout at all).
+inline constexpr base::Duration kDefaultGitIoTimeout = std::chrono::seconds(30);
 inline constexpr char kDefaultGitRef[] = "HEAD";
 // HTTPS basic auth's user name with --git-token-file; GitHub, Gitea and GitLab accept any name
 // with a token, and GitHub documents this one.
@@ -64,6 +67,7 @@ struct GitSourceOptions {
   std::string token_file;    // HTTPS basic auth password (re-read on use)
   std::string username = kDefaultGitUsername;  // with token_file
   std::string ssh_key_file;  // SSH private key (no passphrase)
+  base::Duration io_timeout = kDefaultGitIoTimeout;  // > 0
 };
 
 // What one Sync() did.
@@ -74,6 +78,9 @@ struct GitSyncResult {
   std::string previous;  // the published commit before it
   base::Status error;    // kFailed: why (credentials and userinfo scrubbed)
 };
+
+// Whether libgit2 reaches `url` over SSH: ssh://, ssh+git://, git+ssh://, or user@host:path.
+bool IsSshUrl(const std::string& url);
 
 // "unchanged", "updated", "forced", "failed".
 std::string_view GitOutcomeName(GitSyncResult::Outcome outcome);
@@ -105,8 +112,10 @@ class GitSource {
   GitSource(const GitSource&) = delete;
   GitSource& operator=(const GitSource&) = delete;
 
-  // Fetches the ref and publishes its commit when it differs from the published one. `stop`
-  // aborts a transfer in progress (not a connect that hangs in the kernel).
+  // Fetches the ref and publishes its commit when it differs from the published one. Every
+  // network wait (connect, each read and write) ends after options.io_timeout without progress,
+  // or at once when `stop` is triggered; name resolution is not bounded, and SSH (libssh2) is
+  // bounded by neither.
   GitSyncResult Sync(std::stop_token stop);
 
   // Blocks until `interval` after the end of the last Sync, a Trigger(), or `stop`. Returns

@@ -4,7 +4,12 @@
 // never shown, the checkout dir's lock; and the webhook signature.
 #include "controller/io/git_source.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +19,7 @@
 
 #include "tests/test_support/git_repo.h"
 #include "tests/test_support/temp_dir.h"
+#include "tests/test_support/wait.h"
 
 namespace nsg::io {
 namespace {
@@ -257,6 +263,62 @@ TEST_F(GitSourceTest, WaitForNextReturnsOnTriggerAndStop) {
   EXPECT_TRUE(src->WaitForNext(stop_.get_token()));
   std::jthread stopper([this] { stop_.request_stop(); });
   EXPECT_FALSE(src->WaitForNext(stop_.get_token()));
+}
+
+// A server that accepts the connection and then says nothing: libgit2 alone would wait for ever.
+TEST_F(GitSourceTest, SilentServerTimesOutAndStopEndsTheWait) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);  // the kernel completes handshakes; nobody answers
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  GitSourceOptions o;
+  o.url = "git://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x.git";
+  o.io_timeout = std::chrono::milliseconds(300);
+  auto src = Open(o);
+  ASSERT_TRUE(src);
+  auto t0 = std::chrono::steady_clock::now();
+  GitSyncResult r = src->Sync(stop_.get_token());
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_NE(r.error.message().find("no progress for 300ms"), std::string::npos)
+      << r.error.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+
+  // With a long timeout, a stop ends the wait.
+  src.reset();
+  o.io_timeout = std::chrono::hours(1);
+  src = Open(o);
+  ASSERT_TRUE(src);
+  std::stop_source stop;
+  std::jthread stopper([&] {
+    // Stop once the fetch waits on the silent server: its connection is queued (the listening
+    // socket is readable) and nothing will ever answer it.
+    EXPECT_TRUE(test_support::WaitUntil([&] {
+      pollfd p{listener, POLLIN, 0};
+      return ::poll(&p, 1, 0) > 0;
+    }));
+    stop.request_stop();
+  });
+  t0 = std::chrono::steady_clock::now();
+  r = src->Sync(stop.get_token());
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_NE(r.error.message().find("cancelled"), std::string::npos) << r.error.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  ::close(listener);
+}
+
+TEST(IsSshUrl, SchemesAndScpLike) {
+  EXPECT_TRUE(IsSshUrl("ssh://git@host/x.git"));
+  EXPECT_TRUE(IsSshUrl("git@github.com:org/repo.git"));
+  EXPECT_TRUE(IsSshUrl("host:repo.git"));
+  EXPECT_FALSE(IsSshUrl("https://host/x.git"));
+  EXPECT_FALSE(IsSshUrl("git://host:9418/x.git"));
+  EXPECT_FALSE(IsSshUrl("/srv/git/x.git"));
+  EXPECT_FALSE(IsSshUrl("./a:b"));
 }
 
 TEST(RedactedUrl, DropsUserinfoOnly) {
