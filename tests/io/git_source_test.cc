@@ -311,6 +311,43 @@ TEST_F(GitSourceTest, SilentServerTimesOutAndStopEndsTheWait) {
   ::close(listener);
 }
 
+// Smart HTTP behind basic auth (git http-backend): the token from --git-token-file gets in; a
+// wrong one is refused once, not retried in a loop; none at all says which flag is missing.
+TEST_F(GitSourceTest, TokenFileOverSmartHttp) {
+  repo_->Write("a.yaml", "a: 1\n");
+  const std::string c1 = repo_->CommitAndPush("one");
+  test_support::GitHttpServer http(tmp_->path(), kDefaultGitUsername, "t0ken");
+  const fs::path token = tmp_->path() / "token";
+  std::ofstream(token) << "wrong\n";
+  GitSourceOptions o;
+  o.url = http.Url("remote.git");
+  o.token_file = token.string();
+  auto src = Open(o);
+  ASSERT_TRUE(src);
+  GitSyncResult r = src->Sync(stop_.get_token());
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_NE(r.error.message().find("the remote refused the credentials"), std::string::npos)
+      << r.error.ToString();
+  EXPECT_LE(http.refused(), 2) << "the refused token was sent again and again";
+  EXPECT_EQ(r.error.message().find("wrong"), std::string::npos) << r.error.ToString();
+
+  std::ofstream(token, std::ios::trunc) << "t0ken\n";  // rotated: re-read on use
+  r = src->Sync(stop_.get_token());
+  ASSERT_EQ(r.outcome, Outcome::kUpdated) << r.error.ToString();
+  EXPECT_EQ(r.revision, c1);
+  EXPECT_EQ(ReadFile(fs::path(src->spec_dir()) / "a.yaml"), "a: 1\n");
+
+  src.reset();
+  o.token_file.clear();
+  src = Open(o);
+  ASSERT_TRUE(src);
+  repo_->Write("a.yaml", "a: 2\n");
+  repo_->CommitAndPush("two");
+  r = src->Sync(stop_.get_token());
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_NE(r.error.message().find("--git-token-file"), std::string::npos) << r.error.ToString();
+}
+
 TEST(IsSshUrl, SchemesAndScpLike) {
   EXPECT_TRUE(IsSshUrl("ssh://git@host/x.git"));
   EXPECT_TRUE(IsSshUrl("git@github.com:org/repo.git"));
