@@ -6,6 +6,7 @@ PKGS=(
   build-essential g++ cmake ninja-build git pkg-config ca-certificates curl openssl python3
   libcpprest-dev libboost-dev libboost-system-dev libssl-dev zlib1g-dev
   libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
+  libgit2-dev  # the controller's git source (--git-url); its tests run `git daemon` (package git)
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
   prometheus  # promtool: rule unit tests and scrape lint (tests/metrics, tests/io)

@@ -65,7 +65,21 @@ inline constexpr std::array kCatalogue = {
     MetricDef{"spec_source_unreadable_paths", Type::kGauge, "",
               "Paths of the spec directory that the last read could not read completely (the "
               "directory, a subdirectory, a spec file; an emptied file or an unnamed document "
-              "counts too). While above 0 no spec counts as deleted: --prune deregisters nothing."},
+              "counts too; with --git-url a failed fetch counts as one). While above 0 no spec "
+              "counts as deleted: --prune deregisters nothing."},
+    // The git source (controller --git-url); absent with --specs.
+    MetricDef{"git_fetch_total", Type::kCounter, "result",
+              "Fetches of the git source by result: unchanged (the ref has not moved), updated, "
+              "forced (the new commit does not descend from the one before: a force-push), "
+              "failed (the remote could not be reached or read, or the commit could not be "
+              "checked out; the specs stay at the last published commit, and "
+              "spec_source_unreadable_paths counts the source until a fetch succeeds)."},
+    MetricDef{"git_last_fetch_success_timestamp_seconds", Type::kGauge, "",
+              "Unix time of the last fetch of the git source that ended with the remote's commit "
+              "published."},
+    MetricDef{"git_revision_info", Type::kGauge, "revision",
+              "Always 1; the label carries the published commit of the git source, the one the "
+              "specs are read from (job Meta nomad-singleton/revision)."},
     MetricDef{"nomad_server_info", Type::kGauge, "version",
               "Always 1; the label carries the Nomad server version (GET /v1/agent/self) the "
               "controller talks to; absent until it is known."},
@@ -81,6 +95,10 @@ inline constexpr std::array kCatalogue = {
 // healthy controller's error ratio is 0 rather than no data.
 inline constexpr std::array<std::string_view, 3> kReconcileResults = {"done", "retry",
                                                                        "permanent"};
+// The values of git_fetch_total's result label (io::GitOutcomeName), all at 0 from the first
+// fetch.
+inline constexpr std::array<std::string_view, 4> kGitFetchResults = {"unchanged", "updated",
+                                                                     "forced", "failed"};
 
 // A per-singleton metric: a standby replica (--leader-elect, not leading) exports none of them.
 constexpr bool PerSingleton(const MetricDef& def) {

@@ -52,6 +52,7 @@
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
 #include "controller/cmd/controller_commands.h"
+#include "controller/cmd/controller_git.h"
 #include "controller/io/client_config.h"
 #include "controller/io/event_stream.h"
 #include "controller/io/http_nomad_api.h"
@@ -62,6 +63,7 @@
 #include "controller/io/spec_set.h"
 #include "controller/io/spec_watcher.h"
 #include "controller/io/git_revision.h"
+#include "controller/io/git_source.h"
 #include "controller/io/lease_file.h"
 #include "controller/io/leader_elector.h"
 #include "controller/io/status_server.h"
@@ -243,6 +245,7 @@ struct ControllerConfig {
   bool leader_elect = false;
   std::string leader_lock_path = io::kDefaultLeaderLockPath;
   bool allow_unsupported_nomad = false;
+  std::optional<GitConfig> git;  // --git-url: specs_dir is the git source's spec_dir()
 };
 
 // nomad_singleton_info's kind: what up means for the singleton (SingletonDown pages for "service"
@@ -277,8 +280,9 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   Controller(ControllerConfig config, io::HttpNomadApi& api, io::HttpNomadApi& election_api,
              io::HttpNomadApi& probe_api, io::Transport& transport,
              const io::ClientConfig& client, io::ControllerMetrics& metrics,
-             spdlog::logger& log)
+             spdlog::logger& log, io::GitSource* git = nullptr)
       : config_(std::move(config)),
+        git_(git),
         api_(api),
         election_api_(election_api),
         probe_api_(probe_api),
@@ -296,16 +300,26 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     const std::stop_token stop = stop_.get_token();
 
     RescanSpecs();
-    io::SpecWatcherOptions wo;
-    wo.rescan_period = config_.spec_rescan;
-    wo.poll_fallback = std::min(config_.spec_rescan, Duration(2s));
-    wo.log = [this](const std::string& line) { log_.warn("specs: {}", line); };
-    auto watcher = io::SpecWatcher::Open(config_.specs_dir, wo);
-    if (!watcher.ok()) {
-      log_.error("specs: {}", watcher.status().message());
-      return kExitInvalid;
+    std::unique_ptr<io::SpecWatcher> watcher;  // a spec directory; the git source has none
+    if (git_ == nullptr) {
+      io::SpecWatcherOptions wo;
+      wo.rescan_period = config_.spec_rescan;
+      wo.poll_fallback = std::min(config_.spec_rescan, Duration(2s));
+      wo.log = [this](const std::string& line) { log_.warn("specs: {}", line); };
+      auto w = io::SpecWatcher::Open(config_.specs_dir, wo);
+      if (!w.ok()) {
+        log_.error("specs: {}", w.status().message());
+        return kExitInvalid;
+      }
+      watcher = std::move(w).value();
     }
     io::StatusServerOptions http_options;
+    if (git_ != nullptr && !config_.git->webhook_secret_file.empty()) {
+      http_options.post_handlers[kGitWebhookPath] = [this](const io::HttpServerRequest& req) {
+        return WebhookReply(*git_, webhook_secret_, req);
+      };
+      http_options.max_body_bytes = kGitWebhookMaxBody;
+    }
     if (!config_.http_token_file.empty()) {
       http_options.protected_paths = {"/status"};
       http_options.bearer_token = [this] { return http_tokens_.Get(); };
@@ -319,7 +333,8 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       log_.error("http: {}", server.status().message());
       return kExitInvalid;
     }
-    log_.info("http: serving /metrics /healthz /readyz /status on {}",
+    log_.info("http: serving /metrics /healthz /readyz /status{} on {}",
+              http_options.post_handlers.empty() ? "" : " and POST /hooks/git",
               server.value()->BoundAddress());
     if (hooks.on_listening) hooks.on_listening(server.value()->BoundAddress());
 
@@ -334,8 +349,19 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     }
     std::jthread informer([this, stop] { Inform(stop); });
     std::jthread lock_watcher([this, stop] { WatchLocks(stop); });
-    // Spec changes (inotify, debounced) and the periodic full re-read.
-    std::jthread spec_source([this, stop, w = watcher.value().get()] {
+    // Spec changes (inotify, debounced) and the periodic full re-read; or the git source's
+    // fetches (every --git-interval, at once on a webhook), each followed by a read of the tree
+    // it published — on this thread, so a read never overlaps a swap.
+    std::jthread spec_source([this, stop, w = watcher.get()] {
+      if (git_ != nullptr) {
+        while (git_->WaitForNext(stop)) {
+          const io::GitSyncResult r = git_->Sync(stop);
+          if (stop.stop_requested()) break;
+          ReportGitSync(r, git_->status().url, metrics_, log_);
+          RescanSpecs();
+        }
+        return;
+      }
       while (w->Wait(stop) != io::WakeReason::kStopped) RescanSpecs();
     });
     std::vector<std::jthread> workers;
@@ -711,9 +737,17 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
   }
 
   // Called once before the threads start, then only from the spec-source thread.
+  // With the git source, a failed fetch counts as an unreadable part of the source: the specs
+  // stay at the published commit and nothing counts as deleted until a fetch succeeds.
   void RescanSpecs() {
-    const std::string revision = io::GitRevision(config_.specs_dir).value_or("");
+    const std::string revision = git_ != nullptr
+                                     ? git_->revision()
+                                     : io::GitRevision(config_.specs_dir).value_or("");
     runtime::SpecSet next = io::LoadSpecSet(config_.specs_dir, core_.Specs(), revision);
+    if (git_ != nullptr) {
+      const io::GitSourceStatus g = git_->status();
+      if (!g.last_error.empty()) next.unreadable.push_back("git " + g.url + ": " + g.last_error);
+    }
     core_.ApplySpecs(std::move(next));
   }
 
@@ -779,6 +813,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     if (!specs.revision.empty()) out["revision"] = specs.revision;
     out["spec_source"] = {{"complete", specs.unreadable.empty()},
                           {"unreadable", ShowPaths(specs.unreadable)}};
+    if (git_ != nullptr) out["git"] = GitStatusJson(git_->status());
     Json list = Json::array();
     for (const auto& key : core_.AllKeys()) {
       const reconcile::Observed obs = core_.view().ObservedFor(key);
@@ -888,7 +923,9 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
 
   // Constant after construction.
   const ControllerConfig config_;
+  io::GitSource* const git_;  // nullptr: the spec directory; not owned
   const io::TokenSource http_tokens_{"", config_.http_token_file};  // safe for concurrent use
+  const io::TokenSource webhook_secret_{"", config_.git ? config_.git->webhook_secret_file : ""};
   io::HttpNomadApi& api_;
   io::HttpNomadApi& election_api_;
   io::HttpNomadApi& probe_api_;
@@ -921,9 +958,15 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
 // ---------------------------------------------------------------------------------------------
 // Flags and usage.
 
+std::vector<FlagSpec> WithGitFlags(std::vector<FlagSpec> flags) {
+  flags.insert(flags.begin() + 1, GitFlags().begin(), GitFlags().end());
+  return flags;
+}
+
 const std::vector<FlagSpec>& ControllerFlags() {
-  static const std::vector<FlagSpec> flags = WithConnectionFlags({
-      {"specs", true, "DIR", "directory of Singleton specs, read recursively (required)"},
+  static const std::vector<FlagSpec> flags = WithConnectionFlags(WithGitFlags({
+      {"specs", true, "DIR",
+       "directory of Singleton specs, read recursively (this or --git-url is required)"},
       {"http-addr", true, "HOST:PORT",
        "serve /metrics, /healthz, /readyz, /status here (default 127.0.0.1:9464; port 0 picks "
        "one, logged at start)"},
@@ -952,12 +995,13 @@ const std::vector<FlagSpec>& ControllerFlags() {
       {"allow-unsupported-nomad", false, "",
        "run against a Nomad older than 1.10.2 (or whose version cannot be read) instead of "
        "exiting with status 1"},
-  });
+  }));
   return flags;
 }
 
 void ControllerUsage(std::ostream& out) {
-  out << "Usage: nomad-singleton controller --specs DIR [flags]\n\n"
+  out << "Usage: nomad-singleton controller (--specs DIR | --git-url URL --git-checkout-dir DIR)"
+         " [flags]\n\n"
          "Reconciles the Singleton specs in DIR with Nomad: registers each spec's job (with\n"
          "check-and-set on JobModifyIndex) and ACL policy, reverts hand-made drift, stops extra\n"
          "allocations, and reports status. An invalid spec leaves its running job untouched; a\n"
@@ -971,6 +1015,11 @@ void ControllerUsage(std::ostream& out) {
          "Supports Nomad 1.10.2 and later (1.10, 1.11, 2.0): the server's version is read from\n"
          "/v1/agent/self at start and on every event-stream reconnect; an older server makes the\n"
          "controller exit with status 1 unless --allow-unsupported-nomad is given.\n"
+         "With --git-url the controller owns its spec source as Argo CD and Flux do: it fetches\n"
+         "the ref every --git-interval (and at once on a signed POST /hooks/git), checks each\n"
+         "new commit out completely beside the last one and swaps to it atomically, records the\n"
+         "commit in job Meta, /status and metrics; a fetch or checkout that fails leaves the\n"
+         "specs at the last good commit and prunes nothing.\n"
          "Stops on SIGINT or SIGTERM (exit 0).\n\nFlags:\n";
   PrintFlags(out, ControllerFlags());
 }
@@ -1006,10 +1055,20 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   if (!args->positional.empty()) return usage("unexpected argument " + args->positional[0]);
   ControllerConfig config;
   config.specs_dir = args->Get("specs");
-  if (config.specs_dir.empty()) return usage("--specs DIR is required (see --help)");
-  std::error_code ec;
-  if (!std::filesystem::is_directory(config.specs_dir, ec)) {
-    return usage("--specs " + config.specs_dir + " is not a directory");
+  auto git = GitConfigFromArgs(*args);
+  if (!git.ok()) return usage(git.status().message());
+  config.git = std::move(git).value();
+  if (config.git && !config.specs_dir.empty()) {
+    return usage("--specs and --git-url exclude each other");
+  }
+  if (!config.git) {
+    if (config.specs_dir.empty()) {
+      return usage("--specs DIR or --git-url URL is required (see --help)");
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(config.specs_dir, ec)) {
+      return usage("--specs " + config.specs_dir + " is not a directory");
+    }
   }
   config.http_addr = args->Get("http-addr", kDefaultHttpAddr);
   config.http_token_file = args->Get("http-token-file");
@@ -1065,12 +1124,26 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
   io::HttpNomadApi::Options probe_options = api_options;
   probe_options.max_attempts = 1;
   io::HttpNomadApi probe_api(*transport.value(), election_client, clock, sleeper, probe_options);
+  std::unique_ptr<io::GitSource> git_source;
+  if (config.git) {
+    auto g = io::GitSource::Open(config.git->source);
+    if (!g.ok()) {
+      log.value()->error("git: {}", g.status().message());
+      return g.status().code() == base::StatusCode::kInvalidSpec ? kExitUsage : kExitInvalid;
+    }
+    git_source = std::move(g).value();
+    config.specs_dir = git_source->spec_dir();
+    log.value()->info("git: {} ref {}{}{}, every {}; specs read from {}", git_source->status().url,
+                      config.git->source.ref,
+                      config.git->source.path.empty() ? "" : " path ", config.git->source.path,
+                      base::FormatDuration(config.git->source.interval), config.specs_dir);
+  }
   log.value()->info("nomad-singleton controller {}: specs {}, {}, workers {}, resync {}{}{}",
                     VersionString(), config.specs_dir, client.value().Describe(), config.workers,
                     base::FormatDuration(config.resync_period), config.prune ? ", prune" : "",
                     config.dry_run ? ", dry run" : "");
   Controller controller(config, api, election_api, probe_api, *transport.value(), client.value(),
-                        metrics, *log.value());
+                        metrics, *log.value(), git_source.get());
   return controller.Run(stop, hooks);
 }
 

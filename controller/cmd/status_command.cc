@@ -322,6 +322,20 @@ int StatusMain(const std::vector<std::string>& argv) {
               << (synced ? "synced" : "not ready (first sync with Nomad pending)");
     if (doc.value("dry_run", false) == true) std::cout << ", dry run";
     std::cout << "; " << ready << " of " << rows.size() << " singletons ready\n";
+    if (doc.contains("git") && doc["git"].is_object()) {  // controller --git-url
+      const Json& g = doc["git"];
+      auto text = [&](const char* key, const std::string& none) {
+        return g.contains(key) && g[key].is_string() ? g[key].get<std::string>() : none;
+      };
+      std::cout << "git " << text("url", "?") << " " << text("ref", "?") << ": at "
+                << text("revision", "no commit yet").substr(0, 12);
+      if (g.value("last_change_forced", false) == true) std::cout << " (force-pushed)";
+      const std::string error = text("last_error", "");
+      if (!error.empty()) {
+        std::cout << "; last fetch failed, nothing is pruned until one succeeds: " << error;
+      }
+      std::cout << "\n";
+    }
     if (!rows.empty()) {
       std::cout << "\n";
       PrintTable(std::cout,

@@ -43,14 +43,6 @@ std::string_view FirstLine(std::string_view s) {
   return s;
 }
 
-bool IsObjectId(std::string_view s) {
-  if (s.size() != 40 && s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 // A ref name that stays inside the repository: refs/..., no "." or ".." component, no empty one.
 bool IsSafeRefName(std::string_view ref) {
   if (ref.substr(0, 5) != "refs/" || ref.back() == '/') return false;
@@ -122,6 +114,14 @@ std::optional<std::pair<fs::path, fs::path>> FindGitDir(const std::string& dir) 
 }
 
 }  // namespace
+
+bool IsObjectId(std::string_view s) {
+  if (s.size() != 40 && s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 
 std::optional<GitHead> ReadGitHead(const std::string& dir) {
   try {

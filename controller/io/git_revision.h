@@ -18,6 +18,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace nsg::io {
 
@@ -35,6 +36,9 @@ struct GitHead {
 
 // The checkout `dir` is in and the commit its HEAD resolves to; nullopt as described above.
 std::optional<GitHead> ReadGitHead(const std::string& dir);
+
+// Whether `s` is a commit ID as git writes it: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
+bool IsObjectId(std::string_view s);
 
 // ReadGitHead(dir)->revision.
 std::optional<std::string> GitRevision(const std::string& dir);

@@ -253,6 +253,27 @@ void ControllerMetrics::SetNomadServerVersion(const std::string& version) {
   nomad_server_info_->Set(1);
 }
 
+void ControllerMetrics::ObserveGitFetch(std::string_view result, const std::string& revision,
+                                        bool success, double unix_seconds) {
+  std::lock_guard lock(mu_);
+  if (git_fetches_.empty()) {
+    for (std::string_view r : metrics::kGitFetchResults) {
+      git_fetches_.emplace(std::string(r),
+                           &counters_.at("git_fetch_total")->Add({{"result", std::string(r)}}));
+    }
+    git_last_success_ = &gauges_.at("git_last_fetch_success_timestamp_seconds")->Add({});
+  }
+  auto it = git_fetches_.find(result);
+  if (it != git_fetches_.end()) it->second->Increment();
+  if (success) git_last_success_->Set(unix_seconds);
+  if (revision.empty()) return;
+  auto& family = *gauges_.at("git_revision_info");
+  prometheus::Gauge* next = &family.Add({{"revision", revision}});
+  if (git_revision_ != nullptr && git_revision_ != next) family.Remove(git_revision_);
+  git_revision_ = next;
+  git_revision_->Set(1);
+}
+
 std::string ControllerMetrics::Serialize() const {
   std::vector<prometheus::MetricFamily> families;
   {

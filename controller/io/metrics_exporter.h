@@ -83,6 +83,10 @@ class ControllerMetrics {
   void SetLeader(bool leader);
   // nomad_server_info{version} = 1 for `version` only (a change replaces the series).
   void SetNomadServerVersion(const std::string& version);
+  // The git source: one fetch (`result` one of metrics::kGitFetchResults) and, after a success,
+  // the published `revision` and the time. The first call creates every result series at 0.
+  void ObserveGitFetch(std::string_view result, const std::string& revision, bool success,
+                       double unix_seconds);
   // controller_info: what identifies the controller (all its replicas) to the alert rules.
   void SetControllerInfo(const std::string& region, const std::string& leader_lock);
 
@@ -132,6 +136,9 @@ class ControllerMetrics {
   bool standby_ = false;  // SetLeader(false) was the last call
   prometheus::Gauge* controller_info_ = nullptr;
   uint64_t retries_seen_ = 0;
+  std::map<std::string, prometheus::Counter*, std::less<>> git_fetches_;
+  prometheus::Gauge* git_last_success_ = nullptr;
+  prometheus::Gauge* git_revision_ = nullptr;
 };
 
 }  // namespace nsg::io

@@ -4,6 +4,7 @@
 #include <civetweb.h>
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <optional>
 #include <string_view>
@@ -28,29 +29,81 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+void Reply(mg_connection* conn, const HttpReply& r) {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+            "Connection: close\r\n\r\n",
+            r.code, mg_get_response_code_text(conn, r.code), r.content_type.c_str(),
+            r.body.size(), r.code == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
+  mg_write(conn, r.body.data(), r.body.size());
+}
+
+template <typename Fn, typename... Args>
+HttpReply Call(const Fn& fn, const Args&... args) {
+  try {
+    return fn(args...);
+  } catch (const std::exception& e) {
+    return {500, kText, std::string("internal error: ") + e.what() + "\n"};
+  }
+}
+
+const HttpReply kNotAllowed{405, kText, "method not allowed\n"};
+
 class Handler final : public CivetHandler {
  public:
-  // `bearer_token` empty: the path is open.
-  Handler(std::function<HttpReply()> fn, std::function<std::string()> bearer_token)
-      : fn_(std::move(fn)), bearer_token_(std::move(bearer_token)) {}
+  // `bearer_token` empty: the path is open. Either function may be empty: that method is 405.
+  Handler(std::function<HttpReply()> fn, std::function<std::string()> bearer_token,
+          std::function<HttpReply(const HttpServerRequest&)> post = nullptr,
+          size_t max_body_bytes = 0)
+      : fn_(std::move(fn)),
+        bearer_token_(std::move(bearer_token)),
+        post_(std::move(post)),
+        max_body_bytes_(max_body_bytes) {}
 
   bool handleGet(CivetServer* /*server*/, mg_connection* conn) override {
-    HttpReply r;
-    if (std::optional<HttpReply> refused = Authorize(conn)) {
-      r = std::move(*refused);
+    if (!fn_) {
+      Reply(conn, kNotAllowed);
+    } else if (std::optional<HttpReply> refused = Authorize(conn)) {
+      Reply(conn, *refused);
     } else {
-      try {
-        r = fn_();
-      } catch (const std::exception& e) {
-        r = {500, kText, std::string("internal error: ") + e.what() + "\n"};
-      }
+      Reply(conn, Call(fn_));
     }
-    mg_printf(conn,
-              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-              "Connection: close\r\n\r\n",
-              r.code, mg_get_response_code_text(conn, r.code), r.content_type.c_str(),
-              r.body.size(), r.code == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
-    mg_write(conn, r.body.data(), r.body.size());
+    return true;
+  }
+
+  bool handlePost(CivetServer* /*server*/, mg_connection* conn) override {
+    if (!post_) {
+      Reply(conn, kNotAllowed);
+      return true;
+    }
+    const mg_request_info* info = mg_get_request_info(conn);
+    if (info->content_length < 0) {
+      Reply(conn, {411, kText, "a Content-Length is required\n"});
+      return true;
+    }
+    if (static_cast<unsigned long long>(info->content_length) > max_body_bytes_) {
+      Reply(conn, {413, kText, "the body is larger than " + std::to_string(max_body_bytes_) +
+                                   " bytes\n"});
+      return true;
+    }
+    HttpServerRequest req;
+    for (int i = 0; i < info->num_headers; ++i) {
+      std::string name = info->http_headers[i].name != nullptr ? info->http_headers[i].name : "";
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers[name] = info->http_headers[i].value != nullptr ? info->http_headers[i].value : "";
+    }
+    req.body.resize(static_cast<size_t>(info->content_length));
+    size_t got = 0;
+    while (got < req.body.size()) {
+      const int n = mg_read(conn, req.body.data() + got, req.body.size() - got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got < req.body.size()) {
+      Reply(conn, {400, kText, "the body is shorter than its Content-Length\n"});
+      return true;
+    }
+    Reply(conn, Call(post_, req));
     return true;
   }
 
@@ -74,6 +127,8 @@ class Handler final : public CivetHandler {
 
   std::function<HttpReply()> fn_;
   std::function<std::string()> bearer_token_;
+  std::function<HttpReply(const HttpServerRequest&)> post_;
+  size_t max_body_bytes_;
 };
 
 }  // namespace
@@ -106,9 +161,17 @@ base::Result<std::unique_ptr<StatusServer>> StatusServer::Start(const std::strin
     return base::Status::Unavailable("cannot listen on " + address + ": " + e.what());
   }
   for (auto& [path, fn] : handlers) {
+    if (options.post_handlers.count(path) > 0) {
+      return base::Status::InvalidSpec("http: " + path + " has a GET and a POST handler");
+    }
     const bool guarded = options.bearer_token && options.protected_paths.count(path) > 0;
     s->impl_->handlers.push_back(std::make_unique<Handler>(
         std::move(fn), guarded ? options.bearer_token : nullptr));
+    s->impl_->server->addHandler(path, s->impl_->handlers.back().get());
+  }
+  for (auto& [path, fn] : options.post_handlers) {
+    s->impl_->handlers.push_back(std::make_unique<Handler>(nullptr, nullptr, std::move(fn),
+                                                           options.max_body_bytes));
     s->impl_->server->addHandler(path, s->impl_->handlers.back().get());
   }
   const std::vector<int> ports = s->impl_->server->getListeningPorts();

@@ -3,7 +3,10 @@
 // A civetweb server (the library prometheus-cpp's Exposer is built on) bound to one address;
 // port 0 picks a free port, which BoundAddress() reports. Each path is served by a handler that
 // returns the whole reply; handlers run on the server's threads (Options::threads), so they must
-// be safe for concurrent use. Only GET is answered; every reply closes its connection.
+// be safe for concurrent use. GET is answered on the paths of HttpHandlers, POST on those of
+// StatusServerOptions::post_handlers (anything else: 405); every reply closes its connection. A
+// POST body must come with a Content-Length (411 otherwise) of at most
+// StatusServerOptions::max_body_bytes (413 otherwise, before any of it is read).
 //
 // Slow and idle clients: a connection that has not sent its complete request headers within
 // Options::request_timeout is closed, and there are several threads, so a few idle or slowloris
@@ -38,6 +41,15 @@ struct HttpReply {
 // path (exact) → handler.
 using HttpHandlers = std::map<std::string, std::function<HttpReply()>>;
 
+struct HttpServerRequest {
+  std::map<std::string, std::string> headers;  // names in lowercase
+  std::string body;
+};
+// path (exact) → POST handler. Not behind protected_paths: such a path authenticates its
+// requests itself (e.g. a signed webhook body).
+using HttpPostHandlers =
+    std::map<std::string, std::function<HttpReply(const HttpServerRequest&)>>;
+
 struct StatusServerOptions {
   int threads = 8;
   // Total time a connection may take to send its request headers (also the idle limit of a
@@ -47,6 +59,8 @@ struct StatusServerOptions {
   // Returns the current bearer token ("" = it cannot be read: protected paths answer 503); an
   // empty function = none of protected_paths is protected.
   std::function<std::string()> bearer_token;
+  HttpPostHandlers post_handlers;
+  size_t max_body_bytes = 1024 * 1024;
 };
 
 class StatusServer {

@@ -45,35 +45,19 @@ TEST(ControllerMainProcess, SigtermExitsZeroAndJsonLogsParse) {
   const fs::path dir = fs::temp_directory_path() / ("nsg-ctl-sig-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "specs");
-  const fs::path log = dir / "log";
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::freopen(log.c_str(), "w", stderr);
-    ::_exit(cmd::ControllerMain({"--specs", (dir / "specs").string(), "--http-addr",
-                                 "127.0.0.1:0", "--address", "http://127.0.0.1:1", "--token",
-                                 "s3cr3t-token", "--log-format", "json"}));
-  }
-  auto read_log = [&] {
-    std::ifstream in(log);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
+  cmd::testing::ControllerProcess child(
+      {"--specs", (dir / "specs").string(), "--http-addr", "127.0.0.1:0", "--address",
+       "http://127.0.0.1:1", "--token", "s3cr3t-token", "--log-format", "json"},
+      dir / "log");
+  ASSERT_TRUE(child.started());
   const bool serving =
-      WaitUntil([&] { return read_log().find("initial sync") != std::string::npos; }, 20s);
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  const bool exited = WaitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 20s);
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
-  const std::string text = read_log();
+      WaitUntil([&] { return child.Log().find("initial sync") != std::string::npos; }, 20s);
+  const std::optional<int> status = child.Terminate();
+  const std::string text = child.Log();
   EXPECT_TRUE(serving) << text;
-  ASSERT_TRUE(exited) << "no exit within 20s of SIGTERM\n" << text;
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << text;
+  ASSERT_TRUE(status) << "no exit within 20s of SIGTERM\n" << text;
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << text;
   EXPECT_EQ(text.find("s3cr3t-token"), std::string::npos) << "the token was logged";
   std::istringstream lines(text);
   std::string line;

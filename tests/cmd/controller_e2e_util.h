@@ -5,11 +5,16 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -21,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "controller/cmd/controller_commands.h"
 #include "controller/render/job_renderer.h"
 #include "controller/sim/http_frontend.h"
 #include "tests/cmd/controller_runner.h"
@@ -55,6 +61,48 @@ inline std::string SpecYaml(const std::string& name, const std::string& arg,
          "      args: [\"" +
          arg + "\"]\n";
 }
+
+// ControllerMain (signal handling and all) in a forked child whose stderr, its log, goes to a
+// file. Fork it before this process starts threads (ctest runs each test in its own process).
+class ControllerProcess {
+ public:
+  ControllerProcess(const std::vector<std::string>& argv, fs::path log) : log_(std::move(log)) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::freopen(log_.c_str(), "w", stderr);
+      ::_exit(cmd::ControllerMain(argv));
+    }
+  }
+  ~ControllerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  ControllerProcess(const ControllerProcess&) = delete;
+  ControllerProcess& operator=(const ControllerProcess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  // SIGTERM; the wait status once it exited within `limit`, nullopt otherwise (then SIGKILL).
+  std::optional<int> Terminate(std::chrono::milliseconds limit = 20s) {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    const bool exited = WaitUntil([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit);
+    if (!exited) return std::nullopt;
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  fs::path log_;
+  pid_t pid_ = -1;
+};
 
 // One temporary spec directory, one simulator (SimOptions: 3 nodes, ACLs on, dummy programs) and
 // at most one controller. Subclasses adjust the simulator in ConfigureSim().

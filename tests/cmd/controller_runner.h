@@ -27,11 +27,13 @@
 
 namespace nsg::cmd::testing {
 
-// A plain HTTP/1.1 GET on 127.0.0.1 (`headers`: extra "Name: value\r\n" lines); returns
-// {status, body} or nullopt.
-inline std::optional<std::pair<int, std::string>> HttpGet(const std::string& host_port,
-                                                          const std::string& path,
-                                                          const std::string& headers = "") {
+// One plain HTTP/1.1 request on 127.0.0.1 (`headers`: extra "Name: value\r\n" lines; a body
+// gets its Content-Length unless `headers` has one); returns {status, body} or nullopt.
+inline std::optional<std::pair<int, std::string>> HttpExchange(const std::string& host_port,
+                                                               const std::string& method,
+                                                               const std::string& path,
+                                                               const std::string& headers,
+                                                               const std::string& body) {
   const auto colon = host_port.rfind(':');
   const int port = std::stoi(host_port.substr(colon + 1));
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -44,8 +46,12 @@ inline std::optional<std::pair<int, std::string>> HttpGet(const std::string& hos
     ::close(fd);
     return std::nullopt;
   }
-  const std::string req =
-      "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                    headers;
+  if (method != "GET" && headers.find("Content-Length:") == std::string::npos) {
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n" + body;
   if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     return std::nullopt;
@@ -56,9 +62,22 @@ inline std::optional<std::pair<int, std::string>> HttpGet(const std::string& hos
   while ((n = ::read(fd, buf, sizeof(buf))) > 0) resp.append(buf, static_cast<size_t>(n));
   ::close(fd);
   if (resp.size() < 12) return std::nullopt;
-  const auto body = resp.find("\r\n\r\n");
+  const auto head_end = resp.find("\r\n\r\n");
   return std::make_pair(std::stoi(resp.substr(9, 3)),
-                        body == std::string::npos ? "" : resp.substr(body + 4));
+                        head_end == std::string::npos ? "" : resp.substr(head_end + 4));
+}
+
+inline std::optional<std::pair<int, std::string>> HttpGet(const std::string& host_port,
+                                                          const std::string& path,
+                                                          const std::string& headers = "") {
+  return HttpExchange(host_port, "GET", path, headers, "");
+}
+
+inline std::optional<std::pair<int, std::string>> HttpPost(const std::string& host_port,
+                                                           const std::string& path,
+                                                           const std::string& headers,
+                                                           const std::string& body) {
+  return HttpExchange(host_port, "POST", path, headers, body);
 }
 
 // Writes `text` to `path` through a temporary file renamed over it (`path` + ".tmp", which the spec

@@ -210,6 +210,27 @@ TEST_F(StatusCliTest, AllReadyExits0) {
   EXPECT_THAT(r.out, HasSubstr("1 of 1 singletons ready"));
 }
 
+TEST_F(StatusCliTest, GitSourceLineWithItsRevisionAndLastError) {
+  Json doc = Document(true, {ReadySingleton()});
+  doc["git"] = {{"url", "https://git.example/ops.git"},
+                {"ref", "main"},
+                {"path", "prod"},
+                {"revision", "0123456789abcdef0123456789abcdef01234567"},
+                {"last_change_forced", true},
+                {"last_error", "connect to https://git.example/ops.git: timed out"}};
+  Serve(200, doc.dump());
+  RunResult r = Status({"--addr", addr_});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("git https://git.example/ops.git main: at 0123456789ab "
+                               "(force-pushed); last fetch failed, nothing is pruned until one "
+                               "succeeds: connect to https://git.example/ops.git: timed out\n"));
+  doc["git"]["last_error"] = nullptr;
+  doc["git"]["last_change_forced"] = false;
+  Serve(200, doc.dump());
+  r = Status({"--addr", addr_});
+  EXPECT_THAT(r.out, HasSubstr("git https://git.example/ops.git main: at 0123456789ab\n"));
+}
+
 TEST_F(StatusCliTest, FirstSyncPendingIsNotReadyEvenWithNoSingletons) {
   Serve(200, Document(false, {}).dump());
   RunResult r = Status({"--addr", addr_});

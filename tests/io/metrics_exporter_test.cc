@@ -101,6 +101,7 @@ TEST(ControllerMetricsTest, EveryCatalogueFamilyIsExposedWithItsType) {
   m.ObserveRequest("job.register", "200", milliseconds(7));
   m.SetLeader(true);
   m.SetNomadServerVersion("2.0.5");
+  m.ObserveGitFetch("updated", "0123abcd", true, 1.7e9);
   const std::string text = m.Serialize();
   for (const metrics::MetricDef& def : metrics::kCatalogue) {
     const std::string name = std::string(metrics::kPrefix) + std::string(def.name);
@@ -108,6 +109,28 @@ TEST(ControllerMetricsTest, EveryCatalogueFamilyIsExposedWithItsType) {
     EXPECT_THAT(text, HasSubstr("# TYPE " + name + " " + TypeName(def.type) + "\n"));
     EXPECT_THAT(text, HasSubstr("\n" + name));  // at least one sample
   }
+}
+
+TEST(ControllerMetricsTest, GitSeriesOnlyWithTheGitSourceAndTheRevisionFollows) {
+  ControllerMetrics m("1.2.3", "abc");
+  EXPECT_THAT(m.Serialize(), Not(HasSubstr("nomad_singleton_git_fetch_total{")));
+  m.ObserveGitFetch("failed", "", false, 1.7e9);
+  std::string text = m.Serialize();
+  EXPECT_EQ(MetricValue(text, "nomad_singleton_git_fetch_total{result=\"failed\"}"), 1);
+  for (const char* r : {"unchanged", "updated", "forced"}) {
+    EXPECT_EQ(MetricValue(text, std::string("nomad_singleton_git_fetch_total{result=\"") + r +
+                                    "\"}"),
+              0)
+        << r;
+  }
+  EXPECT_EQ(MetricValue(text, "nomad_singleton_git_last_fetch_success_timestamp_seconds"), 0);
+  EXPECT_THAT(text, Not(HasSubstr("nomad_singleton_git_revision_info{")));
+  m.ObserveGitFetch("updated", "c1", true, 1.7e9);
+  m.ObserveGitFetch("forced", "c2", true, 1.8e9);
+  text = m.Serialize();
+  EXPECT_EQ(MetricValue(text, "nomad_singleton_git_revision_info{revision=\"c2\"}"), 1);
+  EXPECT_THAT(text, Not(HasSubstr("revision=\"c1\"")));
+  EXPECT_EQ(MetricValue(text, "nomad_singleton_git_last_fetch_success_timestamp_seconds"), 1.8e9);
 }
 
 TEST(ControllerMetricsTest, NomadServerInfoFollowsTheVersion) {

@@ -1,5 +1,5 @@
 // StatusServer against raw sockets on 127.0.0.1 port 0: idle and slowloris clients, bearer-token
-// protected paths.
+// protected paths, POST handlers and their body cap.
 #include "controller/io/status_server.h"
 
 #include <arpa/inet.h>
@@ -191,6 +191,42 @@ TEST(StatusServerTest, ProtectedPathNeedsTheBearerTokenOthersStayOpen) {
   }
   EXPECT_THAT(Get(port, "/status", "Authorization: Bearer t0k3n\r\n").value_or(""),
               HasSubstr("503"));
+}
+
+std::optional<std::string> Post(int port, const std::string& path, const std::string& head,
+                                const std::string& body) {
+  Socket s(port);
+  if (s.fd < 0) return std::nullopt;
+  s.Send("POST " + path + " HTTP/1.1\r\nHost: x\r\n" + head + "\r\n" + body);
+  return s.ReadToClose(5000ms);
+}
+
+TEST(StatusServerTest, PostHandlersGetHeadersAndBodyWithinTheCap) {
+  StatusServerOptions o;
+  o.max_body_bytes = 16;
+  o.protected_paths = {"/hook"};  // a POST path authenticates itself: not guarded
+  o.bearer_token = [] { return std::string("t0k3n"); };
+  o.post_handlers["/hook"] = [](const HttpServerRequest& r) {
+    auto it = r.headers.find("x-signature");
+    return HttpReply{202, "text/plain",
+                     "sig=" + (it == r.headers.end() ? "" : it->second) + " body=" + r.body};
+  };
+  auto server = StatusServer::Start("127.0.0.1:0", Handlers(), o);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = Port(**server);
+  const std::string ok =
+      Post(port, "/hook", "X-Signature: abc\r\nContent-Length: 5\r\n", "hello").value_or("");
+  EXPECT_THAT(ok, HasSubstr("202"));
+  EXPECT_THAT(ok, HasSubstr("sig=abc body=hello"));
+  EXPECT_THAT(Post(port, "/hook", "Content-Length: 17\r\n", std::string(17, 'x')).value_or(""),
+              HasSubstr("413"));
+  EXPECT_THAT(Post(port, "/hook", "", "").value_or(""), HasSubstr("411"));
+  EXPECT_THAT(Get(port, "/hook").value_or(""), HasSubstr("405"));
+  EXPECT_THAT(Post(port, "/healthz", "Content-Length: 0\r\n", "").value_or(""), HasSubstr("405"));
+
+  // One path cannot have both a GET and a POST handler.
+  o.post_handlers["/healthz"] = [](const HttpServerRequest&) { return HttpReply{}; };
+  EXPECT_FALSE(StatusServer::Start("127.0.0.1:0", Handlers(), o).ok());
 }
 
 }  // namespace
