@@ -77,12 +77,10 @@ base::Result<io::HttpResponse> SimTransport::RoundTrip(const io::HttpRequest& re
                                                        const io::CallOptions& options) {
   if (options.cancel.stop_requested()) return base::Status::Cancelled("cancelled");
   bool paused = false;
-  if (paused_until_) {
-    const TimePoint until = paused_until_();
-    if (until > core_.Now()) {
-      paused = true;
-      RunUntil(core_, until, [] { return false; });
-    }
+  // A freeze that a fault extends while this waits (the loop) keeps the request back as well.
+  for (TimePoint until; paused_until_ && (until = paused_until_()) > core_.Now();) {
+    paused = true;
+    RunUntil(core_, until, [] { return false; });
   }
   if (observe_) observe_(request, paused);
   std::optional<base::Result<io::HttpResponse>> result;
