@@ -204,9 +204,7 @@ void Cluster::Impl::ClientPull(const std::string& node_id) {
   n.client->pull_pending = false;
   if (!n.client->alive || n.partitioned) return;
   std::vector<const AllocRec*> mine;
-  for (const auto& [id, r] : allocs) {
-    if (r.a.node_id == node_id) mine.push_back(&r);
-  }
+  for (const std::string& id : AllocsOnNode(node_id)) mine.push_back(&allocs.at(id));
   std::sort(mine.begin(), mine.end(), [](const AllocRec* a, const AllocRec* b) {
     return a->a.create_index < b->a.create_index;
   });
