@@ -19,6 +19,7 @@
 // (resuming at the last index; the gap re-list catches up). Workers start only after the first
 // full sync, so nothing is planned against an empty view. /metrics, /healthz, /readyz and /status
 // are served by io::StatusServer.
+#include <malloc.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <signal.h>
@@ -97,6 +98,13 @@ inline constexpr Duration kSyncRetry = 2s;
 // The main loop's tick: start the workers after the first sync, the periodic resync, gauges,
 // the namespace check.
 inline constexpr Duration kHousekeeping = 1s;
+// glibc's allocator keeps what the program frees: one arena per thread that ever allocated (up to
+// 8 per core) holding the garbage of decoded frames and register bodies. At 10k singletons that
+// was 1.2 GB of RSS for 0.4 GB in use (issue 17). Two arenas and a trim this often return it.
+// A trim walks the free chunks under each arena's lock: 85-270 ms for a synthetic 800 MB heap
+// with millions of free chunks, so not much more often.
+inline constexpr int kMallocArenas = 2;
+inline constexpr Duration kMemoryTrimPeriod = 10s;
 // The lock watch's blocking wait (Nomad before 2.0.0). Short enough that a lock path under a new
 // prefix (a new spec with a custom lock.path) is followed within it.
 inline constexpr Duration kLockWatchWait = 30s;
@@ -366,6 +374,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     });
     std::vector<std::jthread> workers;
     auto last_resync = std::chrono::steady_clock::now();
+    auto last_trim = last_resync;
     std::mutex mu;
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {
@@ -389,6 +398,10 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       }
       metrics_.SetWorkQueue(core_.queue().Len(), core_.queue().Stats().retries_total);
       if (informed_.load()) CheckNamespaces();
+      if (std::chrono::steady_clock::now() - last_trim >= kMemoryTrimPeriod) {
+        last_trim = std::chrono::steady_clock::now();
+        malloc_trim(0);
+      }
     }
     log_.info("stopping: no new work; cancelling Nomad calls in flight");
     if (elector) {
@@ -1148,6 +1161,7 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
 }
 
 int ControllerMain(const std::vector<std::string>& argv) {
+  mallopt(M_ARENA_MAX, kMallocArenas);  // before any thread starts (see kMallocArenas)
   // Block the stop signals before any thread starts; a dedicated thread waits for them.
   sigset_t set;
   sigemptyset(&set);

@@ -149,6 +149,14 @@ KeySet ClusterView::Reset(const Snapshot& snap) {
   return touched;
 }
 
+std::optional<nomad::Job> ClusterView::JobAt(const std::string& ns, const std::string& id,
+                                             uint64_t modify_index) const {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(ns + "/" + id);
+  if (it == jobs_.end() || it->second.job.modify_index != modify_index) return std::nullopt;
+  return it->second.job;
+}
+
 KeySet ClusterView::ApplyJobRead(const nomad::Job& job) {
   std::lock_guard lock(mu_);
   Bump(job.modify_index);

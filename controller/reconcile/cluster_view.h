@@ -99,6 +99,12 @@ class ClusterView {
   // policy (not followed by the view) is left nullopt and Memory empty: the reconciler fills them.
   Observed ObservedFor(const SingletonKey& key) const;
 
+  // The job `ns`/`id` as the view holds it, if its ModifyIndex is `modify_index`: the same job a
+  // GET /v1/job/:id would return at that index (from a read, a list or a Job event's payload), so
+  // a relist need not read it again. nullopt when the view holds no such job or another index.
+  std::optional<nomad::Job> JobAt(const std::string& ns, const std::string& id,
+                                  uint64_t modify_index) const;
+
   // The lock path the view follows for `key` ("" when none is known): the path in our job's Meta
   // (what the running allocations use), else the spec's.
   std::string LockPathOf(const SingletonKey& key) const;

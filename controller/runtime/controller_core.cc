@@ -147,34 +147,29 @@ Status ControllerCore::Relist(SyncStats* stats_out) {
   if (!jobs.ok()) return jobs.status();
   uint64_t index = jobs.value().meta.last_index;
   std::set<std::pair<std::string, std::string>> locks;  // namespace, path
-  std::map<std::pair<std::string, std::string>, CachedJob> job_cache;
   for (const auto& stub : jobs.value().value) {
     if (IsChildJob(stub.id)) continue;
     const auto key = reconcile::KeyOf(stub.namespace_, stub.id);
     auto managed = stub.meta.find(render::kMetaManagedBy);
     const bool ours = managed != stub.meta.end() && managed->second == render::kManagedByValue;
     if (!ours && lock_paths.count(key) == 0) continue;
-    const std::pair<std::string, std::string> ref{stub.namespace_, stub.id};
-    CachedJob entry;
-    auto cached = job_cache_.find(ref);
-    if (cached != job_cache_.end() && cached->second.modify_index == stub.modify_index) {
-      entry = cached->second;
-    } else {
+    // The view already holds the job at the listed index when an earlier list, a read or a Job
+    // event brought it: no second copy is kept and nothing is read again (issue 17).
+    std::optional<nomad::Job> known = view_.JobAt(stub.namespace_, stub.id, stub.modify_index);
+    if (!known) {
       nomad::QueryOptions q;
       q.namespace_ = stub.namespace_;
       auto job = gate_.ReadJob(stub.id, q);
       ++stats.job_reads;
       if (!job.ok() && job.status().code() == StatusCode::kNotFound) continue;
       if (!job.ok()) return job.status();
-      entry.job = std::move(job.value().value);
-      entry.modify_index = entry.job.modify_index;
+      known = std::move(job.value().value);
     }
-    auto lp = entry.job.meta.find(render::kMetaLockPath);
-    if (lp != entry.job.meta.end() && !lp->second.empty()) {
+    auto lp = known->meta.find(render::kMetaLockPath);
+    if (lp != known->meta.end() && !lp->second.empty()) {
       locks.insert({stub.namespace_, lp->second});
     }
-    snap.jobs.push_back(entry.job);
-    job_cache.emplace(ref, std::move(entry));
+    snap.jobs.push_back(std::move(*known));
   }
   auto allocs = gate_.ListAllocations(all);
   if (!allocs.ok()) return allocs.status();
@@ -216,7 +211,6 @@ Status ControllerCore::Relist(SyncStats* stats_out) {
       var_cache.emplace(ref, std::move(entry));
     }
   }
-  job_cache_ = std::move(job_cache);
   var_cache_ = std::move(var_cache);
   // ACL policies: one list; the reconciler then reads a policy only when its index moved.
   // (Clusters without ACLs refuse the list; the reconciler handles them on its own.)
@@ -415,6 +409,13 @@ void ControllerCore::Process(const SingletonKey& key) {
     } else {
       memory_[key] = memory;
       if (r.outcome != Outcome::kCancelled) {
+        // /status shows an action by its description (`executed`): keeping each register's job
+        // and policy would hold a second full copy of every job (issue 17). The observer has
+        // seen them; nothing below reads them.
+        for (reconcile::Action& a : r.plan.actions) {
+          a.registration = {};
+          a.policy = {};
+        }
         KeyStatus next{r, clock_.Now(), {}};
         auto prev = status_.find(key);
         for (const auto& c : r.plan.conditions) {

@@ -195,10 +195,6 @@ class ControllerCore {
   reconcile::Desired DesiredFor(const SingletonKey& key) const;
 
  private:
-  struct CachedJob {
-    uint64_t modify_index = 0;
-    nomad::Job job;
-  };
   struct CachedVariable {
     uint64_t modify_index = 0;
     nomad::Variable var;
@@ -216,7 +212,6 @@ class ControllerCore {
   std::atomic<bool> synced_{false};
 
   std::mutex relist_mu_;  // one Relist at a time; guards the caches
-  std::map<std::pair<std::string, std::string>, CachedJob> job_cache_;       // (ns, id)
   std::map<std::pair<std::string, std::string>, CachedVariable> var_cache_;  // (ns, path)
 
   mutable std::mutex mu_;

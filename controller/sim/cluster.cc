@@ -219,18 +219,15 @@ std::string Cluster::Impl::JobStatus(const JobRec& rec) const {
     return job.stop ? "dead" : "running";
   }
   bool has_alloc = false, has_eval = false;
-  for (const auto& [id, r] : allocs) {
-    if (r.a.namespace_ != job.namespace_ || r.a.job_id != job.id ||
-        r.job_create_index != job.create_index) {
-      continue;
-    }
+  for (const std::string& id : AllocsOfJob({job.namespace_, job.id})) {
+    const AllocRec& r = allocs.at(id);
+    if (r.job_create_index != job.create_index) continue;
     has_alloc = true;
     if (!Terminal(r.a)) return "running";
   }
-  for (const auto& [id, e] : evals) {
-    if (e.namespace_ != job.namespace_ || e.job_id != job.id || e.create_index < job.create_index) {
-      continue;
-    }
+  for (const std::string& id : EvalsOfJob({job.namespace_, job.id})) {
+    const Evaluation& e = evals.at(id);
+    if (e.create_index < job.create_index) continue;
     has_eval = true;
     if (!EvalTerminal(e)) return "pending";
   }
@@ -375,6 +372,7 @@ Evaluation& Cluster::Impl::NewEval(Write& w, const std::string& ns, const std::s
   e.create_time = e.modify_time = core.UnixNanos();
   std::string id = e.id;
   w.evals.push_back(id);
+  evals_by_job[{ns, job_id}].insert(id);
   return evals[id] = std::move(e);
 }
 
@@ -392,8 +390,8 @@ std::vector<const Cluster::Impl::AllocRec*> Cluster::Impl::JobAllocRecs(
     const std::string& ns, const std::string& job_id,
     std::optional<uint64_t> create_index) const {
   std::vector<const AllocRec*> out;
-  for (const auto& [id, r] : allocs) {
-    if (r.a.namespace_ != ns || r.a.job_id != job_id) continue;
+  for (const std::string& id : AllocsOfJob({ns, job_id})) {
+    const AllocRec& r = allocs.at(id);
     if (create_index && r.job_create_index != *create_index) continue;
     out.push_back(&r);
   }
@@ -402,6 +400,32 @@ std::vector<const Cluster::Impl::AllocRec*> Cluster::Impl::JobAllocRecs(
                                                   : a->a.id < b->a.id;
   });
   return out;
+}
+
+namespace {
+const std::set<std::string> kNoIds;
+}  // namespace
+
+const std::set<std::string>& Cluster::Impl::AllocsOfJob(const JobKey& key) const {
+  auto it = allocs_by_job.find(key);
+  return it == allocs_by_job.end() ? kNoIds : it->second;
+}
+
+const std::set<std::string>& Cluster::Impl::AllocsOnNode(const std::string& node_id) const {
+  auto it = allocs_by_node.find(node_id);
+  return it == allocs_by_node.end() ? kNoIds : it->second;
+}
+
+const std::set<std::string>& Cluster::Impl::EvalsOfJob(const JobKey& key) const {
+  auto it = evals_by_job.find(key);
+  return it == evals_by_job.end() ? kNoIds : it->second;
+}
+
+void Cluster::Impl::AddAlloc(AllocRec rec) {
+  const std::string id = rec.a.id;
+  allocs_by_job[{rec.a.namespace_, rec.a.job_id}].insert(id);
+  allocs_by_node[rec.a.node_id].insert(id);
+  allocs.emplace(id, std::move(rec));
 }
 
 const Job* Cluster::Impl::AllocJob(const AllocRec& rec) const {
@@ -823,10 +847,9 @@ void Cluster::Impl::ProcessEval(const std::string& eval_id) {
       w.pull_nodes.insert(r.a.node_id);
     };
     std::map<std::string, int> load;
-    for (const auto& [id, r] : allocs) {
-      if (r.a.namespace_ == key.first && r.a.job_id == key.second && !Terminal(r.a)) {
-        ++load[r.a.node_id];
-      }
+    for (const std::string& id : AllocsOfJob(key)) {
+      const AllocRec& r = allocs.at(id);
+      if (!Terminal(r.a)) ++load[r.a.node_id];
     }
     for (size_t i = 0; i < plans.size(); ++i) {
       GroupPlan& p = plans[i];
@@ -918,7 +941,7 @@ void Cluster::Impl::ProcessEval(const std::string& eval_id) {
           }
         }
         std::string id = a.id;
-        allocs.emplace(id, std::move(rec));
+        AddAlloc(std::move(rec));
         ++load[node_id];
         w.allocs.push_back(id);
         w.pull_nodes.insert(node_id);
@@ -944,8 +967,9 @@ void Cluster::Impl::ProcessEval(const std::string& eval_id) {
   w.evals.push_back(eval_id);
   if (!failed_groups.empty()) {
     // One blocked eval per job (Nomad's blocked-evals tracker): the new one replaces the old.
-    for (auto& [id, e] : evals) {
-      if (e.status == "blocked" && e.namespace_ == key.first && e.job_id == key.second) {
+    for (const std::string& id : EvalsOfJob(key)) {
+      Evaluation& e = evals.at(id);
+      if (e.status == "blocked") {
         e.status = "canceled";
         e.modify_index = w.index;
         e.modify_time = core.UnixNanos();
@@ -980,8 +1004,9 @@ void Cluster::Impl::UnblockEvals() {
 
 void Cluster::Impl::CreateNodeEvals(const std::string& node_id, const std::string& trigger) {
   std::set<JobKey> keys;
-  for (const auto& [id, r] : allocs) {
-    if (r.a.node_id == node_id) keys.insert({r.a.namespace_, r.a.job_id});
+  for (const std::string& id : AllocsOnNode(node_id)) {
+    const AllocRec& r = allocs.at(id);
+    keys.insert({r.a.namespace_, r.a.job_id});
   }
   std::vector<JobKey> live;
   for (const JobKey& k : keys) {
@@ -1106,9 +1131,9 @@ Duration Cluster::Impl::ServerHeartbeat(const std::string& node_id) {
 
 bool Cluster::Impl::NodeHasDisconnectableAllocs(const std::string& node_id) const {
   const TimePoint now = core.Now();
-  for (const auto& [id, r] : allocs) {
-    if (r.a.node_id != node_id || r.a.desired_status != nomad::kDesiredRun ||
-        ClientTerminal(r.a.client_status)) {
+  for (const std::string& id : AllocsOnNode(node_id)) {
+    const AllocRec& r = allocs.at(id);
+    if (r.a.desired_status != nomad::kDesiredRun || ClientTerminal(r.a.client_status)) {
       continue;
     }
     const Job* aj = AllocJob(r);
@@ -1436,9 +1461,9 @@ Result<nomad::WriteResult> Cluster::Evaluate(const std::string& ns, const std::s
   Impl::Write w = impl_->Begin(force_reschedule ? "AllocationUpdateDesiredStatus"
                                                 : "EvaluationUpdated");
   if (force_reschedule) {
-    for (auto& [id, r] : impl_->allocs) {
-      if (r.a.namespace_ != ns || r.a.job_id != job_id ||
-          r.a.client_status != nomad::kClientFailed ||
+    for (const std::string& id : impl_->AllocsOfJob({ns, job_id})) {
+      Impl::AllocRec& r = impl_->allocs.at(id);
+      if (r.a.client_status != nomad::kClientFailed ||
           r.a.desired_status != nomad::kDesiredRun || !r.a.next_allocation.empty()) {
         continue;
       }
@@ -1460,8 +1485,16 @@ Result<nomad::WriteResult> Cluster::Evaluate(const std::string& ns, const std::s
 
 std::vector<nomad::Evaluation> Cluster::JobEvaluations(const std::string& ns,
                                                        const std::string& job_id) const {
-  std::vector<nomad::Evaluation> out = ListEvaluations(ns);
-  std::erase_if(out, [&](const nomad::Evaluation& e) { return e.job_id != job_id; });
+  if (ns == "*") {
+    std::vector<nomad::Evaluation> out = ListEvaluations(ns);
+    std::erase_if(out, [&](const nomad::Evaluation& e) { return e.job_id != job_id; });
+    return out;
+  }
+  std::vector<nomad::Evaluation> out;
+  for (const std::string& id : impl_->EvalsOfJob({ns, job_id})) out.push_back(impl_->evals.at(id));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.create_index != b.create_index ? a.create_index < b.create_index : a.id < b.id;
+  });
   return out;
 }
 

@@ -184,6 +184,18 @@ struct Cluster::Impl {
   std::map<VersionKey, std::map<uint64_t, nomad::Job>> history;
   std::map<std::string, AllocRec> allocs;
   std::map<std::string, nomad::Evaluation> evals;
+  // Indexes of `allocs` and `evals`, so that an operation on one job or node costs what it
+  // touches, not every allocation of the cluster (issue 17). Both maps only ever grow, and an
+  // allocation's namespace, job and node and an evaluation's namespace and job never change, so
+  // an entry is added once (AddAlloc, NewEval) and never moves. Each set keeps IDs in the map's
+  // order: a walk visits the same entries in the same order as a filtered scan of the map did.
+  std::map<JobKey, std::set<std::string>> allocs_by_job;
+  std::map<std::string, std::set<std::string>> allocs_by_node;
+  std::map<JobKey, std::set<std::string>> evals_by_job;
+  const std::set<std::string>& AllocsOfJob(const JobKey& key) const;
+  const std::set<std::string>& AllocsOnNode(const std::string& node_id) const;
+  const std::set<std::string>& EvalsOfJob(const JobKey& key) const;
+  void AddAlloc(AllocRec rec);
   std::map<std::string, NodeRec> nodes;
   std::vector<std::string> node_order;
   // Program instances and contexts that ended while one of their methods may still be on the

@@ -158,6 +158,20 @@ TEST_F(ClusterViewTest, DuplicateAndStaleJobEventsAreIgnored) {
   EXPECT_EQ(view_.ObservedFor(kKey).job->priority, 70);
 }
 
+// A relist reuses the view's job only at exactly the listed ModifyIndex (issue 17).
+TEST_F(ClusterViewTest, JobAtAnswersOnlyForTheHeldModifyIndex) {
+  EXPECT_FALSE(view_.JobAt("prod", "billing", 20).has_value()) << "not known yet";
+  view_.Apply(F(20, {JobEvent(OurJob(), 20)}));
+  auto held = view_.JobAt("prod", "billing", 20);
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->modify_index, 20u);
+  EXPECT_FALSE(view_.JobAt("prod", "billing", 25).has_value()) << "the list is newer";
+  EXPECT_FALSE(view_.JobAt("other", "billing", 20).has_value()) << "another namespace";
+  view_.Apply(F(25, {JobEvent(OurJob("billing", 25), 25)}));
+  EXPECT_FALSE(view_.JobAt("prod", "billing", 20).has_value()) << "the view moved on";
+  EXPECT_TRUE(view_.JobAt("prod", "billing", 25).has_value());
+}
+
 TEST_F(ClusterViewTest, ForeignJobIsKeptOnlyForAWatchedKey) {
   EXPECT_EQ(view_.Apply(F(20, {JobEvent(ForeignJob("billing", 20), 20)})), Keys({kKey}));
   EXPECT_TRUE(view_.ObservedFor(kKey).job.has_value()) << "needed to report Conflict";

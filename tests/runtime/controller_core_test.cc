@@ -79,6 +79,16 @@ class ControllerCorePruneTest : public ::testing::Test {
     }
   }
 
+  // alpha.yaml and beta_ written, a core started on them and its jobs running.
+  std::unique_ptr<ControllerCore> StartAlphaAndBeta() {
+    WriteText(dir_ / "alpha.yaml", SingletonYaml("alpha"));
+    WriteText(beta_, SingletonYaml("beta"));
+    auto core = NewCore();
+    Reconcile(*core);
+    EXPECT_TRUE(Running("alpha") && Running("beta"));
+    return core;
+  }
+
   std::optional<nomad::Job> Job(const std::string& id) {
     std::optional<nomad::Job> j;
     server_->WithModel([&] { j = server_->cluster().GetJob("default", id); });
@@ -126,11 +136,8 @@ class ControllerCoreFaultTest : public ControllerCorePruneTest,
 };
 
 TEST_P(ControllerCoreFaultTest, KeepsTheJobAcrossARestartAndARealDeletionStillPrunes) {
-  WriteText(dir_ / "alpha.yaml", SingletonYaml("alpha"));
-  WriteText(beta_, SingletonYaml("beta"));
-  auto core = NewCore();
-  Reconcile(*core);
-  ASSERT_TRUE(Running("alpha") && Running("beta"));
+  auto core = StartAlphaAndBeta();
+  ASSERT_FALSE(HasFailure());
   EXPECT_EQ(Job("beta")->meta[render::kMetaSource], beta_.string());
 
   std::optional<test_support::ScopedFilePermissionsEnforced> enforced;
@@ -184,6 +191,30 @@ TEST_F(ControllerCorePruneTest, ASpecDeletedWhileTheControllerWasDownIsPrunedAtI
   Reconcile(*core);
   EXPECT_TRUE(Stopped("beta"));
   EXPECT_TRUE(Running("alpha"));
+}
+
+// A relist reads a job only when the view does not hold it at the listed ModifyIndex (issue 17):
+// nothing after the core's own writes were seen, the one job someone else changed, and every job
+// for a core that starts afresh (nothing it holds proves a job unchanged since its last write).
+TEST_F(ControllerCorePruneTest, ARelistReadsOnlyTheJobsTheViewDoesNotHoldAtTheListedIndex) {
+  auto core = StartAlphaAndBeta();
+  ASSERT_FALSE(HasFailure());
+  SyncStats stats;
+  ASSERT_TRUE(core->Relist(&stats).ok());
+  EXPECT_EQ(stats.jobs, 2u);
+  EXPECT_EQ(stats.job_reads, 0u);
+  server_->WithModel([&] {
+    nomad::RegisterRequest req;
+    req.job = *server_->cluster().GetJob("default", "alpha");
+    req.job.priority = 77;
+    ASSERT_TRUE(server_->cluster().Register(req, "default").ok());
+  });
+  ASSERT_TRUE(core->Relist(&stats).ok());
+  EXPECT_EQ(stats.job_reads, 1u);
+  auto restarted = NewCore();
+  restarted->ApplySpecs(io::LoadSpecSet(dir_.string(), restarted->Specs()));
+  ASSERT_TRUE(restarted->Relist(&stats).ok());
+  EXPECT_EQ(stats.job_reads, 2u);
 }
 
 TEST_F(ControllerCorePruneTest, AnEmptyDirectoryNeverPrunes) {

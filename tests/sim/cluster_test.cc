@@ -860,6 +860,70 @@ TEST_F(ClusterTest, PlanAnnotatesAndDiffsWithoutWriting) {
   EXPECT_GT(index, 0u);
 }
 
+// ---- Indexes (issue 17) ------------------------------------------------------------------------
+
+// The allocations and evaluations of one job (and of one node, behind client pulls and node
+// evals) come from indexes, not from a scan of every allocation: after placements, a destructive
+// update, a stop, a purge and re-register under the same ID, and a node loss, each job's lists
+// equal a filtered scan of the cluster-wide ones, in the same order, and the allocations of the
+// purged incarnation stay out of the current job's list.
+TEST_F(ClusterTest, JobAndNodeIndexesMatchAFullScan) {
+  Register(MakeJob("web", 2));
+  Register(MakeJob("db", 1));
+  Register(MakeJob("cache", 3));
+  Run(1s);
+  Register(MakeJob("web", 2, "service", R"({"run_for":"1h"})"));  // destructive
+  ASSERT_TRUE(cluster_->StopAllocation(Allocs("cache")[0].id, false, std::nullopt).ok());
+  Run(2s);
+  const std::string old_db = Allocs("db")[0].id;
+  ASSERT_TRUE(cluster_->Deregister("default", "db", /*purge=*/true).ok());
+  Run(1s);
+  Register(MakeJob("db", 2));
+  Run(1s);
+  const std::string node = Live("web")[0].node_id;
+  ASSERT_TRUE(cluster_->CrashNode(node).ok());
+  ASSERT_TRUE(RunUntil([&] { return cluster_->GetNode(node)->status == "down"; }, 60s, 10ms));
+  Run(1s);  // the node's evals
+  auto all_live = [&] {
+    return Live("web").size() == 2 && Live("db").size() == 2 && Live("cache").size() == 3;
+  };
+  ASSERT_TRUE(RunUntil(all_live, 10s, 10ms));
+
+  auto ids = [](const std::vector<nomad::Allocation>& allocs) {
+    std::vector<std::string> out;
+    for (const auto& a : allocs) out.push_back(a.id);
+    return out;
+  };
+  const std::vector<nomad::Allocation> all = cluster_->ListAllocations("*", "");
+  const std::vector<nomad::Evaluation> evals = cluster_->ListEvaluations("default");
+  std::set<std::string> on_node;
+  for (const char* job : {"web", "db", "cache"}) {
+    std::vector<std::string> want;
+    for (const auto& a : all) {
+      if (a.job_id == job) want.push_back(a.id);
+    }
+    EXPECT_EQ(ids(Allocs(job)), want) << job;
+    std::vector<std::string> want_evals, got_evals;
+    for (const auto& e : evals) {
+      if (e.job_id == job) want_evals.push_back(e.id);
+    }
+    for (const auto& e : cluster_->JobEvaluations("default", job)) got_evals.push_back(e.id);
+    EXPECT_EQ(got_evals, want_evals) << job;
+    EXPECT_EQ(cluster_->JobEvaluations("*", job).size(), want_evals.size()) << job;
+    for (const auto& a : Allocs(job)) {
+      if (a.node_id == node && a.desired_status == nomad::kDesiredRun) on_node.insert(a.id);
+    }
+  }
+  // Every allocation the crashed node had is stopped: the node's evals found them all.
+  EXPECT_TRUE(on_node.empty());
+  // The current "db" lists only its own incarnation's allocations; "all" lists the purged one's.
+  for (const auto& a : cluster_->JobAllocations("default", "db", /*all=*/false)) {
+    EXPECT_NE(a.id, old_db);
+  }
+  EXPECT_EQ(ids(cluster_->JobAllocations("default", "db", true)).front(), old_db);
+  EXPECT_EQ(cluster_->GetJob("default", "db")->status, "running");
+}
+
 // ---- Determinism ------------------------------------------------------------------------------
 
 std::string Scenario(uint64_t seed) {

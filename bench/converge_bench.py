@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Cold converge of N singletons: the controller and the HTTP simulator as two real processes.
+
+  python3 bench/converge_bench.py --binary build/controller/cmd/nomad-singleton --singletons 10000
+
+Issue 17's set-up: `nomad-singleton sim --no-processes --nodes 50`; N specs, one file each in 10
+directories, modes shim / sidecar / split in turn, every 10th with a standby (Count 2). The
+controller starts on an empty cluster (cold) and the clock runs from its start until it has
+converged: every job registered and placed (each of our jobs has 1 + standby allocations running)
+and the controller's last reconcile done. The signal, robust against a controller that reconciles
+without calling Nomad:
+  1. the simulator saw no request for --quiet seconds (its GET /v1/sim/requests, outside the
+     counted routes), and at least N job registrations;
+  2. the controller's work queue is empty and its reconcile count did not move over --quiet
+     seconds (two /metrics scrapes, made only at this point: a scrape at 10k is not free);
+  3. every job is placed (one GET /v1/allocations, made at this point too).
+The converge time is the last request's arrival (at --poll resolution), which is when the last
+reconcile that wrote or read anything was under way; step 2 proves nothing came after it.
+CPU (utime + stime) and peak RSS (VmHWM) of both processes are read from /proc at that moment,
+before the checks of steps 2 and 3 cost anything. Each figure is printed with its target (issue 17).
+
+--perf DIR records both processes with `perf record` during the converge (DIR/controller.data,
+DIR/sim.data). Exit status: 0 converged, 1 not within --timeout, 2 bad usage.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MIB = 1024 * 1024
+
+# Issue 17's targets at 10,000 singletons (2 cores, Release build).
+TARGET_CONVERGE_S = 20.0
+TARGET_RSS_MIB = 64.0
+
+
+def spec_text(i):
+    name = "s-%05d" % i
+    mode = ("shim", "sidecar", "split")[i % 3]
+    standby = "  standby: 1\n" if i % 10 == 0 else ""
+    return ("apiVersion: nomad-singleton.io/v1alpha1\n"
+            "kind: Singleton\n"
+            "metadata: {name: %s}\n"
+            "spec:\n"
+            "  type: service\n"
+            "  datacenters: [dc1]\n"
+            "%s"
+            "  lock: {mode: %s, ttl: 10s, delay: 1s}\n"
+            "  task:\n"
+            "    name: work\n"
+            "    driver: raw_exec\n"
+            "    config: {command: /bin/sleep, args: [\"1000\"]}\n"
+            "    env: {BENCH_INDEX: \"%d\"}\n"
+            "    resources: {cpu: 100, memoryMB: 64}\n" % (name, standby, mode, i))
+
+
+def write_specs(root, n):
+    for d in range(10):
+        os.makedirs(os.path.join(root, "d%d" % d), exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(root, "d%d" % (i % 10), "s-%05d.yaml" % i), "w") as f:
+            f.write(spec_text(i))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=30):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def proc_mem_mib(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024.0
+    return out.get("VmRSS", 0.0), out.get("VmHWM", 0.0)
+
+
+def metric(text, name):
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in " {"):
+            total += float(line.rsplit(" ", 1)[1])
+            found = True
+    return total if found else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--binary", default="build/controller/cmd/nomad-singleton")
+    ap.add_argument("--singletons", type=int, default=1000)
+    ap.add_argument("--nodes", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=2, help="controller --workers")
+    ap.add_argument("--quiet", type=float, default=3.0, help="seconds without activity")
+    ap.add_argument("--poll", type=float, default=0.1, help="seconds between polls")
+    ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument("--perf", metavar="DIR", help="perf record both processes into DIR")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = ap.parse_args()
+    n = args.singletons
+    if n <= 0 or not os.access(args.binary, os.X_OK):
+        print("converge_bench: --singletons must be > 0 and --binary executable", file=sys.stderr)
+        return 2
+
+    tmp = tempfile.mkdtemp(prefix="converge_bench.")
+    procs = []
+    try:
+        specs = os.path.join(tmp, "specs")
+        write_specs(specs, n)
+        sim = subprocess.Popen([args.binary, "sim", "--listen", "127.0.0.1:0", "--nodes",
+                                str(args.nodes), "--no-processes"],
+                               stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "sim.log"), "w"),
+                               text=True, start_new_session=True)
+        procs.append(sim)
+        nomad = sim.stdout.readline().strip()
+        if not nomad.startswith("http://"):
+            print("converge_bench: the simulator did not start: %r" % nomad, file=sys.stderr)
+            return 1
+        http_addr = "127.0.0.1:%d" % free_port()
+        env = dict(os.environ, NOMAD_ADDR=nomad)
+        env.pop("NOMAD_TOKEN", None)
+        load0 = os.getloadavg()[0]
+        t0 = time.monotonic()
+        ctl = subprocess.Popen([args.binary, "controller", "--specs", specs, "--http-addr",
+                                http_addr, "--workers", str(args.workers), "--log-level", "warning"],
+                               env=env, stdout=subprocess.DEVNULL,
+                               stderr=open(os.path.join(tmp, "controller.log"), "w"),
+                               start_new_session=True)
+        procs.append(ctl)
+        perfs = []
+        if args.perf:
+            os.makedirs(args.perf, exist_ok=True)
+            for name, p in (("controller", ctl), ("sim", sim)):
+                perfs.append(subprocess.Popen(
+                    ["perf", "record", "-F", "499", "-g", "-p", str(p.pid), "-o",
+                     os.path.join(args.perf, name + ".data")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        cpu0 = proc_cpu_s(sim.pid)
+
+        def counts():
+            return json.loads(http_get(nomad + "/v1/sim/requests"))
+
+        last_total, last_change = -1, t0
+        converged = None
+        while time.monotonic() - t0 < args.timeout:
+            time.sleep(args.poll)
+            if ctl.poll() is not None:
+                print("converge_bench: the controller exited (%d); log: %s" %
+                      (ctl.returncode, os.path.join(tmp, "controller.log")), file=sys.stderr)
+                args.keep = True
+                return 1
+            try:
+                c = counts()
+            except (OSError, ValueError):  # a busy simulator may not answer in time: activity
+                last_total, last_change = -1, time.monotonic()
+                continue
+            now = time.monotonic()
+            if c["Total"] != last_total:
+                last_total, last_change = c["Total"], now
+                continue
+            registered = sum(v for k, v in c["Counts"].items()
+                             if k in ("POST /v1/jobs", "PUT /v1/jobs", "POST /v1/job/:id",
+                                      "PUT /v1/job/:id"))
+            if registered < n or now - last_change < args.quiet:
+                continue
+            # Quiet: take the figures now, then check that it really is over.
+            snap = {
+                "at": last_change - t0, "counts": c,
+                "ctl_cpu": proc_cpu_s(ctl.pid), "sim_cpu": proc_cpu_s(sim.pid) - cpu0,
+                "ctl_mem": proc_mem_mib(ctl.pid), "sim_mem": proc_mem_mib(sim.pid),
+                "load": (load0, os.getloadavg()[0]),
+            }
+            try:
+                m1 = http_get("http://%s/metrics" % http_addr, timeout=120).decode()
+                time.sleep(args.quiet)
+                m2 = http_get("http://%s/metrics" % http_addr, timeout=120).decode()
+            except OSError:
+                last_total = -1
+                continue
+            r1 = metric(m1, "nomad_singleton_reconcile_total")
+            r2 = metric(m2, "nomad_singleton_reconcile_total")
+            depth = metric(m2, "nomad_singleton_workqueue_depth")
+            try:
+                moved = counts()["Total"] != c["Total"]
+            except (OSError, ValueError):
+                moved = True
+            if moved or r1 != r2 or depth:
+                last_total = -1  # activity: keep waiting
+                continue
+            allocs = json.loads(http_get(nomad + "/v1/allocations?namespace=*", timeout=120))
+            running = {}
+            for a in allocs:
+                if a.get("ClientStatus") == "running" and a.get("DesiredStatus") == "run":
+                    running[a["JobID"]] = running.get(a["JobID"], 0) + 1
+            missing = [i for i in range(n)
+                       if running.get("s-%05d" % i, 0) < (2 if i % 10 == 0 else 1)]
+            if missing:
+                print("converge_bench: quiet but %d jobs not placed (e.g. s-%05d); waiting" %
+                      (len(missing), missing[0]), file=sys.stderr)
+                last_total = -1
+                continue
+            snap["reconciles"] = r2
+            snap["metrics_bytes"] = len(m2)
+            converged = snap
+            break
+        for p in perfs:
+            p.send_signal(signal.SIGINT)
+            p.wait()
+        if converged is None:
+            print("converge_bench: not converged within %.0f s" % args.timeout, file=sys.stderr)
+            return 1
+        report(args, converged)
+        return 0
+    finally:
+        for p in reversed(procs):
+            # Each runs in its own process group: a wrapper's children (heaptrack, perf) end too.
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        if args.keep:
+            print("converge_bench: kept %s" % tmp, file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(args, s):
+    n = args.singletons
+    scale = n / 10000.0
+    routes = dict(sorted(s["counts"]["Counts"].items(), key=lambda kv: (-kv[1], kv[0])))
+    total = sum(routes.values())
+    rows = [
+        ("cold converge, %d singletons" % n, "%.1f s" % s["at"],
+         "<= %.0f s (at 10k)" % TARGET_CONVERGE_S),
+        ("controller CPU", "%.1f s" % s["ctl_cpu"], "-"),
+        ("simulator CPU", "%.1f s" % s["sim_cpu"], "-"),
+        ("controller RSS after converge", "%.0f MiB" % s["ctl_mem"][0],
+         "<= %.0f MiB at 10k (%.0f MiB pro rata)" % (TARGET_RSS_MIB, TARGET_RSS_MIB * scale)),
+        ("controller peak RSS", "%.0f MiB" % s["ctl_mem"][1], "-"),
+        ("simulator peak RSS", "%.0f MiB" % s["sim_mem"][1], "-"),
+        ("reconciles", "%d" % (s["reconciles"] or 0), "-"),
+        ("Nomad API calls", "%d (%.2f per singleton)" % (total, total / n),
+         "N registrations + a few lists"),
+    ]
+    for route, count in routes.items():
+        target = "-"
+        if route in ("POST /v1/jobs", "PUT /v1/jobs"):
+            target = "%d (one per singleton)" % n
+        elif route == "GET /v1/job/:id":
+            target = "0 on a cold start (the list says enough)"
+        rows.append(("  " + route, "%d" % count, target))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print("%-*s  %-*s  %s" % (w0, "measure", w1, "measured", "target"))
+    for r in rows:
+        print("%-*s  %-*s  %s" % (w0, r[0], w1, r[1], r[2]))
+    print("(%d nodes, %d workers, %d cores; load average %.1f at the start, %.1f at the end: other "
+          "processes on the machine slow both down)" % (args.nodes, args.workers, os.cpu_count(),
+                                                        s["load"][0], s["load"][1]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"singletons": n, "converge_s": s["at"], "controller_cpu_s": s["ctl_cpu"],
+                       "sim_cpu_s": s["sim_cpu"], "controller_rss_mib": s["ctl_mem"][0],
+                       "controller_peak_rss_mib": s["ctl_mem"][1],
+                       "sim_peak_rss_mib": s["sim_mem"][1], "load": s["load"],
+                       "routes": routes}, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
