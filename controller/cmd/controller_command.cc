@@ -102,7 +102,8 @@ inline constexpr Duration kHousekeeping = 1s;
 // 8 per core) holding the garbage of decoded frames and register bodies. At 10k singletons that
 // was 1.2 GB of RSS for 0.4 GB in use (issue 17). Two arenas and a trim this often return it.
 // A trim walks the free chunks under each arena's lock: 85-270 ms for a synthetic 800 MB heap
-// with millions of free chunks, so not much more often.
+// with millions of free chunks, so not much more often, and only while the work queue is empty:
+// a stop that enforcement decides is not kept waiting behind a trim.
 inline constexpr int kMallocArenas = 2;
 inline constexpr Duration kMemoryTrimPeriod = 10s;
 // The lock watch's blocking wait (Nomad before 2.0.0). Short enough that a lock path under a new
@@ -398,7 +399,8 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       }
       metrics_.SetWorkQueue(core_.queue().Len(), core_.queue().Stats().retries_total);
       if (informed_.load()) CheckNamespaces();
-      if (std::chrono::steady_clock::now() - last_trim >= kMemoryTrimPeriod) {
+      if (std::chrono::steady_clock::now() - last_trim >= kMemoryTrimPeriod &&
+          core_.queue().Len() == 0) {
         last_trim = std::chrono::steady_clock::now();
         malloc_trim(0);
       }
