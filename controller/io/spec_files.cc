@@ -168,6 +168,59 @@ SpecFiles ReadSpecFiles(const std::vector<std::string>& paths) {
   return r.Take();
 }
 
+namespace {
+
+struct Fnv1a {
+  uint64_t h = 1469598103934665603ull;
+  void Add(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 1099511628211ull;
+    }
+  }
+  void Add(const std::string& s) { Add(s.data(), s.size() + 1); }  // with the NUL: a separator
+  int64_t newest_ns = 0;
+  void Add(const struct stat& st) {
+    for (const timespec& t : {st.st_mtim, st.st_ctim}) {
+      newest_ns = std::max<int64_t>(newest_ns, int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec);
+    }
+    for (int64_t v : {static_cast<int64_t>(st.st_dev), static_cast<int64_t>(st.st_ino),
+                      static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_mode),
+                      static_cast<int64_t>(st.st_mtim.tv_sec), static_cast<int64_t>(st.st_mtim.tv_nsec),
+                      static_cast<int64_t>(st.st_ctim.tv_sec), static_cast<int64_t>(st.st_ctim.tv_nsec)}) {
+      Add(&v, sizeof v);
+    }
+  }
+};
+
+}  // namespace
+
+std::optional<SpecDirFingerprint> SpecDirectoryFingerprint(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  std::vector<std::string> found;
+  std::vector<spec::Diagnostic> errors;
+  WalkDirectory(dir, found, errors);
+  if (!errors.empty()) return std::nullopt;
+  std::sort(found.begin(), found.end());
+  Fnv1a h;
+  // The directory by identity only (a swapped symlink or a replaced directory), not its times:
+  // an editor's swap file changes those without changing what is read.
+  for (int64_t v : {static_cast<int64_t>(st.st_dev), static_cast<int64_t>(st.st_ino)}) {
+    h.Add(&v, sizeof v);
+  }
+  for (const std::string& f : found) {
+    struct stat link, target;
+    // The file as read (a symlinked file is followed) and the name itself (a swapped symlink).
+    if (::lstat(f.c_str(), &link) != 0 || ::stat(f.c_str(), &target) != 0) return std::nullopt;
+    h.Add(f);
+    h.Add(link);
+    h.Add(target);
+  }
+  return SpecDirFingerprint{h.h, h.newest_ns};
+}
+
 SpecFiles ReadSpecDirectory(const std::string& dir) {
   Reader r;
   std::error_code ec;

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,5 +49,20 @@ SpecFiles ReadSpecFiles(const std::vector<std::string>& paths);
 // The same for the controller's spec directory: `dir` must be a directory (or a symlink to one);
 // a missing `dir`, or a file in its place, is an error naming `dir` and nothing is read.
 SpecFiles ReadSpecDirectory(const std::string& dir);
+
+// A fingerprint of what ReadSpecDirectory(dir) would read, from names and stat() alone: the spec
+// files it would find (sorted) and, for each, device, inode, size, mode and the modification and
+// change times (ns), with `dir`'s own device and inode, as a 64-bit FNV-1a hash, and the newest
+// of those times.
+// The change time cannot be set back by a writer, but it comes from a clock that ticks every few
+// milliseconds: two same-size writes within one tick look alike. So, as git does for its index,
+// trust an equal fingerprint only when `newest_change_ns` was already well in the past when the
+// earlier fingerprint was taken. nullopt when anything could not be listed or stat'ed (then read
+// the directory). 10k spec files cost 10k stat calls, not a read and a parse of each.
+struct SpecDirFingerprint {
+  uint64_t hash = 0;
+  int64_t newest_change_ns = 0;  // unix ns (CLOCK_REALTIME, as the file system stamps)
+};
+std::optional<SpecDirFingerprint> SpecDirectoryFingerprint(const std::string& dir);
 
 }  // namespace nsg::io

@@ -198,3 +198,52 @@ TEST_F(SpecFilesTest, ResultFeedsTheLoader) {
 
 }  // namespace
 }  // namespace nsg::io
+
+namespace nsg::io {
+namespace {
+
+// The rescan's change detector (controller RescanSpecs): equal only while nothing that
+// ReadSpecDirectory reads changed; unknown when the directory cannot be walked.
+TEST_F(SpecFilesTest, FingerprintChangesWithWhatTheReadWouldSee) {
+  Write("specs/a.yaml", "aaaa");
+  Write("specs/sub/b.yaml", "bbbb");
+  auto fp = [&] {
+    auto f = SpecDirectoryFingerprint(P("specs"));
+    EXPECT_TRUE(f.has_value());
+    return f.value_or(SpecDirFingerprint{}).hash;
+  };
+  const uint64_t first = fp();
+  EXPECT_EQ(fp(), first);
+  // Not read, so not seen: hidden files and other extensions.
+  Write("specs/.a.yaml.swp", "x");
+  Write("specs/notes.md", "x");
+  EXPECT_EQ(fp(), first);
+  // Read, so seen: a new spec, a rewrite to another size, a rename, a deletion.
+  Write("specs/c.yaml", "c");
+  const uint64_t with_c = fp();
+  EXPECT_NE(with_c, first);
+  Write("specs/a.yaml", "aaaaaaaa");
+  const uint64_t rewritten = fp();
+  EXPECT_NE(rewritten, with_c);
+  fs::rename(P("specs/sub/b.yaml"), P("specs/sub/b2.yaml"));
+  const uint64_t renamed = fp();
+  EXPECT_NE(renamed, rewritten);
+  fs::remove(P("specs/c.yaml"));
+  EXPECT_NE(fp(), renamed);
+  // A same-size rewrite replaced by rename (what editors and git do) is a new inode.
+  const uint64_t before_swap = fp();
+  Write("specs/a.yaml.tmp", "AAAAAAAA");
+  fs::rename(P("specs/a.yaml.tmp"), P("specs/a.yaml"));
+  EXPECT_NE(fp(), before_swap);
+  // The newest file time is reported, for the controller's "old enough to trust" rule.
+  struct stat st;
+  ASSERT_EQ(::stat(P("specs/a.yaml").c_str(), &st), 0);
+  EXPECT_GE(SpecDirectoryFingerprint(P("specs"))->newest_change_ns,
+            int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec);
+  // Nothing to fingerprint: no directory, or a file in its place.
+  EXPECT_FALSE(SpecDirectoryFingerprint(P("missing")).has_value());
+  EXPECT_FALSE(SpecDirectoryFingerprint(P("specs/a.yaml")).has_value());
+}
+
+}  // namespace
+}  // namespace nsg::io
