@@ -150,9 +150,13 @@ std::string_view WorkloadPhaseName(WorkloadPhase p) {
   return "?";
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+namespace {
+
+// `path`'s temporary file ("<path>.tmp.<pid>", the one name WriteFileAtomic and ProbeWritable
+// share), written with `content` and fsynced; on failure it is removed and the Status names the
+// step.
+Result<std::string> WriteTempFile(const std::string& path, const std::string& content,
+                                  unsigned mode) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Status::Unavailable(Errno("create", tmp));
@@ -176,9 +180,19 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, unsi
     return st;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  return tmp;
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  auto tmp = WriteTempFile(path, content, mode);
+  if (!tmp.ok()) return tmp.status();
+  if (::rename(tmp->c_str(), path.c_str()) != 0) {
     Status st = Status::Unavailable(Errno("rename to", path));
-    ::unlink(tmp.c_str());
+    ::unlink(tmp->c_str());
     return st;
   }
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -190,25 +204,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, unsi
 }
 
 Status ProbeWritable(const std::string& path, size_t bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Unavailable(Errno("create", tmp));
-  const std::string zeros(bytes, '\0');
-  size_t off = 0;
-  Status st = Status::Ok();
-  while (off < zeros.size()) {
-    ssize_t n = ::write(fd, zeros.data() + off, zeros.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      st = Status::Unavailable(Errno("write", tmp));
-      break;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (st.ok() && ::fsync(fd) != 0) st = Status::Unavailable(Errno("fsync", tmp));
-  ::close(fd);
-  ::unlink(tmp.c_str());
-  return st;
+  auto tmp = WriteTempFile(path, std::string(bytes, '\0'), 0600);
+  if (!tmp.ok()) return tmp.status();
+  ::unlink(tmp->c_str());
+  return Status::Ok();
 }
 
 Result<std::string> ReadSmallFile(const std::string& path) {
