@@ -9,6 +9,7 @@ PKGS=(
   libgit2-dev  # the controller's git source (--git-url); its tests run `git daemon` (package git)
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
+  clang libclang-rt-14-dev  # libFuzzer builds of tests/fuzz (scripts/fuzz.sh)
   prometheus  # promtool: rule unit tests and scrape lint (tests/metrics, tests/io)
 )
 missing=()

@@ -3,7 +3,7 @@ add_library(nsg_options INTERFACE)
 target_compile_options(nsg_options INTERFACE -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wpedantic
                                            # GCC 12 reports false positives inside std::variant
                                            # and std::optional at -O2 (GCC PR 105593 and others).
-                                           -Wno-maybe-uninitialized)
+                                           $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 if(NSG_WERROR)
   target_compile_options(nsg_options INTERFACE -Werror)
 endif()

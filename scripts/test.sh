@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite. The README's test command, and CI's (.ci/run).
 #   scripts/test.sh            every test (ctest) under AddressSanitizer + UndefinedBehaviorSanitizer
-#                              (build-asan/, warnings as errors): what CI runs
+#                              (build-asan/, warnings as errors), then the fuzz targets built with
+#                              clang's libFuzzer for a short seeded run each (scripts/fuzz.sh
+#                              --smoke, build-fuzz/): what CI runs
 #   scripts/test.sh --full     the same, then the product in Release (build/, -O2, warnings as
 #                              errors), 150 fault-simulation worlds on the Release binary (50 per
 #                              Nomad version profile) and the .deb built, installed, run and purged
 #                              (tests/package/test_deb.sh; as root)
 #   scripts/test.sh --release  every test in the Release tree (build/): quicker to run, for
 #                              development
-# CI runs one sanitized tree and nothing else to stay within its budget on 2 cores
-# (docs/testing.md).
+# CI runs the sanitized tree and the fuzz smoke runs, nothing else, to stay within its budget on
+# 2 cores (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-}
@@ -30,6 +32,8 @@ echo "== sanitizer build, every test (build-asan/)"
 bash scripts/build.sh --sanitize
 rc=0
 ctest --test-dir build-asan --output-on-failure -j "$(nproc)" || rc=1
+echo "== libFuzzer smoke runs (clang, ASan + UBSan, build-fuzz/)"
+bash scripts/fuzz.sh --smoke || rc=1
 if [ "$MODE" = --full ]; then
   echo "== Release build of the product (build/)"
   bash scripts/build.sh --product
