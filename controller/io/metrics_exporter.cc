@@ -2,6 +2,9 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <vector>
 
 #include "controller/io/process_metrics.h"
@@ -29,7 +32,7 @@ ControllerMetrics::ControllerMetrics(const std::string& version, const std::stri
   for (const metrics::MetricDef& def : metrics::kCatalogue) {
     const std::string name = std::string(metrics::kPrefix) + std::string(def.name);
     const std::string help(def.help);
-    if (metrics::PerSingleton(def)) per_singleton_families_.insert(name);
+    if (metrics::PerSingleton(def)) continue;  // AppendPerSingleton writes them
     switch (def.type) {
       case metrics::Type::kCounter:
         counters_[std::string(def.name)] =
@@ -61,111 +64,198 @@ ControllerMetrics::ControllerMetrics(const std::string& version, const std::stri
 }
 
 ControllerMetrics::Singleton& ControllerMetrics::SeriesLocked(const std::string& key) {
-  auto it = singletons_.find(key);
-  if (it != singletons_.end()) return it->second;
-  const prometheus::Labels l = {{"singleton", key}};
-  Singleton s;
-  s.running = &gauges_.at("running_allocations")->Add(l);
-  s.lock_held = &gauges_.at("lock_held")->Add(l);
-  s.up = &gauges_.at("up")->Add(l);
-  s.spec_valid = &gauges_.at("spec_valid")->Add(l);
-  s.duplicates = &counters_.at("duplicates_total")->Add(l);
-  s.stops = &counters_.at("enforcement_stops_total")->Add(l);
-  s.failovers = &counters_.at("failovers_total")->Add(l);
-  s.failover_seconds = &histograms_.at("failover_duration_seconds")->Add(l, kFailoverBuckets);
-  return singletons_.emplace(key, s).first->second;
+  return singletons_[key];
 }
 
 void ControllerMetrics::SetSpecValid(const std::string& key, bool valid) {
   std::lock_guard lock(mu_);
-  SeriesLocked(key).spec_valid->Set(valid ? 1 : 0);
+  SeriesLocked(key).spec_valid = valid;
 }
 
 void ControllerMetrics::SetObserved(const std::string& key, int running_allocations,
                                     bool lock_held, bool up) {
   std::lock_guard lock(mu_);
   Singleton& s = SeriesLocked(key);
-  s.running->Set(running_allocations);
-  s.lock_held->Set(lock_held ? 1 : 0);
-  s.up->Set(up ? 1 : 0);
+  s.running = running_allocations;
+  s.lock_held = lock_held;
+  s.up = up;
 }
 
 void ControllerMetrics::AddDuplicates(const std::string& key, int n) {
   if (n <= 0) return;
   std::lock_guard lock(mu_);
-  SeriesLocked(key).duplicates->Increment(n);
+  SeriesLocked(key).duplicates += n;
 }
 
 void ControllerMetrics::AddEnforcementStops(const std::string& key, int n) {
   if (n <= 0) return;
   std::lock_guard lock(mu_);
-  SeriesLocked(key).stops->Increment(n);
+  SeriesLocked(key).stops += n;
 }
 
 void ControllerMetrics::ObserveFailover(const std::string& key, base::Duration took) {
   std::lock_guard lock(mu_);
   Singleton& s = SeriesLocked(key);
-  s.failovers->Increment();
-  s.failover_seconds->Observe(base::ToSeconds(took));
+  s.failovers += 1;
+  const double seconds = base::ToSeconds(took);
+  if (s.failover_buckets.empty()) s.failover_buckets.assign(kFailoverBuckets.size() + 1, 0);
+  const auto bound = std::lower_bound(kFailoverBuckets.begin(), kFailoverBuckets.end(), seconds);
+  ++s.failover_buckets[static_cast<size_t>(bound - kFailoverBuckets.begin())];
+  s.failover_sum += seconds;
+  ++s.failover_count;
 }
 
 void ControllerMetrics::Forget(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto it = singletons_.find(key);
-  if (it == singletons_.end()) return;
-  const Singleton& s = it->second;
-  gauges_.at("running_allocations")->Remove(s.running);
-  gauges_.at("lock_held")->Remove(s.lock_held);
-  gauges_.at("up")->Remove(s.up);
-  gauges_.at("spec_valid")->Remove(s.spec_valid);
-  counters_.at("duplicates_total")->Remove(s.duplicates);
-  counters_.at("enforcement_stops_total")->Remove(s.stops);
-  counters_.at("failovers_total")->Remove(s.failovers);
-  histograms_.at("failover_duration_seconds")->Remove(s.failover_seconds);
-  if (s.info != nullptr) gauges_.at("info")->Remove(s.info);
-  for (const auto& [type, series] : s.conditions) {
-    for (prometheus::Gauge* g : series) gauges_.at("condition")->Remove(g);
-  }
-  singletons_.erase(it);
+  singletons_.erase(key);
 }
 
 void ControllerMetrics::SetInfo(const std::string& key, const std::string& kind,
                                 const std::string& mode) {
   std::lock_guard lock(mu_);
   Singleton& s = SeriesLocked(key);
-  auto& family = *gauges_.at("info");
-  prometheus::Gauge* next = &family.Add({{"singleton", key}, {"kind", kind}, {"mode", mode}});
-  if (s.info != nullptr && s.info != next) family.Remove(s.info);
-  s.info = next;
-  s.info->Set(1);
+  s.kind = kind;
+  s.mode = mode;
 }
 
 void ControllerMetrics::SetConditions(const std::string& key,
                                       const std::vector<ConditionSample>& conditions) {
   std::lock_guard lock(mu_);
   Singleton& s = SeriesLocked(key);
-  auto& family = *gauges_.at("condition");
-  std::map<std::string, std::array<prometheus::Gauge*, 3>> next;
+  s.conditions.clear();
   for (const ConditionSample& c : conditions) {
-    auto it = s.conditions.find(c.type);
-    std::array<prometheus::Gauge*, 3> series{};
-    if (it != s.conditions.end()) {
-      series = it->second;
-      s.conditions.erase(it);
+    s.conditions.emplace_back(c.type, !c.status ? 2 : *c.status ? 0 : 1);
+  }
+}
+
+namespace {
+
+// The text exposition format's pieces, as prometheus-cpp's TextSerializer writes them (values
+// with 16 significant digits, labels sorted by name, le last).
+void AppendValue(std::string& out, double v) {
+  if (std::isnan(v)) {
+    out += "Nan";
+  } else if (std::isinf(v)) {
+    out += v < 0 ? "-Inf" : "+Inf";
+  } else {
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 16);
+    out.append(buf, r.ptr);
+  }
+}
+
+void AppendEscaped(std::string& out, std::string_view text, bool quote) {
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quote) {
+      out += "\\\"";
     } else {
-      for (size_t i = 0; i < series.size(); ++i) {
-        series[i] = &family.Add(
-            {{"singleton", key}, {"type", c.type}, {"status", kConditionStatuses[i]}});
+      out += c;
+    }
+  }
+}
+
+void AppendLabel(std::string& out, const char* name, std::string_view value) {
+  out += name;
+  out += "=\"";
+  AppendEscaped(out, value, true);
+  out += '"';
+}
+
+// `name{singleton="key"[,extra]} value\n`.
+void AppendSample(std::string& out, std::string_view name, const std::string& key, double v,
+                  const char* extra_name = nullptr, std::string_view extra_value = {}) {
+  out += name;
+  out += '{';
+  AppendLabel(out, "singleton", key);
+  if (extra_name != nullptr) {
+    out += ',';
+    AppendLabel(out, extra_name, extra_value);
+  }
+  out += "} ";
+  AppendValue(out, v);
+  out += '\n';
+}
+
+}  // namespace
+
+void ControllerMetrics::AppendPerSingleton(std::string& out) const {
+  for (const metrics::MetricDef& def : metrics::kCatalogue) {
+    if (!metrics::PerSingleton(def)) continue;
+    const std::string name = std::string(metrics::kPrefix) + std::string(def.name);
+    const bool histogram = def.type == metrics::Type::kHistogram;
+    const std::string count_name = name + "_count", sum_name = name + "_sum",
+                      bucket_name = name + "_bucket", open = name + "{";
+    bool any = false;
+    for (const auto& [key, s] : singletons_) {
+      const bool has = def.name == "info"                        ? !s.kind.empty()
+                       : def.name == "condition"                 ? !s.conditions.empty()
+                                                                 : true;
+      if (!has) continue;
+      if (!any) {
+        out += "# HELP " + name + " ";
+        AppendEscaped(out, def.help, false);
+        out += "\n# TYPE " + name + " ";
+        out += def.type == metrics::Type::kCounter ? "counter" : histogram ? "histogram" : "gauge";
+        out += '\n';
+        any = true;
+      }
+      if (def.name == "running_allocations") {
+        AppendSample(out, name, key, s.running);
+      } else if (def.name == "lock_held") {
+        AppendSample(out, name, key, s.lock_held ? 1 : 0);
+      } else if (def.name == "up") {
+        AppendSample(out, name, key, s.up ? 1 : 0);
+      } else if (def.name == "spec_valid") {
+        AppendSample(out, name, key, s.spec_valid ? 1 : 0);
+      } else if (def.name == "duplicates_total") {
+        AppendSample(out, name, key, s.duplicates);
+      } else if (def.name == "enforcement_stops_total") {
+        AppendSample(out, name, key, s.stops);
+      } else if (def.name == "failovers_total") {
+        AppendSample(out, name, key, s.failovers);
+      } else if (histogram) {
+        AppendSample(out, count_name, key, static_cast<double>(s.failover_count));
+        AppendSample(out, sum_name, key, s.failover_sum);
+        // At 0 from the start, so that increase() sees the first failover too.
+        uint64_t cumulative = 0;
+        std::string le;
+        for (size_t i = 0; i <= kFailoverBuckets.size(); ++i) {
+          if (!s.failover_buckets.empty()) cumulative += s.failover_buckets[i];
+          le.clear();
+          if (i < kFailoverBuckets.size()) {
+            AppendValue(le, kFailoverBuckets[i]);
+          } else {
+            le = "+Inf";
+          }
+          AppendSample(out, bucket_name, key, static_cast<double>(cumulative), "le", le);
+        }
+      } else if (def.name == "info") {
+        out += open;
+        AppendLabel(out, "kind", s.kind);
+        out += ',';
+        AppendLabel(out, "mode", s.mode);
+        out += ',';
+        AppendLabel(out, "singleton", key);
+        out += "} 1\n";
+      } else if (def.name == "condition") {
+        for (const auto& [type, status] : s.conditions) {
+          for (uint8_t i = 0; i < kConditionStatuses.size(); ++i) {
+            out += open;
+            AppendLabel(out, "singleton", key);
+            out += ',';
+            AppendLabel(out, "status", kConditionStatuses[i]);
+            out += ',';
+            AppendLabel(out, "type", type);
+            out += i == status ? "} 1\n" : "} 0\n";
+          }
+        }
       }
     }
-    const size_t current = !c.status ? 2 : *c.status ? 0 : 1;
-    for (size_t i = 0; i < series.size(); ++i) series[i]->Set(i == current ? 1 : 0);
-    next[c.type] = series;
   }
-  for (const auto& [type, series] : s.conditions) {  // types no longer reported
-    for (prometheus::Gauge* g : series) family.Remove(g);
-  }
-  s.conditions = std::move(next);
 }
 
 void ControllerMetrics::ObserveReconcile(const std::string& result, base::Duration took) {
@@ -275,20 +365,14 @@ void ControllerMetrics::ObserveGitFetch(std::string_view result, const std::stri
 }
 
 std::string ControllerMetrics::Serialize() const {
-  std::vector<prometheus::MetricFamily> families;
-  {
-    // Under mu_ so that a SetLeader(false) that returned is never followed by a scrape with
-    // per-singleton series.
-    std::lock_guard lock(mu_);
-    families = registry_->Collect();
-    if (standby_) {
-      std::erase_if(families, [this](const prometheus::MetricFamily& f) {
-        return per_singleton_families_.contains(f.name);
-      });
-    }
-  }
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (prometheus::MetricFamily& f : CollectProcessMetrics()) families.push_back(std::move(f));
-  return prometheus::TextSerializer().Serialize(families);
+  std::string out = prometheus::TextSerializer().Serialize(families);
+  // Under mu_: a SetLeader(false) that returned is never followed by a scrape with
+  // per-singleton series.
+  std::lock_guard lock(mu_);
+  if (!standby_) AppendPerSingleton(out);
+  return out;
 }
 
 }  // namespace nsg::io

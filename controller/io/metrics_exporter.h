@@ -15,6 +15,12 @@
 // Serialize() also reads /proc/self for the standard process_* metrics of Prometheus client
 // libraries (CPU, memory, file descriptors, start time).
 //
+// Per-singleton series are not prometheus-cpp objects: at 10k singletons those cost ~8 KB each
+// (label maps per series) and a scrape took 0.75 s to collect and serialize them. They are plain
+// values in one map, written into the text directly (bench/metrics_bench.cc). Every per-singleton
+// series exists from the singleton's first reconcile, counters and the failover histogram at 0,
+// so that increase() sees the first duplicate and the first failover too.
+//
 // Owns its prometheus::Registry. Safe for concurrent use (prometheus-cpp metrics are atomic; the
 // series maps are guarded by a mutex).
 #pragma once
@@ -26,7 +32,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -94,27 +99,35 @@ class ControllerMetrics {
   std::string Serialize() const;
 
  private:
+  // One singleton's series, kept as plain values (a few hundred bytes; prometheus-cpp's series
+  // with their label maps cost ~8 KB per singleton) and written straight into the exposition
+  // text at a scrape (AppendPerSingleton).
   struct Singleton {
-    prometheus::Gauge* running = nullptr;
-    prometheus::Gauge* lock_held = nullptr;
-    prometheus::Gauge* up = nullptr;
-    prometheus::Gauge* spec_valid = nullptr;
-    prometheus::Counter* duplicates = nullptr;
-    prometheus::Counter* stops = nullptr;
-    prometheus::Counter* failovers = nullptr;
-    prometheus::Histogram* failover_seconds = nullptr;
-    prometheus::Gauge* info = nullptr;  // after SetInfo
-    // type → the series of status true, false, unknown.
-    std::map<std::string, std::array<prometheus::Gauge*, 3>> conditions;
+    double running = 0;
+    bool lock_held = false;
+    bool up = false;
+    bool spec_valid = false;
+    double duplicates = 0;
+    double stops = 0;
+    double failovers = 0;
+    // failover_duration_seconds: per bucket (not cumulative) and +Inf; empty (all 0) until the
+    // first failover.
+    std::vector<uint64_t> failover_buckets;
+    double failover_sum = 0;
+    uint64_t failover_count = 0;
+    std::string kind;  // info's labels; both empty until SetInfo
+    std::string mode;
+    // type → status (0 true, 1 false, 2 unknown), in the order SetConditions gave them.
+    std::vector<std::pair<std::string, uint8_t>> conditions;
   };
   Singleton& SeriesLocked(const std::string& key);
+  void AppendPerSingleton(std::string& out) const;  // mu_ held
 
   // Constant after construction (families belong to registry_).
   std::shared_ptr<prometheus::Registry> registry_;
   std::map<std::string, prometheus::Family<prometheus::Counter>*> counters_;
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> gauges_;
   std::map<std::string, prometheus::Family<prometheus::Histogram>*> histograms_;
-  std::set<std::string, std::less<>> per_singleton_families_;  // full names
   prometheus::Gauge* queue_depth_ = nullptr;
   prometheus::Counter* queue_retries_ = nullptr;
   prometheus::Gauge* stream_up_ = nullptr;

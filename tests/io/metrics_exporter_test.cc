@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,11 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include "metrics/catalogue.h"
 #include "tests/test_support/metrics_text.h"
@@ -238,6 +244,138 @@ TEST(ControllerMetricsTest, ConditionGaugeFollowsAConditionChange) {
 
   m.Forget("prod/web");
   EXPECT_THAT(m.Serialize(), Not(HasSubstr("prod/web")));
+}
+
+// The per-singleton series are written by hand (not by prometheus-cpp, whose series cost ~8 KB
+// each singleton): the lines must be exactly those prometheus-cpp's TextSerializer writes for the
+// same values, label values with a quote, a backslash and a newline included.
+std::vector<std::string> SortedLines(const std::string& text, const std::string& keep_prefix) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(keep_prefix) || line.starts_with("# HELP " + keep_prefix) ||
+        line.starts_with("# TYPE " + keep_prefix)) {
+      out.push_back(line);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ControllerMetricsTest, PerSingletonTextIsWhatPrometheusCppWrites) {
+  const std::string odd = "prod/we\"b\\x\ny";
+  ControllerMetrics m("1.2.3", "abc");
+  m.SetSpecValid("prod/web", true);
+  m.SetInfo("prod/web", "service", "sidecar");
+  m.SetObserved("prod/web", 2, true, false);
+  m.SetConditions("prod/web", {{"Ready", true}, {"Synced", false}, {"Degraded", std::nullopt}});
+  m.AddDuplicates("prod/web", 3);
+  m.AddEnforcementStops("prod/web", 1);
+  m.ObserveFailover("prod/web", std::chrono::milliseconds(21'500));
+  m.ObserveFailover("prod/web", std::chrono::seconds(5));  // on a bucket's bound: le="5"
+  m.ObserveFailover("prod/web", std::chrono::seconds(400));  // beyond the last: +Inf only
+  m.SetSpecValid(odd, false);
+  m.SetInfo(odd, "unknown", "unknown");
+  m.ObserveFailover(odd, std::chrono::milliseconds(1));
+  m.SetObserved("prod/idle", 1, true, true);  // never failed over: the histogram at 0
+
+  prometheus::Registry reg;
+  auto help = [](std::string_view name) {
+    for (const metrics::MetricDef& d : metrics::kCatalogue) {
+      if (d.name == name) return std::string(d.help);
+    }
+    return std::string();
+  };
+  auto gauge = [&](const char* name) -> prometheus::Family<prometheus::Gauge>& {
+    return prometheus::BuildGauge().Name(std::string("nomad_singleton_") + name).Help(help(name))
+        .Register(reg);
+  };
+  auto counter = [&](const char* name) -> prometheus::Family<prometheus::Counter>& {
+    return prometheus::BuildCounter().Name(std::string("nomad_singleton_") + name)
+        .Help(help(name)).Register(reg);
+  };
+  auto& running = gauge("running_allocations");
+  auto& lock_held = gauge("lock_held");
+  auto& up = gauge("up");
+  auto& valid = gauge("spec_valid");
+  auto& info = gauge("info");
+  auto& condition = gauge("condition");
+  auto& duplicates = counter("duplicates_total");
+  auto& stops = counter("enforcement_stops_total");
+  auto& failovers = counter("failovers_total");
+  auto& seconds = prometheus::BuildHistogram().Name("nomad_singleton_failover_duration_seconds")
+                      .Help(help("failover_duration_seconds")).Register(reg);
+  const prometheus::Histogram::BucketBoundaries buckets = {1, 2, 5, 10, 15, 20,
+                                                           30, 45, 60, 90, 120, 300};
+  running.Add({{"singleton", "prod/idle"}}).Set(1);
+  lock_held.Add({{"singleton", "prod/idle"}}).Set(1);
+  up.Add({{"singleton", "prod/idle"}}).Set(1);
+  valid.Add({{"singleton", "prod/idle"}}).Set(0);
+  duplicates.Add({{"singleton", "prod/idle"}});
+  stops.Add({{"singleton", "prod/idle"}});
+  failovers.Add({{"singleton", "prod/idle"}});
+  seconds.Add({{"singleton", "prod/idle"}}, prometheus::Histogram::BucketBoundaries{
+                                                1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300});
+  for (const std::string& key : {std::string("prod/web"), odd}) {
+    const bool web = key == "prod/web";
+    running.Add({{"singleton", key}}).Set(web ? 2 : 0);
+    lock_held.Add({{"singleton", key}}).Set(web ? 1 : 0);
+    up.Add({{"singleton", key}}).Set(0);
+    valid.Add({{"singleton", key}}).Set(web ? 1 : 0);
+    duplicates.Add({{"singleton", key}}).Increment(web ? 3 : 0);
+    stops.Add({{"singleton", key}}).Increment(web ? 1 : 0);
+    failovers.Add({{"singleton", key}}).Increment(web ? 3 : 1);
+    info.Add({{"singleton", key}, {"kind", web ? "service" : "unknown"},
+              {"mode", web ? "sidecar" : "unknown"}}).Set(1);
+    auto& h = seconds.Add({{"singleton", key}}, buckets);
+    if (web) {
+      for (double v : {21.5, 5.0, 400.0}) h.Observe(v);
+    } else {
+      h.Observe(0.001);
+    }
+  }
+  const char* statuses[] = {"true", "false", "unknown"};
+  const std::pair<const char*, int> web_conditions[] = {{"Ready", 0}, {"Synced", 1},
+                                                        {"Degraded", 2}};
+  for (const auto& [type, current] : web_conditions) {
+    for (int i = 0; i < 3; ++i) {
+      condition.Add({{"singleton", "prod/web"}, {"type", type}, {"status", statuses[i]}})
+          .Set(i == current ? 1 : 0);
+    }
+  }
+  const std::string expected = prometheus::TextSerializer().Serialize(reg.Collect());
+  for (const metrics::MetricDef& def : metrics::kCatalogue) {
+    if (!metrics::PerSingleton(def)) continue;
+    // "nomad_singleton_up" would also keep lines of other families starting with "up": the
+    // name with the character after it.
+    const std::string name = std::string(metrics::kPrefix) + std::string(def.name);
+    SCOPED_TRACE(name);
+    for (const char* next : {"{", " ", "_bucket{", "_sum{", "_count{"}) {
+      EXPECT_EQ(SortedLines(m.Serialize(), name + next), SortedLines(expected, name + next));
+    }
+  }
+}
+
+// A series that first appears at 1 is invisible to increase(): the failover histogram and the
+// counters must be at 0 before the first failover.
+TEST(ControllerMetricsTest, FailoverHistogramIsAtZeroBeforeTheFirstFailover) {
+  ControllerMetrics m("1.2.3", "abc");
+  const std::string h = "nomad_singleton_failover_duration_seconds";
+  const std::string s = "{singleton=\"p/a\"";
+  m.SetObserved("p/a", 1, true, true);
+  std::string text = m.Serialize();
+  EXPECT_EQ(MetricValue(text, "nomad_singleton_failovers_total" + s + "}"), 0);
+  EXPECT_EQ(MetricValue(text, h + "_count" + s + "}"), 0);
+  EXPECT_EQ(MetricValue(text, h + "_sum" + s + "}"), 0);
+  EXPECT_EQ(MetricValue(text, h + "_bucket" + s + ",le=\"+Inf\"}"), 0);
+  m.ObserveFailover("p/a", std::chrono::seconds(12));
+  text = m.Serialize();
+  EXPECT_EQ(MetricValue(text, h + "_count" + s + "}"), 1);
+  EXPECT_EQ(MetricValue(text, h + "_bucket" + s + ",le=\"10\"}"), 0);
+  EXPECT_EQ(MetricValue(text, h + "_bucket" + s + ",le=\"15\"}"), 1);
+  EXPECT_EQ(MetricValue(text, h + "_bucket" + s + ",le=\"+Inf\"}"), 1);
+  m.Forget("p/a");
+  EXPECT_THAT(m.Serialize(), Not(HasSubstr("p/a")));
 }
 
 TEST(ControllerMetricsTest, InfoFollowsTheSpecsKind) {
