@@ -25,6 +25,7 @@ DIR/sim.data). Exit status: 0 converged, 1 not within --timeout, 2 bad usage.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -115,7 +116,15 @@ def main():
     ap.add_argument("--poll", type=float, default=0.1, help="seconds between polls")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--perf", metavar="DIR", help="perf record both processes into DIR")
+    ap.add_argument("--perf-call-graph", default="fp", metavar="MODE",
+                    help="perf's --call-graph: fp (default; the Release build keeps no frame "
+                         "pointers, so stacks are partial) or dwarf,16384 (whole stacks, large "
+                         "files: use it at 1k-2k singletons)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--controller-wrapper", default="", metavar="CMD",
+                    help="run the controller under CMD, e.g. 'heaptrack -o /tmp/ctl' (a heap "
+                         "profile: what is live at converge shows as leaked, the controller "
+                         "being killed then); CPU and RSS figures are then the wrapper's")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args()
     n = args.singletons
@@ -142,7 +151,7 @@ def main():
         env.pop("NOMAD_TOKEN", None)
         load0 = os.getloadavg()[0]
         t0 = time.monotonic()
-        ctl = subprocess.Popen([args.binary, "controller", "--specs", specs, "--http-addr",
+        ctl = subprocess.Popen(shlex.split(args.controller_wrapper) + [args.binary, "controller", "--specs", specs, "--http-addr",
                                 http_addr, "--workers", str(args.workers), "--log-level", "warning"],
                                env=env, stdout=subprocess.DEVNULL,
                                stderr=open(os.path.join(tmp, "controller.log"), "w"),
@@ -153,7 +162,8 @@ def main():
             os.makedirs(args.perf, exist_ok=True)
             for name, p in (("controller", ctl), ("sim", sim)):
                 perfs.append(subprocess.Popen(
-                    ["perf", "record", "-F", "499", "-g", "-p", str(p.pid), "-o",
+                    ["perf", "record", "-F", "499", "--call-graph", args.perf_call_graph, "-p",
+                     str(p.pid), "-o",
                      os.path.join(args.perf, name + ".data")],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         cpu0 = proc_cpu_s(sim.pid)

@@ -24,7 +24,15 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
                      const std::string& revision) {
   SpecSet out;
   out.revision = revision;
-  const spec::LoadResult loaded = spec::LoadSpecs(files.files, render::CheckSpec);
+  // The check of each singleton renders it: keep what it rendered, by document, for the entry.
+  const render::RenderOptions options{.source_path = "", .git_revision = revision};
+  std::map<std::pair<std::string, int>, render::Rendered> checked;
+  const spec::LoadResult loaded = spec::LoadSpecs(
+      files.files, [&](const spec::Singleton& s, std::vector<spec::Diagnostic>& diags) {
+        if (auto r = render::CheckAndRender(s, options, diags)) {
+          checked.insert_or_assign({s.source.file, s.source.line}, std::move(*r));
+        }
+      });
 
   // Document starts per file, to attribute each diagnostic to its document.
   std::map<std::string, std::set<int>> starts;
@@ -58,7 +66,9 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
     e.desired.adopt = s.spec.adopt;
     auto keep = s.metadata.annotations.find(spec::kAnnotationKeep);
     e.desired.keep_on_delete = keep != s.metadata.annotations.end() && keep->second == "true";
-    auto rendered = render::Render(s, render::RenderOptions{.source_path = "", .git_revision = revision});
+    auto done = checked.find({s.source.file, s.source.line});
+    auto rendered = done != checked.end() ? base::Result<render::Rendered>(std::move(done->second))
+                                          : render::Render(s, options);
     if (rendered.ok()) {
       e.desired.state = reconcile::SpecState::kValid;
       e.lock_path = s.spec.lock.path;

@@ -169,7 +169,11 @@ std::vector<std::string> LockTaskNames(const nomad::Job& desired) {
   return names;
 }
 
-std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nomad::Job& observed) {
+namespace {
+
+// The invariants, on the jobs and on their JSON forms (each encoded once by the caller).
+std::vector<InvariantDrift> Invariants(const nomad::Job& desired, const nomad::Job& observed,
+                                       const json& want_j, const json& got_j) {
   std::vector<InvariantDrift> out;
   if (observed.stop) out.push_back({"JobStopped", "the job was stopped (Stop = true)"});
 
@@ -184,8 +188,6 @@ std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nom
     }
   }
 
-  const json want_j = DesiredJson(desired);
-  const json got_j = ObservedJson(observed);
   const std::vector<std::string> lock_tasks = LockTaskNames(desired);
   for (const auto& want : desired.task_groups) {
     const nomad::TaskGroup* got = FindGroup(observed, want.name);
@@ -219,10 +221,25 @@ std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nom
   return out;
 }
 
+}  // namespace
+
+std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nomad::Job& observed) {
+  return Invariants(desired, observed, DesiredJson(desired), ObservedJson(observed));
+}
+
 std::vector<std::string> FieldDrift(const nomad::Job& desired, const nomad::Job& observed) {
   std::vector<std::string> out;
   Diff(DesiredJson(desired), ObservedJson(observed), "", out);
   return out;
+}
+
+DriftReport CheckDrift(const nomad::Job& desired, const nomad::Job& observed) {
+  const json want_j = DesiredJson(desired);
+  const json got_j = ObservedJson(observed);
+  DriftReport r;
+  r.invariants = Invariants(desired, observed, want_j, got_j);
+  Diff(want_j, got_j, "", r.fields);
+  return r;
 }
 
 }  // namespace nsg::reconcile

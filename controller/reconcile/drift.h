@@ -37,6 +37,14 @@ std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nom
 // "TaskGroups[singleton].Tasks[main].Config.args[2]" or "Priority"; empty when desired ⊆ observed.
 std::vector<std::string> FieldDrift(const nomad::Job& desired, const nomad::Job& observed);
 
+// Both of the above at once, each job encoded once (what Plan calls on every reconcile of a job
+// that exists: the encoding is most of the cost).
+struct DriftReport {
+  std::vector<InvariantDrift> invariants;
+  std::vector<std::string> fields;
+};
+DriftReport CheckDrift(const nomad::Job& desired, const nomad::Job& observed);
+
 // The names of the tasks that carry the lock agent: the lock and acquire tasks in sidecar/split
 // mode; in shim mode (Meta lock-mode "shim") the wrapped workload tasks.
 std::vector<std::string> LockTaskNames(const nomad::Job& desired);

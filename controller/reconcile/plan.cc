@@ -224,7 +224,8 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       if (adopting) why.push_back({"Adopting", "taking over job " + job_ref + " (spec.adopt)"});
       auto hash = job->meta.find(render::kMetaSpecHash);
       const std::string got_hash = hash == job->meta.end() ? "" : hash->second;
-      std::vector<InvariantDrift> inv = CheckInvariants(want.job, *job);
+      DriftReport drift = CheckDrift(want.job, *job);
+      const std::vector<InvariantDrift>& inv = drift.invariants;
       for (const auto& i : inv) {
         if (i.reason == "JobStopped") why.push_back({i.reason, i.message});
       }
@@ -237,7 +238,7 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       }
       // Field-level differences only count when someone else wrote the job after us; otherwise
       // they are the server's normalization of what we sent (re-sending would change nothing).
-      std::vector<std::string> fields;
+      const std::vector<std::string>& fields = drift.fields;
       if (changed_outside) {
         for (const auto& i : inv) {
           if (i.reason == "LockTaskDrifted" || i.reason == "DisconnectDrifted") {
@@ -245,7 +246,6 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
           }
         }
       }
-      fields = FieldDrift(want.job, *job);
       if (changed_outside && !fields.empty()) {
         std::string list;
         for (const auto& f : fields) list += (list.empty() ? "" : ", ") + f;

@@ -334,15 +334,22 @@ std::string Fnv1a64Hex(const std::string& text) {
   return Hex64(h);
 }
 
-void CheckSpec(const Singleton& s, std::vector<spec::Diagnostic>& out) {
+std::optional<Rendered> CheckAndRender(const Singleton& s, const RenderOptions& options,
+                                       std::vector<spec::Diagnostic>& out) {
   const size_t before = out.size();
   timing::CheckTimerRule(s, out);
-  if (out.size() != before) return;
-  auto r = Render(s);
+  if (out.size() != before) return std::nullopt;
+  auto r = Render(s, options);
   if (!r.ok()) {
     const char* field = s.spec.task ? "spec.task" : "spec.template";
     out.push_back({s.PositionOf(field), field, r.status().message()});
+    return std::nullopt;
   }
+  return std::move(r.value());
+}
+
+void CheckSpec(const Singleton& s, std::vector<spec::Diagnostic>& out) {
+  CheckAndRender(s, RenderOptions{}, out);
 }
 
 std::string PolicyName(const Singleton& s) {

@@ -17,6 +17,7 @@
 // safe for concurrent use.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,10 @@ base::Result<Rendered> Render(const spec::Singleton& s, const RenderOptions& opt
 // (timing::CheckTimerRule) plus a trial render, so that a spec that validates always renders. A
 // render failure is reported at spec.task (or spec.template).
 void CheckSpec(const spec::Singleton& s, std::vector<spec::Diagnostic>& out);
+// CheckSpec rendering with `options`: the rendered singleton when no diagnostic was added (the
+// controller's spec loading keeps it rather than rendering each spec twice).
+std::optional<Rendered> CheckAndRender(const spec::Singleton& s, const RenderOptions& options,
+                                       std::vector<spec::Diagnostic>& out);
 
 // The ACL policy name for a singleton: "nomad-singleton-<namespace>-<name>", sanitized to Nomad's
 // policy-name alphabet, with a hash suffix when sanitizing changed it or it is too long.

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "controller/render/job_renderer.h"
+#include "controller/spec/loader.h"
 #include "tests/io/spec_source_faults.h"
 #include "tests/test_support/file_permissions.h"
 #include "tests/test_support/temp_dir.h"
@@ -107,6 +109,40 @@ TEST(SpecSetTest, ABrokenFileKeepsKeysOfOtherFilesToo) {
               ElementsAre((dir / "gamma.yaml").string() +
                           ": holds no Singleton document (emptied or truncated?); delete the file "
                           "to delete its specs"));
+}
+
+// Each spec is rendered once, by the check that validates it, and that rendering is the entry's:
+// the same job, policy and hash as rendering the loaded spec with the revision, for every
+// document of a multi-document file; a spec whose check fails has none.
+TEST(SpecSetTest, EachEntryHoldsTheRenderingOfItsOwnDocument) {
+  SpecFiles files;
+  files.files.push_back({"a.yaml", SingletonYaml("one") + "---\n" + SingletonYaml("two")});
+  // Valid to the loader, but it does not render (the check fails).
+  files.files.push_back({"b.yaml", "apiVersion: nomad-singleton.io/v1alpha1\nkind: Singleton\n"
+                                   "metadata: {name: three}\nspec:\n"
+                                   "  lock: {mode: sidecar, ttl: 10s, delay: 1s}\n"
+                                   "  task: {driver: docker, config: {image: \"app:1\"}}\n"});
+  const runtime::SpecSet set = BuildSpecSet(files, {}, "abc123");
+  const spec::LoadResult loaded = spec::LoadSpecs(files.files);
+  ASSERT_EQ(loaded.valid.size(), 3u);
+  for (const spec::Singleton& s : loaded.valid) {
+    SCOPED_TRACE(s.Key());
+    const runtime::SpecEntry& e = set.entries.at(s.Key());
+    if (s.metadata.name == "three") {
+      EXPECT_EQ(e.desired.state, reconcile::SpecState::kInvalid);
+      EXPECT_FALSE(e.desired.rendered);
+      continue;
+    }
+    auto want = render::Render(s, render::RenderOptions{.source_path = "", .git_revision = "abc123"});
+    ASSERT_TRUE(want.ok());
+    ASSERT_TRUE(e.desired.rendered);
+    EXPECT_EQ(e.desired.rendered->job, want.value().job);
+    EXPECT_EQ(e.desired.rendered->policy, want.value().policy);
+    EXPECT_EQ(e.desired.rendered->spec_hash, want.value().spec_hash);
+    EXPECT_EQ(e.desired.rendered->job.meta.at(render::kMetaRevision), "abc123");
+  }
+  EXPECT_NE(set.entries.at("default/one").desired.rendered->job.id,
+            set.entries.at("default/two").desired.rendered->job.id);
 }
 
 }  // namespace

@@ -140,6 +140,22 @@ TEST(CheckInvariantsTest, ReportsEveryBrokenInvariantInOrder) {
   EXPECT_EQ(inv[3].message, "group singleton: Disconnect changed: Replace");
 }
 
+// CheckDrift (what Plan calls: each job encoded once) says what the two checks say apart.
+TEST(CheckDriftTest, ReportsWhatCheckInvariantsAndFieldDriftReport) {
+  const nomad::Job want = Desired();
+  nomad::Job got = ServerJob(want, 20);
+  EXPECT_TRUE(CheckDrift(want, got).invariants.empty());
+  EXPECT_TRUE(CheckDrift(want, got).fields.empty());
+  got.task_groups[0].count = 2;
+  TaskOf(got, render::kLockTaskName).leader = false;
+  got.priority = 70;
+  const DriftReport r = CheckDrift(want, got);
+  EXPECT_EQ(r.invariants, CheckInvariants(want, got));
+  EXPECT_EQ(r.fields, FieldDrift(want, got));
+  EXPECT_EQ(Reasons(r.invariants), (std::vector<std::string>{"CountDrifted", "LockTaskDrifted"}));
+  EXPECT_FALSE(r.fields.empty());
+}
+
 TEST(CheckInvariantsTest, WorkloadChangesAreNotLockTaskDrift) {
   const nomad::Job want = Desired();
   nomad::Job got = ServerJob(want, 20);
