@@ -7,6 +7,7 @@ PKGS=(
   libcpprest-dev libboost-dev libboost-system-dev libssl-dev zlib1g-dev
   libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgit2-dev  # the controller's git source (--git-url); its tests run `git daemon` (package git)
+  openssh-server  # sshd for the git source's SSH tests (tests/io/git_source_ssh_test.cc)
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
   clang libclang-rt-14-dev  # libFuzzer builds of tests/fuzz (scripts/fuzz.sh)

@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -355,7 +356,56 @@ struct CallbackState {
   const TokenSource* token = nullptr;
   int credential_calls = 0;
   std::string credential_error;
+  std::string host_key_error;  // set when libgit2 found the SSH host key untrusted
 };
+
+// Where libgit2 (1.5.1 and later) looks up SSH host keys: $HOME/.ssh/known_hosts, read afresh
+// for every connection.
+std::string KnownHostsPath() {
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "") + "/.ssh/known_hosts";
+}
+
+std::string_view SshKeyTypeName(git_cert_ssh_raw_type_t type) {
+  switch (type) {
+    case GIT_CERT_SSH_RAW_TYPE_RSA: return "ssh-rsa";
+    case GIT_CERT_SSH_RAW_TYPE_DSS: return "ssh-dss";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: return "ecdsa-sha2-nistp256";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: return "ecdsa-sha2-nistp384";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: return "ecdsa-sha2-nistp521";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: return "ssh-ed25519";
+    case GIT_CERT_SSH_RAW_TYPE_UNKNOWN: break;
+  }
+  return "unknown type";
+}
+
+// libgit2 has already checked the server's key against known_hosts (`valid`) and fails the
+// connection when it is not there; GIT_PASSTHROUGH keeps that verdict, so this callback can only
+// name the refusal, never accept a key libgit2 refused. libgit2's own message ("invalid or
+// unknown remote ssh hostkey") says neither which host nor which file.
+int OnCertificateCheck(git_cert* cert, int valid, const char* host, void* payload) {
+  auto* s = static_cast<CallbackState*>(payload);
+  if (valid == 0 && cert != nullptr && cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
+    const auto* key = reinterpret_cast<const git_cert_hostkey*>(cert);
+    // What `ssh-keygen -l` prints for the key: its type and SHA256 fingerprint.
+    std::vector<std::string> shown;
+    if ((key->type & GIT_CERT_SSH_RAW) != 0) shown.emplace_back(SshKeyTypeName(key->raw_type));
+    if ((key->type & GIT_CERT_SSH_SHA256) != 0) {
+      unsigned char b64[64];
+      const int n = EVP_EncodeBlock(b64, key->hash_sha256, sizeof key->hash_sha256);
+      std::string fp(reinterpret_cast<const char*>(b64), n > 0 ? static_cast<size_t>(n) : 0);
+      while (!fp.empty() && fp.back() == '=') fp.pop_back();
+      shown.push_back("SHA256:" + fp);
+    }
+    std::string what = "the SSH host key of " + std::string(host != nullptr ? host : "?");
+    for (size_t i = 0; i < shown.size(); ++i) what += (i == 0 ? " (" : " ") + shown[i];
+    if (!shown.empty()) what += ")";
+    s->host_key_error = what + " is not trusted: no entry of " + KnownHostsPath() +
+                        " matches it (none for the host, or a different key); add the server's "
+                        "key as `[host]:port <type> <key>` (`host <type> <key>` for port 22)";
+  }
+  return GIT_PASSTHROUGH;
+}
 
 int OnCredentials(git_credential** out, const char* /*url*/, const char* username_from_url,
                   unsigned int allowed, void* payload) {
@@ -366,11 +416,18 @@ int OnCredentials(git_credential** out, const char* /*url*/, const char* usernam
     return GIT_EUSER;
   }
   if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0 && !s->options->ssh_key_file.empty()) {
+    // libssh2 says only "Unable to open private key file", without the file or the reason.
+    const std::string& key_file = s->options->ssh_key_file;
+    const int fd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      s->credential_error = "--git-ssh-key-file " + key_file + " cannot be read: " + Errno(errno);
+      return GIT_EUSER;
+    }
+    ::close(fd);
     const char* user = username_from_url != nullptr && *username_from_url != '\0'
                            ? username_from_url
                            : "git";
-    return git_credential_ssh_key_new(out, user, nullptr, s->options->ssh_key_file.c_str(),
-                                      nullptr);
+    return git_credential_ssh_key_new(out, user, nullptr, key_file.c_str(), nullptr);
   }
   if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && !s->options->token_file.empty()) {
     const std::string token = s->token->Get();
@@ -473,6 +530,13 @@ base::Result<std::unique_ptr<GitSource>> GitSource::Open(GitSourceOptions o) {
   std::string path = rel.string();
   while (!path.empty() && path.back() == '/') path.pop_back();
   o.path = path;
+  if (const char* home = std::getenv("HOME");
+      IsSshUrl(o.url) && (home == nullptr || *home == '\0')) {
+    // libgit2 would fail every connection with "error loading known_hosts: ".
+    return Status::InvalidSpec("--git-url " + RedactedUrl(o.url) +
+                               ": SSH host keys are checked against $HOME/.ssh/known_hosts, and "
+                               "HOME is not set");
+  }
   git_libgit2_init();
   auto shutdown = [](Status st) {
     git_libgit2_shutdown();
@@ -684,6 +748,8 @@ GitSyncResult GitSource::Sync(std::stop_token stop) {
   git_remote_callbacks callbacks;
   git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
   callbacks.credentials = OnCredentials;
+  // SSH only: names a refused host key (HTTPS certificates keep libgit2's handling as it is).
+  if (IsSshUrl(options_.url)) callbacks.certificate_check = OnCertificateCheck;
   callbacks.transfer_progress = OnTransfer;
   callbacks.sideband_progress = OnSideband;
   callbacks.payload = &cb_state;
@@ -691,6 +757,7 @@ GitSyncResult GitSource::Sync(std::stop_token stop) {
   auto fail = [&](const std::string& what, int rc) {
     std::string msg = what + ": " + GitError(rc, "failed");
     if (!cb_state.credential_error.empty()) msg = what + ": " + cb_state.credential_error;
+    if (!cb_state.host_key_error.empty()) msg = what + ": " + cb_state.host_key_error;
     if (stop.stop_requested()) msg = what + ": cancelled (stopping)";
     return Status::Unavailable(Scrub(std::move(msg)));
   };

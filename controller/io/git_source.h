@@ -29,6 +29,9 @@
 // Credentials: a token file (HTTPS basic auth with `username`, re-read on use) or an SSH private
 // key file; neither the credentials nor a URL's userinfo ever appear in a message, a log line or
 // status(): messages carry RedactedUrl() and are scrubbed of the token.
+// SSH host keys: libgit2 (1.5.1+) checks them against $HOME/.ssh/known_hosts and fails the
+// connection without a matching entry; the source only names the refusal (host, key type,
+// SHA256 fingerprint, the file) and refuses an SSH URL when HOME is not set.
 //
 // Threads: Sync() from one thread at a time (the spec-source thread); Trigger(), status() and
 // spec_dir() from any thread. WaitForNext() from the Sync thread. Owns its libgit2 objects and
