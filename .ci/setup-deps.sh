@@ -7,7 +7,6 @@ PKGS=(
   libcpprest-dev libboost-dev libboost-system-dev libssl-dev zlib1g-dev
   libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgit2-dev  # the controller's git source (--git-url); its tests run `git daemon` (package git)
-  openssh-server  # sshd for the git source's SSH tests (tests/io/git_source_ssh_test.cc)
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
   clang libclang-rt-14-dev  # libFuzzer builds of tests/fuzz (scripts/fuzz.sh)
@@ -21,7 +20,31 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update
+  UPDATED=1
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# sshd for the git source's SSH tests (tests/io/git_source_ssh_test.cc runs its own sshd on
+# 127.0.0.1 with a temporary config). Installing Debian's openssh-server would also start and
+# enable the system's sshd on port 22: when this script is what installs it, the daemon is kept
+# from starting during the install and disabled afterwards (a system that had the package
+# already keeps its settings).
+if ! dpkg-query -W -f='${Status}' openssh-server 2>/dev/null | grep -q "install ok installed"; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy"
+    own_policy=1
+  fi
+  [ -n "${UPDATED:-}" ] || $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends openssh-server ||
+    { [ "$own_policy" = 1 ] && $SUDO rm -f "$policy"; exit 1; }
+  [ "$own_policy" = 1 ] && $SUDO rm -f "$policy"
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+  fi
+  echo "setup-deps: openssh-server installed for the SSH tests; the system sshd is not enabled"
 fi
 
 # The contract suite (tests/contract) needs Go 1.26+ (github.com/hashicorp/nomad/api requires it;
