@@ -273,8 +273,38 @@ void ClusterView::DropKeyLocked(const SingletonKey& key) {
   for (const auto& id : drop) EraseAllocLocked(id);
 }
 
-void ClusterView::PutAllocLocked(const nomad::Allocation& alloc, const SingletonKey& key,
+namespace {
+
+// What the view keeps of an allocation: everything but what nothing in the controller reads —
+// the task states with their event histories, the reschedule and state histories, the
+// descriptions and links to other allocations and evaluations. Those were most of an
+// allocation's ~3 KB in the view at 10k singletons (docs/benchmarks.md).
+nomad::Allocation Slim(const nomad::Allocation& a) {
+  nomad::Allocation s;
+  s.id = a.id;
+  s.name = a.name;
+  s.namespace_ = a.namespace_;
+  s.node_id = a.node_id;
+  s.job_id = a.job_id;
+  s.job_type = a.job_type;
+  s.job_version = a.job_version;
+  s.task_group = a.task_group;
+  s.desired_status = a.desired_status;
+  s.desired_transition = a.desired_transition;
+  s.client_status = a.client_status;
+  s.create_index = a.create_index;
+  s.modify_index = a.modify_index;
+  s.alloc_modify_index = a.alloc_modify_index;
+  s.create_time = a.create_time;
+  s.modify_time = a.modify_time;
+  return s;
+}
+
+}  // namespace
+
+void ClusterView::PutAllocLocked(const nomad::Allocation& full, const SingletonKey& key,
                                  uint64_t version) {
+  nomad::Allocation alloc = Slim(full);
   auto it = allocs_.find(alloc.id);
   if (it != allocs_.end()) {
     if (it->second.alloc.node_id != alloc.node_id) {
@@ -283,12 +313,15 @@ void ClusterView::PutAllocLocked(const nomad::Allocation& alloc, const Singleton
         alloc_ids_by_node_.erase(n);
       }
     }
-    it->second = AllocEntry{alloc, key, version};
+    alloc_ids_by_key_[key].insert(alloc.id);
+    alloc_ids_by_node_[alloc.node_id].insert(alloc.id);
+    it->second = AllocEntry{std::move(alloc), key, version};
   } else {
-    allocs_.emplace(alloc.id, AllocEntry{alloc, key, version});
+    alloc_ids_by_key_[key].insert(alloc.id);
+    alloc_ids_by_node_[alloc.node_id].insert(alloc.id);
+    const std::string id = alloc.id;
+    allocs_.emplace(id, AllocEntry{std::move(alloc), key, version});
   }
-  alloc_ids_by_key_[key].insert(alloc.id);
-  alloc_ids_by_node_[alloc.node_id].insert(alloc.id);
 }
 
 void ClusterView::EraseAllocLocked(const std::string& alloc_id) {

@@ -212,6 +212,32 @@ TEST_F(ClusterViewTest, AllocationEventsUpdateTheViewInIndexOrder) {
   EXPECT_EQ(o.allocations[0].client_status, nomad::kClientRunning);
 }
 
+// The view keeps what the controller reads of an allocation, not its task states and histories
+// (most of its size): the allocation Plan sees is the event's, less those.
+TEST_F(ClusterViewTest, AllocationsAreKeptWithoutTaskStatesAndHistories) {
+  view_.Apply(F(20, {JobEvent(OurJob(), 20)}));
+  nomad::Allocation a = Alloc("a1", nomad::kClientRunning, 30);
+  a.task_group = "singleton";
+  a.desired_transition.migrate = true;
+  nomad::Allocation full = a;
+  full.task_states["main"].state = "running";
+  nomad::TaskEvent started;
+  started.type = "Started";
+  started.message = std::string(500, 'x');
+  full.task_states["main"].events.push_back(started);
+  full.alloc_states.push_back({"ClientStatus", "unknown", 1});
+  full.reschedule_events.push_back({1, "a0", "n0", 5s});
+  full.client_description = "Tasks are running";
+  full.desired_description = "";
+  full.followup_eval_id = "e2";
+  full.eval_id = "e1";
+  full.node_name = "node-one";
+  view_.Apply(F(30, {AllocEvent(full, 30)}));
+  const Observed o = view_.ObservedFor(kKey);
+  ASSERT_EQ(o.allocations.size(), 1u);
+  EXPECT_EQ(o.allocations[0], a);
+}
+
 TEST_F(ClusterViewTest, AnEventDeliveredTwiceInOneFrameCountsOnce) {
   view_.Apply(F(20, {JobEvent(OurJob(), 20)}));
   auto e = AllocEvent(Alloc("a1", nomad::kClientRunning, 30), 30);
