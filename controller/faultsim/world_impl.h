@@ -1,6 +1,6 @@
 // Private to controller/faultsim's world: what world.cc, workload.cc, agent_program.cc,
-// controller_actor.cc, invariants.cc, fault_schedule.cc and report.cc share — the World class (the
-// state of one run), the per-allocation lease, one run of a protected workload, and the lock
+// controller_actor.cc, invariants.cc, fault_schedule.cc and report.cc share — the World class
+// (the state of one run), the per-allocation lease, one run of a protected workload, and the lock
 // requests a lock agent sends. Not part of the public API (that is world.h); include only from
 // those files. Single-threaded like the world.
 #pragma once
@@ -36,7 +36,9 @@ using base::TimePoint;
 
 constexpr Duration kGuardPoll = 250ms;     // the guard's lease poll (timing::Assumptions)
 
-inline double Secs(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+inline double Secs(TimePoint t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
 inline double Secs(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 template <class... Ts>
