@@ -4,7 +4,10 @@
 Layers, low to high: base < model (spec, nomad) < core (render, timing, reconcile, lock)
 < runtime < edges (io) < sim, faultsim < cmd. A folder may include any lower layer; within one
 layer only the pairs in SAME_LAYER_ALLOWED. Also checks that no header of a core or model folder includes a
-JSON or YAML library header (STYLE.md: no library header leaks into a core header).
+JSON or YAML library header (STYLE.md: no library header leaks into a core header). A folder-private
+header (`*_internal.h`, `*_impl.h`: what the .cc files of one folder share, e.g. the YAML walker the
+spec loader's files share) may include its folder's library, because nothing outside the folder may
+include it: that is checked too.
 Exit 0 when clean, 1 with one line per violation.
 """
 import pathlib
@@ -30,6 +33,8 @@ SAME_LAYER_ALLOWED = {
 PURE = {"base", "spec", "nomad", "render", "timing", "reconcile", "lock"}
 LIB_HEADERS = re.compile(r'#include\s*[<"](nlohmann/|yaml-cpp/|simdjson|cpprest/|spdlog/|prometheus/)')
 INCLUDE = re.compile(r'#include\s*"controller/([a-z_]+)/')
+PRIVATE_HEADER = re.compile(r'_(internal|impl)\.h$')
+PRIVATE_INCLUDE = re.compile(r'#include\s*"controller/([a-z_]+)/[a-z0-9_]+_(?:internal|impl)\.h"')
 
 
 def main() -> int:
@@ -53,7 +58,11 @@ def main() -> int:
                 ):
                     bad.append(f"{path}:{n}: {folder} (layer {RANK[folder]}) must not include "
                                f"{dep} (layer {RANK[dep]})")
-            if path.suffix == ".h" and folder in PURE and LIB_HEADERS.search(line):
+            p = PRIVATE_INCLUDE.search(line)
+            if p and p.group(1) != folder:
+                bad.append(f"{path}:{n}: includes a header private to controller/{p.group(1)}")
+            if (path.suffix == ".h" and folder in PURE and LIB_HEADERS.search(line)
+                    and not PRIVATE_HEADER.search(path.name)):
                 bad.append(f"{path}:{n}: a {folder} header must not include a library header")
     for b in bad:
         print(b)

@@ -1,4 +1,5 @@
-// Private to controller/nomad: what codec.cc (nlohmann) and stream_decode.cc (simdjson) share.
+// Private to controller/nomad: what the nlohmann half of the codec (codec.cc, codec_job.cc,
+// codec_alloc.cc) and stream_decode.cc (simdjson) share.
 //
 // Decoders report an error as the innermost message plus the JSON path, built while the error
 // unwinds (each level adds its own key or index), so the success path pays nothing for paths.

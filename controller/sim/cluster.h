@@ -65,7 +65,8 @@
 // parameterized jobs, services/checks, templates/artifacts/volumes, shutdown_delay, eval broker
 // priorities, GC of old evals/allocs/jobs, namespaces' existence, multi-region. The reconciler is
 // a simplified port of scheduler/reconciler (filterByTainted, filterByRescheduleable, lost /
-// disconnect / reconnect handling); see cluster.cc. Periodic cron: 5 fields, UTC (job_rules.h).
+// disconnect / reconnect handling); see scheduler_reconcile.cc. Periodic cron: 5 fields, UTC
+// (job_rules.h).
 //
 // Ownership: a Cluster borrows `core` and `programs`, which must outlive it. It owns its programs'
 // instances. Single-threaded like SimCore (the HTTP front end serializes access with its mutex).

@@ -1,5 +1,8 @@
-// Private to cluster.cc / cluster_client.cc: the state and helpers behind Cluster. Not part of
-// the public API; include only from those two files. Single-threaded like Cluster.
+// Private to the Cluster's files: the state and helpers behind Cluster. The server is in
+// cluster.cc (the public API for jobs, evaluations and allocations), state_store.cc (writes,
+// events, indexes), scheduler.cc and scheduler_reconcile.cc (the scheduler) and nodes.cc (nodes,
+// heartbeats, client updates); the client agent in client_agent.cc and alloc_runner.cc. Not part
+// of the public API; include only from those files. Single-threaded like Cluster.
 #pragma once
 
 #include <map>
@@ -15,6 +18,11 @@
 #include "controller/sim/cluster.h"
 
 namespace nsg::sim {
+
+// The Cluster's files name the model's main types unqualified.
+using nomad::Allocation;
+using nomad::Evaluation;
+using nomad::Job;
 
 // A node's client clock: local = base_local + (global - base_global) × rate. Its timers are kept
 // in local time and re-armed on the SimCore when the rate changes.
@@ -49,6 +57,37 @@ class NodeClock {
   TimerId next_id_ = 1;
   std::map<TimerId, Timer> timers_;
 };
+
+// ---- Helpers the server's files share ----
+
+inline constexpr char kAllocUnknown[] = "alloc is unknown since its node is disconnected";
+
+inline bool ClientTerminal(const std::string& s) {
+  return s == nomad::kClientComplete || s == nomad::kClientFailed || s == nomad::kClientLost;
+}
+inline bool Terminal(const nomad::Allocation& a) {
+  return a.desired_status != nomad::kDesiredRun || ClientTerminal(a.client_status);
+}
+inline const nomad::TaskGroup* FindGroup(const nomad::Job& j, const std::string& name) {
+  for (const auto& tg : j.task_groups) {
+    if (tg.name == name) return &tg;
+  }
+  return nullptr;
+}
+inline int64_t ToUnix(const SimCore& core, TimePoint t) { return core.UnixNanos(t); }
+inline TimePoint FromUnix(const SimCore& core, int64_t unix_ns) {
+  return TimePoint(Duration(unix_ns - core.UnixNanos(TimePoint{})));
+}
+// The full Allocation view (events, GET /v1/allocation/:id): no Job, no stub-only fields.
+inline nomad::Allocation FullView(const nomad::Allocation& a) {
+  nomad::Allocation out = a;
+  out.job.reset();
+  out.job_type.clear();
+  out.job_version = 0;
+  return out;
+}
+// Allocation.NextDelay: the delay before the next reschedule (scheduler_reconcile.cc).
+Duration NextDelay(const nomad::Allocation& a, const nomad::ReschedulePolicy& p);
 
 struct Cluster::Impl {
   using JobKey = std::pair<std::string, std::string>;  // (namespace, id)
@@ -217,7 +256,7 @@ struct Cluster::Impl {
     return At(core.Now() + d, std::move(label), std::move(fn));
   }
 
-  // ---- cluster.cc: server ----
+  // ---- The server (cluster.cc, state_store.cc, scheduler*.cc, nodes.cc) ----
   Write Begin(const std::string& type);
   void Commit(Write& w);
   std::string JobStatus(const JobRec& rec) const;
@@ -257,7 +296,7 @@ struct Cluster::Impl {
   void EndRun(TaskRunner& tr, int exit_code, int signal, const std::string& reason);
   void Bury(TaskRunner& tr);
 
-  // ---- cluster_client.cc: client agent ----
+  // ---- The client agent (client_agent.cc, alloc_runner.cc) ----
   void StartClient(NodeRec& n, bool fresh);
   NodeClock::TimerId ClientTimer(NodeRec& n, Duration d, std::string label,
                                  std::function<void()> fn);
