@@ -91,7 +91,7 @@ namespace {
 class GuardProgram final : public sim::TaskProgram {
  public:
   GuardProgram(World& w, int singleton, Duration kill_timeout)
-      : singleton_(singleton), kill_timeout_(kill_timeout), workload_(w, singleton), world_(w) {}
+      : kill_timeout_(kill_timeout), workload_(w, singleton), world_(w) {}
 
   std::string Start(sim::TaskContext& ctx) override {
     ctx_ = &ctx;
@@ -222,7 +222,6 @@ class GuardProgram final : public sim::TaskProgram {
     });
   }
 
-  const int singleton_;
   const Duration kill_timeout_;
   Workload workload_;
   World& world_;
