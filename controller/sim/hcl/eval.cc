@@ -3,12 +3,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 
 namespace nsg::sim::hcl {
 namespace {
 
 Range StartThroughParen(const Expr& e) { return Range{e.name_range.start, e.open_paren_range.end}; }
+
+// Roughly the bytes a value holds (strings and keys by length, everything else 8).
+size_t ApproxSize(const Value& v) {
+  if (v.is_string()) return v.get_ref<const std::string&>().size();
+  size_t n = 8;
+  if (v.is_array()) {
+    for (const Value& item : v) n += ApproxSize(item);
+  } else if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) n += it.key().size() + ApproxSize(it.value());
+  }
+  return n;
+}
 
 bool Charge(const EvalContext& ctx, size_t bytes, const Range& where, Diagnostics& diags) {
   if (*ctx.budget < bytes) {
@@ -141,7 +154,7 @@ std::optional<Value> EvalTraversal(const Expr& e, const EvalContext& ctx, Diagno
       return std::nullopt;
     }
   }
-  if (!Charge(ctx, cur->dump().size(), e.range, diags)) return std::nullopt;
+  if (!Charge(ctx, ApproxSize(*cur), e.range, diags)) return std::nullopt;
   return *cur;
 }
 
