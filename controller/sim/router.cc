@@ -397,6 +397,8 @@ Reply Router::Route(Ctx& ctx) {
     r = RouteEvaluations(ctx);
   } else if (cluster_ != nullptr && StartsWith(p, "/v1/evaluation/")) {
     r = RouteEvaluation(ctx);
+  } else if (p == "/v1/jobs/parse") {
+    r = RouteJobsParse(ctx);
   } else if (cluster_ != nullptr && p == "/v1/jobs") {
     r = RouteJobs(ctx);
   } else if (cluster_ != nullptr && StartsWith(p, "/v1/job/")) {

@@ -245,6 +245,7 @@ class Router {
   Reply RouteRegions(Ctx& ctx);     // routes_agent.cc
   Reply RouteAclTokenSelf(Ctx& ctx);  // routes_vars.cc
   Reply RouteValidateJob(Ctx& ctx);   // routes_jobs.cc
+  Reply RouteJobsParse(Ctx& ctx);     // routes_parse.cc: POST/PUT /v1/jobs/parse
   Reply RouteEvaluations(Ctx& ctx);   // routes_evals.cc
   Reply RouteEvaluation(Ctx& ctx);    // routes_evals.cc
 

@@ -27,7 +27,7 @@ var requiredRoutes = []string{
 	"GET /v1/evaluations", "GET /v1/evaluation/:id", "GET /v1/evaluation/:id/allocations",
 	"GET /v1/acl/token/self", "GET /v1/job/:id/summary", "GET /v1/job/:id/versions",
 	"GET /v1/job/:id/deployment", "PUT /v1/validate/job", "GET /v1/status/leader",
-	"GET /v1/status/peers", "GET /v1/regions",
+	"GET /v1/status/peers", "GET /v1/regions", "PUT /v1/jobs/parse",
 	// Also served.
 	"GET /v1/job/:id/evaluations", "PUT /v1/job/:id/periodic/force", "GET /v1/node/:id",
 	"GET /v1/node/:id/allocations",
