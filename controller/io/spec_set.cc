@@ -1,6 +1,7 @@
 #include "controller/io/spec_set.h"
 
 #include <map>
+#include <mutex>
 #include <set>
 #include <utility>
 #include <vector>
@@ -26,10 +27,13 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
   out.revision = revision;
   // The check of each singleton renders it: keep what it rendered, by document, for the entry.
   const render::RenderOptions options{.source_path = "", .git_revision = revision};
+  // (LoadSpecs runs the check on several threads: the map is shared.)
   std::map<std::pair<std::string, int>, render::Rendered> checked;
+  std::mutex checked_mu;
   const spec::LoadResult loaded = spec::LoadSpecs(
       files.files, [&](const spec::Singleton& s, std::vector<spec::Diagnostic>& diags) {
         if (auto r = render::CheckAndRender(s, options, diags)) {
+          std::lock_guard lock(checked_mu);
           checked.insert_or_assign({s.source.file, s.source.line}, std::move(*r));
         }
       });

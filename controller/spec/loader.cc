@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "controller/spec/loader_internal.h"
@@ -261,16 +263,9 @@ struct DocRecord {
   SourcePos name_pos;  // where metadata.name is, or the document's start
 };
 
-}  // namespace
-
-std::optional<std::string> VariablePathError(std::string_view path) {
-  return CheckVariablePath(path);
-}
-
-LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& check) {
-  LoadResult result;
-  std::vector<DocRecord> docs;
-
+// What the loader reads from one file: its documents and the errors found reading them.
+void LoadFile(const SourceFile& file, std::vector<DocRecord>& docs,
+              std::vector<Diagnostic>& errors) {
   // A document that cannot be read: its key, guessed from the text, so that the controller knows
   // which singleton is broken.
   auto unreadable = [&docs](const std::string& path, const Chunk& chunk) {
@@ -280,50 +275,97 @@ LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& chec
     r.name_pos = r.pos;
     docs.push_back(std::move(r));
   };
-  for (const SourceFile& file : files) {
-    for (const Chunk& chunk : SplitDocuments(file.content)) {
-      if (const size_t bad = FirstInvalidUtf8(chunk.text); bad != std::string_view::npos) {
-        const std::string_view before = std::string_view(chunk.text).substr(0, bad);
-        const int line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
-        const size_t line_start = before.rfind('\n');
-        const int col = static_cast<int>(line_start == std::string_view::npos
-                                             ? bad + 1
-                                             : bad - line_start);
-        char byte[8];
-        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(chunk.text[bad]));
-        result.errors.push_back({{file.path, chunk.first_line + line + 1, col}, "",
-                                 std::string("not valid UTF-8 (byte ") + byte +
-                                     "): a spec file must be UTF-8 text"});
-        unreadable(file.path, chunk);
-        continue;
+  for (const Chunk& chunk : SplitDocuments(file.content)) {
+    if (const size_t bad = FirstInvalidUtf8(chunk.text); bad != std::string_view::npos) {
+      const std::string_view before = std::string_view(chunk.text).substr(0, bad);
+      const int line = static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+      const size_t line_start = before.rfind('\n');
+      const int col = static_cast<int>(line_start == std::string_view::npos
+                                           ? bad + 1
+                                           : bad - line_start);
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(chunk.text[bad]));
+      errors.push_back({{file.path, chunk.first_line + line + 1, col}, "",
+                               std::string("not valid UTF-8 (byte ") + byte +
+                                   "): a spec file must be UTF-8 text"});
+      unreadable(file.path, chunk);
+      continue;
+    }
+    YAML::Node node;
+    try {
+      node = ParseChunk(chunk.text);
+    } catch (const YAML::Exception& e) {
+      SourcePos p{file.path, chunk.first_line + 1, 1};
+      if (!e.mark.is_null()) {
+        p = {file.path, chunk.first_line + e.mark.line + 1, e.mark.column + 1};
       }
-      YAML::Node node;
-      try {
-        node = ParseChunk(chunk.text);
-      } catch (const YAML::Exception& e) {
-        SourcePos p{file.path, chunk.first_line + 1, 1};
-        if (!e.mark.is_null()) {
-          p = {file.path, chunk.first_line + e.mark.line + 1, e.mark.column + 1};
-        }
-        result.errors.push_back({p, "", "invalid YAML: " + e.msg});
-        unreadable(file.path, chunk);
-        continue;
-      }
-      if (!node.IsDefined() || node.IsNull()) continue;  // an empty document
-      DocRecord r;
-      DocDecoder decoder(file.path, chunk.first_line, result.errors);
-      try {
-        r.ok = decoder.Decode(node, r.s, r.key, r.name_pos);
-      } catch (const std::exception& e) {
-        // yaml-cpp throws only on misuse; a bug here must fail this document, not the load.
-        result.errors.push_back({r.s.source, "", std::string("internal error: ") + e.what()});
-        r.ok = false;
-      }
-      r.pos = r.s.source;
-      if (r.name_pos.line == 0) r.name_pos = r.pos;
-      docs.push_back(std::move(r));
+      errors.push_back({p, "", "invalid YAML: " + e.msg});
+      unreadable(file.path, chunk);
+      continue;
+    }
+    if (!node.IsDefined() || node.IsNull()) continue;  // an empty document
+    DocRecord r;
+    DocDecoder decoder(file.path, chunk.first_line, errors);
+    try {
+      r.ok = decoder.Decode(node, r.s, r.key, r.name_pos);
+    } catch (const std::exception& e) {
+      // yaml-cpp throws only on misuse; a bug here must fail this document, not the load.
+      errors.push_back({r.s.source, "", std::string("internal error: ") + e.what()});
+      r.ok = false;
+    }
+    r.pos = r.s.source;
+    if (r.name_pos.line == 0) r.name_pos = r.pos;
+    docs.push_back(std::move(r));
+  }
+}
+
+// Runs work(begin, end, docs, errors) over [0, n) in up to kMaxLoadThreads contiguous ranges at
+// once (one when n is small), and appends each range's docs and errors in range order: the
+// result is what one thread would have produced.
+constexpr size_t kMaxLoadThreads = 4;
+constexpr size_t kMinItemsPerThread = 64;
+template <typename Work>
+void InRanges(size_t n, std::vector<DocRecord>* docs, std::vector<Diagnostic>& errors,
+              const Work& work) {
+  const size_t hw = std::max<size_t>(1, std::thread::hardware_concurrency());
+  const size_t threads = std::min({kMaxLoadThreads, hw, std::max<size_t>(1, n / kMinItemsPerThread)});
+  if (threads <= 1) {
+    work(0, n, docs, errors);
+    return;
+  }
+  std::vector<std::vector<DocRecord>> part_docs(threads);
+  std::vector<std::vector<Diagnostic>> part_errors(threads);
+  {
+    std::vector<std::jthread> pool;
+    for (size_t t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        work(n * t / threads, n * (t + 1) / threads, docs ? &part_docs[t] : nullptr,
+             part_errors[t]);
+      });
     }
   }
+  for (size_t t = 0; t < threads; ++t) {
+    if (docs) std::move(part_docs[t].begin(), part_docs[t].end(), std::back_inserter(*docs));
+    std::move(part_errors[t].begin(), part_errors[t].end(), std::back_inserter(errors));
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> VariablePathError(std::string_view path) {
+  return CheckVariablePath(path);
+}
+
+LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& check) {
+  LoadResult result;
+  std::vector<DocRecord> docs;
+  // Files are read (YAML parsed, decoded, validated) on several threads when there are many:
+  // 10,000 spec files took 4 s on one.
+  InRanges(files.size(), &docs, result.errors,
+           [&files](size_t begin, size_t end, std::vector<DocRecord>* out,
+                    std::vector<Diagnostic>& errors) {
+             for (size_t i = begin; i < end; ++i) LoadFile(files[i], *out, errors);
+           });
 
   // The same singleton defined twice: every definition is reported and none is used.
   std::map<std::string, std::vector<size_t>> by_key;
@@ -344,12 +386,17 @@ LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& chec
   }
 
   if (check) {
-    for (DocRecord& r : docs) {
-      if (!r.ok) continue;
-      size_t before = result.errors.size();
-      check(r.s, result.errors);
-      if (result.errors.size() != before) r.ok = false;
-    }
+    InRanges(docs.size(), nullptr, result.errors,
+             [&docs, &check](size_t begin, size_t end, std::vector<DocRecord>*,
+                             std::vector<Diagnostic>& errors) {
+               for (size_t i = begin; i < end; ++i) {
+                 DocRecord& r = docs[i];
+                 if (!r.ok) continue;
+                 const size_t before = errors.size();
+                 check(r.s, errors);
+                 if (errors.size() != before) r.ok = false;
+               }
+             });
   }
 
   for (DocRecord& r : docs) {

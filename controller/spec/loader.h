@@ -48,12 +48,14 @@ struct LoadResult {
 
 // An extra check run on each singleton that passed the loader's own validation, e.g. the timer rule
 // (timing/ implements it; spec/ cannot depend on it). It appends its diagnostics to `out`, using
-// `s.positions` to point at the offending field.
+// `s.positions` to point at the offending field. LoadSpecs may call it from several threads at
+// once (for different singletons, each with its own `out`): it must be safe for that.
 using SpecCheck = std::function<void(const Singleton& s, std::vector<Diagnostic>& out)>;
 
 // Decodes every YAML document in `files`, applies defaults, validates, and runs `check` on each
 // singleton that is otherwise valid. Also reports the same singleton (namespace/name) defined more
-// than once, naming both places; all its definitions are then invalid.
+// than once, naming both places; all its definitions are then invalid. With many files the work
+// is spread over up to 4 threads; the result is the same as with one.
 LoadResult LoadSpecs(const std::vector<SourceFile>& files, const SpecCheck& check = nullptr);
 
 // Why `path` is not a Nomad variable path a lock can use (nomad-api.md §2.3: 1-128 characters of

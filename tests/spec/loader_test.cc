@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -1232,6 +1233,74 @@ TEST(LoaderTest, StopOnClientAfterBelowTheHeartbeatIntervalIsRefused) {
   EXPECT_EQ(LoadOne("  failover: {stopOnClientAfter: 30s}\n" + std::string(kTask))
                 .spec.failover.stop_on_client_after,
             std::chrono::seconds(30));
+}
+
+}  // namespace
+}  // namespace nsg::spec
+
+namespace nsg::spec {
+namespace {
+
+// Many files are read on several threads (LoadSpecs): the result must be what reading each file
+// alone gives, in file order — valid singletons, invalid documents and errors alike — with the
+// checks run on every valid singleton, and a singleton defined in the first and in the last file
+// (read on different threads) still reported twice.
+TEST(LoaderTest, ManyFilesLoadAsEachFileAloneAndDuplicatesAcrossThemAreFound) {
+  std::vector<SourceFile> files;
+  for (int i = 0; i < 400; ++i) {
+    const std::string name = "app-" + std::to_string(i);
+    std::string text = std::string(kHead).replace(std::string(kHead).find("app"), 3, name) + kTask;
+    if (i % 37 == 5) text += "  bogus: 1\n";            // an unknown field
+    if (i % 53 == 7) text = "metadata: {name: [\n";     // not YAML
+    if (i % 41 == 3) text += "---\n" + std::string(kHead).replace(std::string(kHead).find("app"), 3,
+                                                                  name + "-b") + kTask;
+    files.push_back({"f" + std::to_string(i) + ".yaml", text});
+  }
+  files.push_back({"last.yaml", std::string(kHead).replace(std::string(kHead).find("app"), 3,
+                                                           "app-0") + kTask});
+  std::atomic<int> checked{0};
+  const SpecCheck check = [&checked](const Singleton& s, std::vector<Diagnostic>& out) {
+    ++checked;
+    if (s.metadata.name.ends_with("9")) out.push_back({s.source, "spec", "check refuses *9"});
+  };
+  const LoadResult all = LoadSpecs(files, check);
+  const int all_checked = checked.load();
+
+  LoadResult want;
+  int want_checked = 0;
+  for (size_t i = 1; i + 1 < files.size(); ++i) {  // the duplicated app-0 aside
+    int n = 0;
+    const LoadResult one = LoadSpecs({files[i]}, [&](const Singleton& s, std::vector<Diagnostic>& out) {
+      ++n;
+      check(s, out);
+    });
+    want_checked += n;
+    want.valid.insert(want.valid.end(), one.valid.begin(), one.valid.end());
+    want.errors.insert(want.errors.end(), one.errors.begin(), one.errors.end());
+    for (const auto& inv : one.invalid) want.invalid.push_back(inv);
+  }
+  std::vector<std::string> valid_keys, want_keys, invalid_at, want_invalid_at;
+  for (const auto& s : all.valid) valid_keys.push_back(s.Key() + "@" + s.source.file);
+  for (const auto& s : want.valid) want_keys.push_back(s.Key() + "@" + s.source.file);
+  for (const auto& v : all.invalid) {
+    if (v.pos.file != "f0.yaml" && v.pos.file != "last.yaml") {
+      invalid_at.push_back(v.key + "@" + v.pos.file + ":" + std::to_string(v.pos.line));
+    }
+  }
+  for (const auto& v : want.invalid) want_invalid_at.push_back(v.key + "@" + v.pos.file + ":" + std::to_string(v.pos.line));
+  EXPECT_EQ(valid_keys, want_keys);
+  EXPECT_EQ(invalid_at, want_invalid_at);
+  std::vector<std::string> errors;
+  for (const auto& d : all.errors) {
+    if (d.pos.file != "f0.yaml" && d.pos.file != "last.yaml") errors.push_back(d.ToString());
+  }
+  EXPECT_EQ(errors, Errors(want));
+  EXPECT_EQ(all_checked, want_checked);  // app-0's two definitions are not checked
+  std::vector<std::string> duplicate;
+  for (const auto& d : all.errors) {
+    if (d.message.find("also defined") != std::string::npos) duplicate.push_back(d.pos.file);
+  }
+  EXPECT_THAT(duplicate, ElementsAre("f0.yaml", "last.yaml"));
 }
 
 }  // namespace
