@@ -16,10 +16,10 @@
 
 #include "controller/base/status.h"
 #include "controller/cmd/cli.h"
-#include "controller/io/client_config.h"
-#include "controller/io/git_source.h"
-#include "controller/io/metrics_exporter.h"
-#include "controller/io/status_server.h"
+#include "controller/controller_io/git_source.h"
+#include "controller/controller_io/metrics_exporter.h"
+#include "controller/controller_io/status_server.h"
+#include "controller/nomad_client/client_config.h"
 
 namespace nsg::cmd {
 

@@ -18,12 +18,12 @@
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
 #include "controller/cmd/lock_commands.h"
-#include "controller/io/client_config.h"
-#include "controller/io/guard.h"
-#include "controller/io/http_nomad_api.h"
-#include "controller/io/http_transport.h"
-#include "controller/io/lease_file.h"
-#include "controller/io/retry.h"
+#include "controller/lock_io/guard.h"
+#include "controller/lock_io/lease_file.h"
+#include "controller/nomad_client/client_config.h"
+#include "controller/nomad_client/http_nomad_api.h"
+#include "controller/nomad_client/http_transport.h"
+#include "controller/nomad_client/retry.h"
 #include "controller/timing/budget.h"
 
 namespace nsg::cmd {

@@ -24,8 +24,8 @@
 #include "controller/base/duration.h"
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
-#include "controller/io/client_config.h"
-#include "controller/io/http_transport.h"
+#include "controller/nomad_client/client_config.h"
+#include "controller/nomad_client/http_transport.h"
 
 namespace nsg::cmd {
 namespace {

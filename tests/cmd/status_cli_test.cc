@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cmd/binary_runner.h"
-#include "tests/io/test_http_server.h"
+#include "tests/nomad_client/test_http_server.h"
 
 namespace nsg::cmd {
 namespace {
