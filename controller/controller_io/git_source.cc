@@ -1,3 +1,8 @@
+// io::GitSource (git_source.h): the libgit2 fetch, the checkout and the atomic publish, the
+// network stream with a deadline and a stop, the credential and host-key callbacks, the webhook
+// signature. One file (~900 lines) on purpose: it is the only translation unit that includes
+// libgit2 (controller_io/CMakeLists.txt keeps the library private), and its parts are the steps of
+// one fetch, which read in order.
 #include "controller/controller_io/git_source.h"
 
 #include <fcntl.h>

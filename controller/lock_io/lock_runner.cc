@@ -1,3 +1,7 @@
+// io::LockRunner (lock_runner.h): the runtime holders (a process, a lease for the guard, a guarded
+// process), the API worker and the Run() loop that feeds lock::Agent. One file (~600 lines)
+// because the holders, the worker and the loop share the runner's state and read as one event
+// loop.
 #include "controller/lock_io/lock_runner.h"
 
 #include <poll.h>
