@@ -2,7 +2,8 @@
 """Checks that no folder under controller/ includes a higher layer (ARCHITECTURE.md §2).
 
 Layers, low to high: base < model (spec, nomad) < core (render, timing, reconcile, lock)
-< runtime < edges (io) < sim, faultsim < cmd. A folder may include any lower layer; within one
+< runtime < edges (nomad_client, lock_io, controller_io) < sim, faultsim, app (each program's
+assembly) < cmd. A folder may include any lower layer; within one
 layer only the pairs in SAME_LAYER_ALLOWED. Also checks that no header of a core or model folder includes a
 JSON or YAML library header (STYLE.md: no library header leaks into a core header). A folder-private
 header (`*_internal.h`, `*_impl.h`: what the .cc files of one folder share, e.g. the YAML walker the
@@ -19,8 +20,8 @@ RANK = {
     "spec": 1, "nomad": 1,
     "render": 2, "timing": 2, "reconcile": 2, "lock": 2,
     "runtime": 3,
-    "io": 4,
-    "sim": 5, "faultsim": 5,
+    "nomad_client": 4, "lock_io": 4, "controller_io": 4,
+    "sim": 5, "faultsim": 5, "app": 5,
     "cmd": 6,
 }
 SAME_LAYER_ALLOWED = {
@@ -29,6 +30,8 @@ SAME_LAYER_ALLOWED = {
     ("reconcile", "render"), ("reconcile", "timing"), ("reconcile", "lock"),
     ("lock", "timing"),
     ("faultsim", "sim"),
+    ("controller_io", "nomad_client"),  # the git source's TLS and proxy settings (client_config.h)
+    ("controller_io", "lock_io"),  # the leader elector holds its lock through the lock runner
 }
 PURE = {"base", "spec", "nomad", "render", "timing", "reconcile", "lock"}
 LIB_HEADERS = re.compile(r'#include\s*[<"](nlohmann/|yaml-cpp/|simdjson|cpprest/|spdlog/|prometheus/)')

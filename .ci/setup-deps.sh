@@ -10,7 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
   clang libclang-rt-14-dev  # libFuzzer builds of tests/fuzz (scripts/fuzz.sh)
-  prometheus  # promtool: rule unit tests and scrape lint (tests/metrics, tests/io)
+  prometheus  # promtool: rule unit tests and scrape lint (tests/metrics, tests/controller_io)
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -24,8 +24,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# sshd for the git source's SSH tests (tests/io/git_source_ssh_test.cc runs its own sshd on
-# 127.0.0.1 with a temporary config). Installing Debian's openssh-server would also start and
+# sshd for the git source's SSH tests (tests/controller_io/git_source_ssh_test.cc runs its own
+# sshd on 127.0.0.1 with a temporary config). Installing Debian's openssh-server would also start and
 # enable the system's sshd on port 22: when this script is what installs it, the daemon is kept
 # from starting during the install and disabled afterwards (a system that had the package
 # already keeps its settings).

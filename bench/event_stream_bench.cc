@@ -8,8 +8,8 @@
 #include <stop_token>
 #include <string>
 
-#include "controller/io/event_stream.h"
 #include "controller/nomad/codec.h"
+#include "controller/nomad_client/event_stream.h"
 
 namespace nsg::io {
 namespace {

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "controller/io/metrics_exporter.h"
+#include "controller/controller_io/metrics_exporter.h"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "controller/io/spec_watcher.h"
+#include "controller/controller_io/spec_watcher.h"
 
 namespace nsg::io {
 namespace {

@@ -15,7 +15,8 @@ if(NSG_BUILD_BENCH)
 endif()
 
 # cpprestsdk workarounds (shared/cpp-libs.md §2): Debian's export does not link OpenSSL, and its
-# global U() macro breaks fmt 9. Only controller/io and controller/sim's front end may link this.
+# global U() macro breaks fmt 9. Only controller/nomad_client and controller/sim's front end may
+# link this.
 add_library(nsg_cpprest INTERFACE)
 target_link_libraries(nsg_cpprest INTERFACE cpprestsdk::cpprest OpenSSL::SSL OpenSSL::Crypto)
 target_compile_definitions(nsg_cpprest INTERFACE _TURN_OFF_PLATFORM_STRING)

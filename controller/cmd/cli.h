@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "controller/app/exit_codes.h"
+
 namespace nsg::cmd {
 
-// Exit codes (ARCHITECTURE.md §4.1).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitInvalid = 1;
-inline constexpr int kExitUsage = 2;
+// Exit codes (controller/app/exit_codes.h).
+using app::kExitInvalid;
+using app::kExitOk;
+using app::kExitUsage;
 
 struct FlagSpec {
   std::string name;        // without dashes: "format"

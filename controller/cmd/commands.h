@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/app/build_info.h"
 #include "controller/base/status.h"
 
 namespace nsg::cmd {
@@ -26,11 +27,9 @@ int DemoMain(const std::vector<std::string>& argv);
 // `simulate`: the deterministic fault simulation (simulate_command.cc, docs/failover.md).
 int SimulateMain(const std::vector<std::string>& argv);
 
-// Version string: "0.1.0 (git abc1234)".
-std::string VersionString();
-// Its parts, for build_info: the release ("0.1.0") and the git commit the build was configured
-// at ("unknown" outside a git checkout).
-std::string BuildVersion();
-std::string BuildRevision();
+// The build's identity (controller/app/build_info.h).
+using app::BuildRevision;
+using app::BuildVersion;
+using app::VersionString;
 
 }  // namespace nsg::cmd

@@ -11,15 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "controller/app/controller.h"
+
 namespace nsg::cmd {
 
 int ControllerMain(const std::vector<std::string>& argv);
 int PlanMain(const std::vector<std::string>& argv);
 
-struct ControllerHooks {
-  // Called once the HTTP server listens, with its bound "host:port".
-  std::function<void(const std::string& http_addr)> on_listening;
-};
+using app::ControllerHooks;  // controller/app/controller.h
 
 // Runs the controller with `argv` (the flags of ControllerMain) until `stop` is requested.
 // Returns 0 after a requested stop, 2 for a usage error, 1 when it could not start.

@@ -11,6 +11,8 @@
 //      duplicate) — then the partition heals.
 // At every poll (every 50 ms) and from the workloads' own start/stop marks it checks that no
 // singleton ever ran two workloads; the exit code is 1 if that broke or a step did not complete.
+// One file (~870 lines): the demo is one scripted scenario (setup, three acts, the checks) that
+// reads top to bottom; it assembles nothing the other programs use.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
-// `nomad-singleton guard`: the same command as the static nomad-singleton-guard (io/guard.h).
+// `nomad-singleton guard`: the same command as the static nomad-singleton-guard (lock_io/guard.h).
 #include "controller/cmd/lock_commands.h"
-#include "controller/io/guard.h"
+#include "controller/lock_io/guard.h"
 
 namespace nsg::cmd {
 

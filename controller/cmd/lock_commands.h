@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "controller/base/status.h"
-#include "controller/io/lock_runner.h"
+#include "controller/lock_io/lock_runner.h"
 
 namespace nsg::cmd {
 

@@ -20,8 +20,8 @@
 #include "controller/base/duration.h"
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
+#include "controller/controller_io/spec_files.h"
 #include "controller/faultsim/world.h"
-#include "controller/io/spec_files.h"
 
 namespace nsg::cmd {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
-#include "controller/io/spec_files.h"
+#include "controller/controller_io/spec_files.h"
 #include "controller/nomad/codec.h"
 #include "controller/render/job_renderer.h"
 #include "controller/spec/loader.h"

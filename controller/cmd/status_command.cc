@@ -1,5 +1,5 @@
 // `nomad-singleton status [--addr HOST:PORT] [--json]`: asks a running controller for its /status
-// document (controller_command.cc, StatusJson) and prints one table row per singleton, or the
+// document (app/controller.cc, StatusJson) and prints one table row per singleton, or the
 // document itself with --json. Exit 0 when the controller has synced and every singleton is
 // Ready, 2 when some are not (so CI can gate on it), 1 when the controller cannot be asked.
 //
@@ -24,15 +24,15 @@
 #include "controller/base/duration.h"
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
-#include "controller/io/client_config.h"
-#include "controller/io/http_transport.h"
+#include "controller/nomad_client/client_config.h"
+#include "controller/nomad_client/http_transport.h"
 
 namespace nsg::cmd {
 namespace {
 
 using Json = nlohmann::json;
 
-// The controller's --http-addr default (controller_command.cc).
+// The controller's --http-addr default (app::kDefaultHttpAddr, controller/app/controller.h).
 constexpr char kDefaultStatusAddr[] = "127.0.0.1:9464";
 constexpr auto kStatusTimeout = std::chrono::seconds(5);
 constexpr int kExitNotReady = 2;

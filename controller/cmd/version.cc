@@ -3,19 +3,7 @@
 #include "controller/cmd/cli.h"
 #include "controller/cmd/commands.h"
 
-#ifndef NSG_VERSION
-#define NSG_VERSION "unknown"
-#endif
-#ifndef NSG_GIT_REVISION
-#define NSG_GIT_REVISION "unknown"
-#endif
-
 namespace nsg::cmd {
-
-std::string BuildVersion() { return NSG_VERSION; }
-std::string BuildRevision() { return NSG_GIT_REVISION; }
-
-std::string VersionString() { return BuildVersion() + " (git " + BuildRevision() + ")"; }
 
 int VersionMain(const std::vector<std::string>& argv) {
   auto args = ParseArgs(argv, {}, std::cerr);

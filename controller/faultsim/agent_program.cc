@@ -15,9 +15,9 @@
 
 #include "controller/faultsim/var_lock_agent.h"
 #include "controller/faultsim/world_impl.h"
-#include "controller/io/status_map.h"
 #include "controller/nomad/api_codec.h"
 #include "controller/nomad/codec.h"
+#include "controller/nomad_client/status_map.h"
 #include "controller/reconcile/plan.h"
 
 namespace nsg::faultsim::internal {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "controller/faultsim/world_impl.h"
-#include "controller/io/client_config.h"
+#include "controller/nomad_client/client_config.h"
 #include "controller/runtime/controller_core.h"
 
 namespace nsg::faultsim::internal {

@@ -22,8 +22,8 @@
 #include <string>
 
 #include "controller/base/clock.h"
-#include "controller/io/retry.h"
-#include "controller/io/transport.h"
+#include "controller/nomad_client/retry.h"
+#include "controller/nomad_client/transport.h"
 #include "controller/sim/router.h"
 #include "controller/sim/sim_core.h"
 

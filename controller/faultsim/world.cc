@@ -10,9 +10,9 @@
 #include <sstream>
 #include <utility>
 
+#include "controller/controller_io/spec_set.h"
 #include "controller/faultsim/controller_actor.h"
 #include "controller/faultsim/world_impl.h"
-#include "controller/io/spec_set.h"
 #include "controller/render/job_renderer.h"
 #include "controller/spec/loader.h"
 

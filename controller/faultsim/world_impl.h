@@ -15,11 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include "controller/controller_io/spec_set.h"
 #include "controller/faultsim/sim_transport.h"
 #include "controller/faultsim/world.h"
-#include "controller/io/http_nomad_api.h"
-#include "controller/io/spec_set.h"
 #include "controller/lock/agent.h"
+#include "controller/nomad_client/http_nomad_api.h"
 #include "controller/sim/acl.h"
 #include "controller/sim/cluster.h"
 #include "controller/sim/programs.h"

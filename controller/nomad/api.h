@@ -1,7 +1,8 @@
 // NomadApi: the port through which the controller and the lock agent talk to Nomad.
 //
-// Implementations: HttpNomadApi (controller/io, over HTTP or the Task API socket) and, in tests and
-// the deterministic simulation, the same HTTP client over an in-process transport to the simulator.
+// Implementations: HttpNomadApi (controller/nomad_client, over HTTP or the Task API socket) and,
+// in tests and the deterministic simulation, the same HTTP client over an in-process transport to
+// the simulator.
 // Every Nomad quirk is mapped once, below this interface (nomad-api.md): callers see typed values
 // and Status codes chosen for what they do next:
 //   kNotFound          404 (job/alloc/variable/policy not found; renew on a missing variable)

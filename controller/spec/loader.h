@@ -1,6 +1,7 @@
 // Loading Singleton specs from YAML text: decode, default, validate, and report every error.
 //
-// Sans-IO: the caller reads the files (io/spec_files.h walks directories) and passes their text.
+// Sans-IO: the caller reads the files (controller_io/spec_files.h walks directories) and passes
+// their text.
 // Every error in every document is reported, as `file:line:col: field.path: message`; one bad file
 // or document never hides or breaks the good ones. A document with any error yields no Singleton,
 // but its key (namespace/name), when it can be read, is listed in `invalid` so the controller can

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/cmd/controller_commands.h"
-#include "controller/io/git_source.h"
+#include "controller/controller_io/git_source.h"
 #include "controller/render/job_renderer.h"
 #include "tests/cmd/controller_e2e_util.h"
 #include "tests/test_support/git_repo.h"

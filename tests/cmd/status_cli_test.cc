@@ -1,7 +1,7 @@
 // `nomad-singleton status` end to end: the real binary against a tiny HTTP server on 127.0.0.1
 // port 0 that serves a canned /status document shaped like the controller's (StatusJson in
-// controller_command.cc). Asserts the table a person reads, the exit codes CI gates on (0 all
-// Ready, 2 some not, 1 unreachable or not a controller) and --json.
+// controller/app/controller.cc). Asserts the table a person reads, the exit codes CI gates on
+// (0 all Ready, 2 some not, 1 unreachable or not a controller) and --json.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cmd/binary_runner.h"
-#include "tests/io/test_http_server.h"
+#include "tests/nomad_client/test_http_server.h"
 
 namespace nsg::cmd {
 namespace {

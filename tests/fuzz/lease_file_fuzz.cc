@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "controller/io/lease_file.h"
+#include "controller/lock_io/lease_file.h"
 
 namespace {
 

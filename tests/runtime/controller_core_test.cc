@@ -14,14 +14,14 @@
 #include <string>
 
 #include "controller/base/clock.h"
-#include "controller/io/client_config.h"
-#include "controller/io/http_nomad_api.h"
-#include "controller/io/http_transport.h"
-#include "controller/io/retry.h"
-#include "controller/io/spec_set.h"
+#include "controller/controller_io/spec_set.h"
+#include "controller/nomad_client/client_config.h"
+#include "controller/nomad_client/http_nomad_api.h"
+#include "controller/nomad_client/http_transport.h"
+#include "controller/nomad_client/retry.h"
 #include "controller/render/job_renderer.h"
 #include "controller/sim/http_frontend.h"
-#include "tests/io/spec_source_faults.h"
+#include "tests/controller_io/spec_source_faults.h"
 #include "tests/test_support/file_permissions.h"
 #include "tests/test_support/temp_dir.h"
 
