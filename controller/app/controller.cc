@@ -128,7 +128,6 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
     std::stop_callback forward(outer, [this] { stop_.request_stop(); });
     const std::stop_token stop = stop_.get_token();
 
-    RescanSpecs(/*may_skip=*/false);
     std::unique_ptr<io::SpecWatcher> watcher;  // a spec directory; the git source has none
     if (git_ == nullptr) {
       io::SpecWatcherOptions wo;
@@ -166,6 +165,11 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
               http_options.post_handlers.empty() ? "" : " and POST /hooks/git",
               server.value()->BoundAddress());
     if (hooks.on_listening) hooks.on_listening(server.value()->BoundAddress());
+    // The first read of the specs comes after the server listens: /healthz answers at once, also
+    // while 10,000 specs load (seconds), and /readyz stays 503 until they are loaded and the
+    // first full sync with Nomad is done.
+    if (hooks.before_first_spec_read) hooks.before_first_spec_read();
+    RescanSpecs(/*may_skip=*/false);
 
     std::unique_ptr<io::LeaderElector> elector;
     if (config_.leader_elect) {

@@ -61,6 +61,9 @@ inline constexpr base::Duration kMemoryTrimPeriod = 10s;
 struct ControllerHooks {
   // Called once the HTTP server listens, with its bound "host:port".
   std::function<void(const std::string& http_addr)> on_listening;
+  // Called after on_listening, just before the first read of the specs (tests: what the HTTP
+  // endpoints answer while the specs load).
+  std::function<void()> before_first_spec_read;
 };
 
 struct ControllerConfig {

@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -162,6 +164,35 @@ TEST_F(ControllerEndToEnd, ConvergesAndRestartWritesNothing) {
   EXPECT_EQ(controller_->Stop(), 0);
 
   EXPECT_EQ(Plan(), 0) << "plan must see no change on a converged cluster";
+}
+
+// /healthz answers as soon as the server listens, before the specs are read (10,000 specs take
+// seconds to load, longer than a health check's timeout); /readyz is 503 and /status lists no
+// singleton until they are loaded and synced. The hook holds the first read until the test has
+// looked.
+TEST_F(ControllerEndToEnd, HealthzAnswersWhileTheSpecsLoad) {
+  WriteSpec("alpha", SpecYaml("alpha", "1000"));
+  std::promise<void> looked;
+  std::shared_future<void> go = looked.get_future().share();
+  std::atomic<bool> reading{false};
+  StartController({}, [go, &reading] {
+    reading = true;
+    go.wait_for(30s);  // a deadline: the test may fail before it lets go
+  });
+  ASSERT_TRUE(WaitUntil([&] { return reading.load(); }, 10s));
+  auto health = HttpGet(controller_->http(), "/healthz");
+  auto ready = HttpGet(controller_->http(), "/readyz");
+  auto status = HttpGet(controller_->http(), "/status");
+  looked.set_value();
+  ASSERT_TRUE(health && ready && status);
+  EXPECT_EQ(health->first, 200);
+  EXPECT_EQ(ready->first, 503);
+  EXPECT_EQ(status->first, 200);
+  EXPECT_TRUE(nlohmann::json::parse(status->second).value("singletons", nlohmann::json::array())
+                  .empty())
+      << status->second;
+  ASSERT_TRUE(WaitUntil([&] { return RunningAllocs("alpha") == 1; }, 30s)) << Status().dump(2);
+  ASSERT_TRUE(WaitUntil([&] { return HttpGet(controller_->http(), "/readyz")->first == 200; }, 10s));
 }
 
 TEST_F(ControllerEndToEnd, EditInvalidAndDrift) {

@@ -128,13 +128,14 @@ class ControllerSimTest : public ::testing::Test {
     WriteFileAtomically(dir_ / "specs" / (name + ".yaml"), text);
   }
 
-  void StartController(std::vector<std::string> extra = {}) {
+  void StartController(std::vector<std::string> extra = {},
+                       std::function<void()> before_first_spec_read = nullptr) {
     std::vector<std::string> argv = {"--specs", (dir_ / "specs").string(), "--http-addr",
                                      "127.0.0.1:0", "--address", server_->Address(), "--token",
                                      token_, "--spec-rescan-period", "100ms", "--log-level",
                                      "debug"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    controller_ = std::make_unique<RunningController>(argv);
+    controller_ = std::make_unique<RunningController>(argv, std::move(before_first_spec_read));
     ASSERT_FALSE(controller_->http().empty()) << "the controller did not start its HTTP server";
   }
 

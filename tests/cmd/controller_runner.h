@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <optional>
 #include <stop_token>
@@ -103,12 +104,16 @@ inline sim::SimServer::Options SimOptions(const std::filesystem::path& dir, bool
 // The controller on a thread, stopped through a stop_source.
 class RunningController {
  public:
-  explicit RunningController(std::vector<std::string> argv) {
+  // `before_first_spec_read`: ControllerHooks::before_first_spec_read.
+  explicit RunningController(std::vector<std::string> argv,
+                             std::function<void()> before_first_spec_read = nullptr) {
     std::promise<std::string> listening;
     auto addr = listening.get_future();
-    thread_ = std::thread([this, argv, p = std::move(listening)]() mutable {
+    thread_ = std::thread([this, argv, p = std::move(listening),
+                           before = std::move(before_first_spec_read)]() mutable {
       cmd::ControllerHooks hooks;
       hooks.on_listening = [&p](const std::string& a) { p.set_value(a); };
+      hooks.before_first_spec_read = before;
       code_ = cmd::RunController(argv, stop_.get_token(), hooks);
     });
     if (addr.wait_for(std::chrono::seconds(10)) == std::future_status::ready) http_ = addr.get();

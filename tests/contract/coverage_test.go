@@ -10,7 +10,7 @@ import (
 )
 
 // requiredRoutes are the routes the suite must have called on every simulator: each route the
-// product uses (controller/io/http_nomad_api.cc, the event stream reader, the lock agent's
+// product uses (controller/nomad_client/http_nomad_api.cc, the event stream reader, the lock agent's
 // variable calls; the demo and the fault simulation use the same ones) and the routes issue 12
 // found missing. PUT and POST are one method here (Nomad accepts either for writes; the product
 // sends POST, the api client PUT).
