@@ -223,16 +223,6 @@ std::vector<InvariantDrift> Invariants(const nomad::Job& desired, const nomad::J
 
 }  // namespace
 
-std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nomad::Job& observed) {
-  return Invariants(desired, observed, DesiredJson(desired), ObservedJson(observed));
-}
-
-std::vector<std::string> FieldDrift(const nomad::Job& desired, const nomad::Job& observed) {
-  std::vector<std::string> out;
-  Diff(DesiredJson(desired), ObservedJson(observed), "", out);
-  return out;
-}
-
 DriftReport CheckDrift(const nomad::Job& desired, const nomad::Job& observed) {
   const json want_j = DesiredJson(desired);
   const json got_j = ObservedJson(observed);

@@ -30,15 +30,11 @@ struct InvariantDrift {
   friend bool operator==(const InvariantDrift&, const InvariantDrift&) = default;
 };
 
-// Every broken invariant of `observed` against `desired`, in the order listed above.
-std::vector<InvariantDrift> CheckInvariants(const nomad::Job& desired, const nomad::Job& observed);
-
-// The paths of rendered fields whose observed value differs, e.g.
-// "TaskGroups[singleton].Tasks[main].Config.args[2]" or "Priority"; empty when desired ⊆ observed.
-std::vector<std::string> FieldDrift(const nomad::Job& desired, const nomad::Job& observed);
-
-// Both of the above at once, each job encoded once (what Plan calls on every reconcile of a job
-// that exists: the encoding is most of the cost).
+// Both checks of a job that exists, each job encoded once (the encoding is most of the cost):
+//   invariants  every broken invariant of `observed` against `desired`, in the order listed above;
+//   fields      the paths of rendered fields whose observed value differs, e.g.
+//               "TaskGroups[singleton].Tasks[main].Config.args[2]" or "Priority"; empty when
+//               desired ⊆ observed.
 struct DriftReport {
   std::vector<InvariantDrift> invariants;
   std::vector<std::string> fields;

@@ -34,16 +34,16 @@ std::vector<std::string> Reasons(const std::vector<InvariantDrift>& v) {
 
 TEST(FieldDriftTest, IdenticalJobsDoNotDrift) {
   const nomad::Job j = Desired();
-  EXPECT_EQ(FieldDrift(j, j), Paths{});
-  EXPECT_TRUE(CheckInvariants(j, j).empty());
+  EXPECT_EQ(CheckDrift(j, j).fields, Paths{});
+  EXPECT_TRUE(CheckDrift(j, j).invariants.empty());
 }
 
 TEST(FieldDriftTest, WhatOnlyTheServerFillsInIsIgnored) {
   for (const char* mode : {"sidecar", "shim", "split"}) {
     const nomad::Job want = Desired(mode);
     const nomad::Job got = ServerJob(want, 20);
-    EXPECT_EQ(FieldDrift(want, got), Paths{}) << mode;
-    EXPECT_TRUE(CheckInvariants(want, got).empty()) << mode;
+    EXPECT_EQ(CheckDrift(want, got).fields, Paths{}) << mode;
+    EXPECT_TRUE(CheckDrift(want, got).invariants.empty()) << mode;
   }
 }
 
@@ -53,17 +53,17 @@ TEST(FieldDriftTest, UnsetDesiredStringsTakeAnyServerValue) {
   ASSERT_TRUE(want.node_pool.empty());
   got.node_pool = "gpu";
   TaskOf(got, "main").user = "root";
-  EXPECT_EQ(FieldDrift(want, got), Paths{});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{});
   // ...but a value the desired job does set must be equal.
   want.node_pool = "default";
-  EXPECT_EQ(FieldDrift(want, got), Paths{"NodePool"});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{"NodePool"});
 }
 
 TEST(FieldDriftTest, TasksAndGroupsAreMatchedByNameNotPosition) {
   const nomad::Job want = Desired();
   nomad::Job got = ServerJob(want, 20);
   std::reverse(got.task_groups[0].tasks.begin(), got.task_groups[0].tasks.end());
-  EXPECT_EQ(FieldDrift(want, got), Paths{});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{});
 }
 
 TEST(FieldDriftTest, AddedAndMissingNamedElementsAreDrift) {
@@ -73,7 +73,7 @@ TEST(FieldDriftTest, AddedAndMissingNamedElementsAreDrift) {
   extra.name = "second";
   got.task_groups.push_back(extra);
   std::erase_if(got.task_groups[0].tasks, [](const nomad::Task& t) { return t.name == "main"; });
-  EXPECT_EQ(FieldDrift(want, got),
+  EXPECT_EQ(CheckDrift(want, got).fields,
             (Paths{"TaskGroups[singleton].Tasks[main]", "TaskGroups[second]"}));
 }
 
@@ -81,9 +81,9 @@ TEST(FieldDriftTest, ListsWithoutNamesCompareByPositionAndLength) {
   const nomad::Job want = Desired();
   nomad::Job got = ServerJob(want, 20);
   got.datacenters = {"dc1", "dc2"};
-  EXPECT_EQ(FieldDrift(want, got), Paths{"Datacenters"});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{"Datacenters"});
   got.datacenters = {"dc2"};
-  EXPECT_EQ(FieldDrift(want, got), Paths{"Datacenters[0]"});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{"Datacenters[0]"});
 }
 
 TEST(FieldDriftTest, NumbersCompareByValueAndServerKeysAreExtra) {
@@ -91,9 +91,9 @@ TEST(FieldDriftTest, NumbersCompareByValueAndServerKeysAreExtra) {
   TaskOf(want, "main").config = R"({"command":"/app","port":8080})";
   nomad::Job got = ServerJob(want, 20);
   TaskOf(got, "main").config = R"({"command":"/app","port":8080.0,"added_by_driver":true})";
-  EXPECT_EQ(FieldDrift(want, got), Paths{});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{});
   TaskOf(got, "main").config = R"({"command":"/app","port":8081})";
-  EXPECT_EQ(FieldDrift(want, got), Paths{"TaskGroups[singleton].Tasks[main].Config.port"});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{"TaskGroups[singleton].Tasks[main].Config.port"});
 }
 
 TEST(FieldDriftTest, ZeroDesiredMatchesAMissingValueButOthersDoNot) {
@@ -101,9 +101,9 @@ TEST(FieldDriftTest, ZeroDesiredMatchesAMissingValueButOthersDoNot) {
   want.task_groups[0].extra["ShutdownDelay"] = "0";
   nomad::Job got = ServerJob(want, 20);
   got.task_groups[0].extra.erase("ShutdownDelay");
-  EXPECT_EQ(FieldDrift(want, got), Paths{});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{});
   want.task_groups[0].extra["ShutdownDelay"] = "5000000000";
-  EXPECT_EQ(FieldDrift(want, got), Paths{"TaskGroups[singleton].ShutdownDelay"});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{"TaskGroups[singleton].ShutdownDelay"});
 }
 
 TEST(FieldDriftTest, AnObjectReplacedByNullIsDrift) {
@@ -111,7 +111,7 @@ TEST(FieldDriftTest, AnObjectReplacedByNullIsDrift) {
   want.extra["Update"] = R"({"MaxParallel":1})";
   nomad::Job got = ServerJob(want, 20);
   got.extra["Update"] = "null";
-  EXPECT_EQ(FieldDrift(want, got), Paths{"Update"});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{"Update"});
 }
 
 TEST(FieldDriftTest, OnlySourceAndRevisionMetaAreExempt) {
@@ -120,9 +120,9 @@ TEST(FieldDriftTest, OnlySourceAndRevisionMetaAreExempt) {
   got.meta[render::kMetaSource] = "elsewhere.yaml";
   got.meta[render::kMetaRevision] = "ffff";
   got.meta["added-by-someone"] = "x";
-  EXPECT_EQ(FieldDrift(want, got), Paths{});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{});
   got.meta[render::kMetaLockPath] = "nomad/jobs/other/lock";
-  EXPECT_EQ(FieldDrift(want, got), Paths{"Meta.nomad-singleton/lock-path"});
+  EXPECT_EQ(CheckDrift(want, got).fields, Paths{"Meta.nomad-singleton/lock-path"});
 }
 
 TEST(CheckInvariantsTest, ReportsEveryBrokenInvariantInOrder) {
@@ -132,7 +132,7 @@ TEST(CheckInvariantsTest, ReportsEveryBrokenInvariantInOrder) {
   got.task_groups[0].count = 2;
   TaskOf(got, render::kLockTaskName).leader = false;
   got.task_groups[0].disconnect->replace = false;
-  const auto inv = CheckInvariants(want, got);
+  const auto inv = CheckDrift(want, got).invariants;
   EXPECT_EQ(Reasons(inv), (std::vector<std::string>{"JobStopped", "CountDrifted",
                                                     "LockTaskDrifted", "DisconnectDrifted"}));
   EXPECT_EQ(inv[1].message, "group singleton: Count is 2, want 1");
@@ -140,8 +140,8 @@ TEST(CheckInvariantsTest, ReportsEveryBrokenInvariantInOrder) {
   EXPECT_EQ(inv[3].message, "group singleton: Disconnect changed: Replace");
 }
 
-// CheckDrift (what Plan calls: each job encoded once) says what the two checks say apart.
-TEST(CheckDriftTest, ReportsWhatCheckInvariantsAndFieldDriftReport) {
+// CheckDrift reports both checks from one encoding of each job.
+TEST(CheckDriftTest, ReportsInvariantsAndFieldsTogether) {
   const nomad::Job want = Desired();
   nomad::Job got = ServerJob(want, 20);
   EXPECT_TRUE(CheckDrift(want, got).invariants.empty());
@@ -150,8 +150,7 @@ TEST(CheckDriftTest, ReportsWhatCheckInvariantsAndFieldDriftReport) {
   TaskOf(got, render::kLockTaskName).leader = false;
   got.priority = 70;
   const DriftReport r = CheckDrift(want, got);
-  EXPECT_EQ(r.invariants, CheckInvariants(want, got));
-  EXPECT_EQ(r.fields, FieldDrift(want, got));
+  EXPECT_NE(std::find(r.fields.begin(), r.fields.end(), "Priority"), r.fields.end());
   EXPECT_EQ(Reasons(r.invariants), (std::vector<std::string>{"CountDrifted", "LockTaskDrifted"}));
   EXPECT_FALSE(r.fields.empty());
 }
@@ -160,25 +159,28 @@ TEST(CheckInvariantsTest, WorkloadChangesAreNotLockTaskDrift) {
   const nomad::Job want = Desired();
   nomad::Job got = ServerJob(want, 20);
   TaskOf(got, "main").env["APP_MODE"] = "dev";
-  EXPECT_TRUE(CheckInvariants(want, got).empty());
-  EXPECT_EQ(FieldDrift(want, got), Paths{"TaskGroups[singleton].Tasks[main].Env.APP_MODE"});
+  EXPECT_TRUE(CheckDrift(want, got).invariants.empty());
+  EXPECT_EQ(CheckDrift(want, got).fields,
+            Paths{"TaskGroups[singleton].Tasks[main].Env.APP_MODE"});
 }
 
 TEST(CheckInvariantsTest, ShimModeGuardsTheWrappedWorkload) {
   const nomad::Job want = Desired("shim");
   nomad::Job got = ServerJob(want, 20);
   TaskOf(got, "main").config = R"({"command":"/usr/local/bin/app"})";  // the shim unwrapped
-  EXPECT_EQ(Reasons(CheckInvariants(want, got)), std::vector<std::string>{"LockTaskDrifted"});
+  EXPECT_EQ(Reasons(CheckDrift(want, got).invariants),
+            std::vector<std::string>{"LockTaskDrifted"});
 }
 
 TEST(CheckInvariantsTest, MissingDisconnectAndDifferentStopOnClientAfter) {
   const nomad::Job want = Desired();
   nomad::Job got = ServerJob(want, 20);
   got.task_groups[0].disconnect->stop_on_client_after.reset();
-  EXPECT_EQ(CheckInvariants(want, got)[0].message,
+  EXPECT_EQ(CheckDrift(want, got).invariants[0].message,
             "group singleton: Disconnect changed: StopOnClientAfter");
   got.task_groups[0].disconnect.reset();
-  EXPECT_EQ(CheckInvariants(want, got)[0].message, "group singleton has no Disconnect block");
+  EXPECT_EQ(CheckDrift(want, got).invariants[0].message,
+            "group singleton has no Disconnect block");
 }
 
 TEST(CheckInvariantsTest, UnsetDesiredReplaceAndReconcileTakeTheServerDefaults) {
@@ -188,7 +190,7 @@ TEST(CheckInvariantsTest, UnsetDesiredReplaceAndReconcileTakeTheServerDefaults) 
   nomad::Job got = ServerJob(want, 20);
   got.task_groups[0].disconnect->replace = true;
   got.task_groups[0].disconnect->reconcile = "best_score";
-  EXPECT_TRUE(CheckInvariants(want, got).empty());
+  EXPECT_TRUE(CheckDrift(want, got).invariants.empty());
 }
 
 TEST(LockTaskNamesTest, OneNamePerAgentTaskOfEachShape) {
