@@ -1,6 +1,7 @@
 #include "controller/controller_io/spec_set.h"
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -79,7 +80,7 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
       e.fingerprint = "valid|" + rendered.value().spec_hash + "|" + e.source + "|" +
                       (e.desired.adopt ? "adopt" : "") + "|" +
                       (e.desired.keep_on_delete ? "keep" : "");
-      e.desired.rendered = std::move(rendered.value());
+      e.desired.rendered = std::make_shared<const render::Rendered>(std::move(rendered.value()));
     } else {
       set_invalid(e, {rendered.status().message()});
     }

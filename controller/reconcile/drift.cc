@@ -232,4 +232,15 @@ DriftReport CheckDrift(const nomad::Job& desired, const nomad::Job& observed) {
   return r;
 }
 
+DriftReport CheckDriftMemo(const nomad::Job& desired, const std::string& spec_hash,
+                           const nomad::Job& observed, std::optional<DriftMemo>& memo) {
+  if (memo && memo->job_modify_index == observed.job_modify_index &&
+      memo->stop == observed.stop && memo->spec_hash == spec_hash) {
+    return memo->report;
+  }
+  memo = DriftMemo{observed.job_modify_index, observed.stop, spec_hash,
+                   CheckDrift(desired, observed)};
+  return memo->report;
+}
+
 }  // namespace nsg::reconcile

@@ -15,6 +15,7 @@
 // Pure functions; safe for concurrent use.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,8 +39,28 @@ struct InvariantDrift {
 struct DriftReport {
   std::vector<InvariantDrift> invariants;
   std::vector<std::string> fields;
+  friend bool operator==(const DriftReport&, const DriftReport&) = default;
 };
 DriftReport CheckDrift(const nomad::Job& desired, const nomad::Job& observed);
+
+// A drift check remembered between reconciles (Plan keeps it in Memory): the report for the
+// observed job at `job_modify_index` (with its `stop` flag) against the desired job of
+// `spec_hash`. Nomad gives a job a new JobModifyIndex whenever anything but its status, version,
+// submit time and indexes changes (Job.SpecChanged, nomad/structs/structs.go @ v1.10.2, v2.0.5),
+// and the spec hash covers every field the check compares (render::Render), so the same key
+// means the same report: a steady reconcile does not encode and compare the two jobs again.
+struct DriftMemo {
+  uint64_t job_modify_index = 0;
+  bool stop = false;
+  std::string spec_hash;
+  DriftReport report;
+  friend bool operator==(const DriftMemo&, const DriftMemo&) = default;
+};
+
+// CheckDrift, or the remembered report when `memo` holds one for the same key; `memo` is set to
+// what was used.
+DriftReport CheckDriftMemo(const nomad::Job& desired, const std::string& spec_hash,
+                           const nomad::Job& observed, std::optional<DriftMemo>& memo);
 
 // The names of the tasks that carry the lock agent: the lock and acquire tasks in sidecar/split
 // mode; in shim mode (Meta lock-mode "shim") the wrapped workload tasks.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "controller/reconcile/drift.h"
 
 namespace nsg::reconcile {
 namespace {
@@ -183,7 +182,8 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
   PlanResult r;
   r.memory = o.memory;
   const nomad::Job* job = o.job ? &*o.job : nullptr;
-  const bool valid = d.state == SpecState::kValid && d.rendered.has_value();
+  if (job == nullptr) r.memory.drift.reset();
+  const bool valid = d.state == SpecState::kValid && d.rendered != nullptr;
   const bool owned = job != nullptr && IsOwned(*job);
   const bool adopting = job != nullptr && !owned && valid && d.adopt;
   const bool ours = owned || adopting;
@@ -224,7 +224,7 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       if (adopting) why.push_back({"Adopting", "taking over job " + job_ref + " (spec.adopt)"});
       auto hash = job->meta.find(render::kMetaSpecHash);
       const std::string got_hash = hash == job->meta.end() ? "" : hash->second;
-      DriftReport drift = CheckDrift(want.job, *job);
+      const DriftReport drift = CheckDriftMemo(want.job, want.spec_hash, *job, r.memory.drift);
       const std::vector<InvariantDrift>& inv = drift.invariants;
       for (const auto& i : inv) {
         if (i.reason == "JobStopped") why.push_back({i.reason, i.message});

@@ -107,6 +107,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -116,6 +117,7 @@
 #include "controller/base/duration.h"
 #include "controller/nomad/allocation.h"
 #include "controller/nomad/job.h"
+#include "controller/reconcile/drift.h"
 #include "controller/render/job_renderer.h"
 #include "controller/spec/singleton.h"
 
@@ -158,8 +160,9 @@ inline constexpr char kReasonSourceUnknown[] = "SourceUnknown";
 struct Desired {
   SingletonKey key;  // required in every state
   SpecState state = SpecState::kAbsent;
-  // Set iff state == kValid.
-  std::optional<render::Rendered> rendered;
+  // Set iff state == kValid. Shared and immutable: the spec set holds it, and each reconcile's
+  // Desired is a copy that must not copy the job.
+  std::shared_ptr<const render::Rendered> rendered;
   // kInvalid: why (the loader's or renderer's message), for the Invalid condition.
   std::string invalid_message;
   // kInvalid: the reason of the Invalid and Synced conditions: "" means kReasonInvalidSpec (the
@@ -213,6 +216,9 @@ struct Memory {
   std::optional<LockHolder> last_holder{};  // the holder the last plan saw
   // Allocations already counted as duplicates (duplicates_total counts each once).
   std::set<std::string> counted_duplicates{};
+  // The last drift check of the job (drift.h): checked again only when the job's
+  // JobModifyIndex or Stop, or the spec hash, moved.
+  std::optional<DriftMemo> drift{};
   friend bool operator==(const Memory&, const Memory&) = default;
 };
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <set>
 #include <string>
@@ -148,7 +149,11 @@ std::vector<Row> Rows() {
        .conditions = kHealthy,
        .check =
            [](const PlanResult& r, const World& w) {
-             EXPECT_EQ(r.memory, w.observed.memory);
+             // Nothing new to remember but the drift check (Memory::drift).
+             Memory m = r.memory;
+             EXPECT_TRUE(m.drift.has_value());
+             m.drift.reset();
+             EXPECT_EQ(m, w.observed.memory);
              EXPECT_FALSE(r.requeue_after.has_value());
              EXPECT_EQ(r.stats.running_allocations, 1);
              EXPECT_EQ(r.stats.live_allocations, 1);
@@ -1171,6 +1176,59 @@ TEST(PlanTest, IsLiveFollowsTheDefinition) {
   EXPECT_TRUE(IsLive(m));
   m.desired_transition.migrate = true;
   EXPECT_FALSE(IsLive(m));
+}
+
+// A steady reconcile reuses the last drift check (Memory::drift): the same JobModifyIndex, Stop
+// flag and spec hash mean the same report, and any of the three moving checks the jobs again.
+TEST(PlanTest, DriftIsCheckedAgainOnlyWhenTheJobOrTheSpecMoved) {
+  World w = Healthy();
+  ChangedOutside(w);
+  const PlanResult first = Plan(w.desired, w.observed, w.options);
+  EXPECT_EQ(Conditions(first), kHealthy);
+  ASSERT_TRUE(first.memory.drift.has_value());
+  EXPECT_EQ(first.memory.drift->job_modify_index, w.job().job_modify_index);
+  EXPECT_EQ(first.memory.drift->spec_hash, w.desired.rendered->spec_hash);
+  EXPECT_TRUE(first.memory.drift->report.fields.empty());
+
+  // A remembered report for the same key is what the plan goes by: the jobs are not compared.
+  Memory remembered = first.memory;
+  remembered.drift->report.fields = {"Priority"};
+  w.observed.memory = remembered;
+  const PlanResult again = Plan(w.desired, w.observed, w.options);
+  EXPECT_EQ(Cond(again, ConditionType::kSynced).reason, "Drifted");
+  EXPECT_EQ(again.memory.drift, remembered.drift);
+
+  {  // A new JobModifyIndex: compared again (in sync).
+    World moved = w;
+    moved.job().job_modify_index += 1;
+    const PlanResult r = Plan(moved.desired, moved.observed, moved.options);
+    EXPECT_EQ(Conditions(r), kHealthy);
+    EXPECT_TRUE(r.memory.drift->report.fields.empty());
+    EXPECT_EQ(r.memory.drift->job_modify_index, moved.job().job_modify_index);
+  }
+  {  // Stop moved at the same index: compared again.
+    World moved = w;
+    moved.job().stop = true;
+    const PlanResult r = Plan(moved.desired, moved.observed, moved.options);
+    EXPECT_EQ(Cond(r, ConditionType::kSynced).reason, "JobStopped");
+    EXPECT_TRUE(r.memory.drift->stop);
+  }
+  {  // Another spec hash: compared again against the new desired job.
+    World moved = w;
+    auto other = std::make_shared<render::Rendered>(*w.desired.rendered);
+    other->spec_hash = "0123456789abcdef";
+    moved.desired.rendered = other;
+    const PlanResult r = Plan(moved.desired, moved.observed, moved.options);
+    EXPECT_EQ(Cond(r, ConditionType::kSynced).reason, "SpecChanged");
+    EXPECT_EQ(r.memory.drift->spec_hash, "0123456789abcdef");
+    EXPECT_TRUE(r.memory.drift->report.fields.empty());
+  }
+  {  // No job: nothing to remember.
+    World gone = w;
+    NoJob(gone);
+    gone.observed.memory = remembered;
+    EXPECT_FALSE(Plan(gone.desired, gone.observed, gone.options).memory.drift.has_value());
+  }
 }
 
 }  // namespace
