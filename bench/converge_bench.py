@@ -19,8 +19,15 @@ reconcile that wrote or read anything was under way; step 2 proves nothing came 
 CPU (utime + stime) and peak RSS (VmHWM) of both processes are read from /proc at that moment,
 before the checks of steps 2 and 3 cost anything. Each figure is printed with its target (issue 17).
 
+Then, optionally:
+  --resync   one full resync of the converged cluster (the controller runs with --resync-period
+             RESYNC_PERIOD, default 120s): the controller's CPU from just before the relist's jobs
+             list until it is quiet again, the reconciles it made and its calls;
+  --restart  the controller stopped and another started on the unchanged cluster: time until quiet,
+             its CPU and peak RSS, its calls by route and the writes among them (target 0).
+
 --perf DIR records both processes with `perf record` during the converge (DIR/controller.data,
-DIR/sim.data). Exit status: 0 converged, 1 not within --timeout, 2 bad usage.
+DIR/sim.data). Exit status: 0 converged (and measured), 1 not within --timeout, 2 bad usage.
 """
 import argparse
 import json
@@ -126,6 +133,15 @@ def main():
                          "profile: what is live at converge shows as leaked, the controller "
                          "being killed then); CPU and RSS figures are then the wrapper's")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--resync", action="store_true",
+                    help="after converging, measure one full resync (relist + a reconcile of "
+                         "every key): the controller runs with --resync-period RESYNC_PERIOD")
+    ap.add_argument("--resync-period", default="120s",
+                    help="the controller's --resync-period with --resync (default 120s; "
+                         "otherwise the controller's default, 5m)")
+    ap.add_argument("--restart", action="store_true",
+                    help="after converging (and the resync), restart the controller on the "
+                         "unchanged cluster and measure until it is quiet again")
     args = ap.parse_args()
     n = args.singletons
     if n <= 0 or not os.access(args.binary, os.X_OK):
@@ -151,12 +167,20 @@ def main():
         env.pop("NOMAD_TOKEN", None)
         load0 = os.getloadavg()[0]
         t0 = time.monotonic()
-        ctl = subprocess.Popen(shlex.split(args.controller_wrapper) + [args.binary, "controller", "--specs", specs, "--http-addr",
-                                http_addr, "--workers", str(args.workers), "--log-level", "warning"],
-                               env=env, stdout=subprocess.DEVNULL,
-                               stderr=open(os.path.join(tmp, "controller.log"), "w"),
-                               start_new_session=True)
-        procs.append(ctl)
+        ctl_argv = shlex.split(args.controller_wrapper) + [
+            args.binary, "controller", "--specs", specs, "--http-addr", http_addr, "--workers",
+            str(args.workers), "--log-level", "warning"]
+        if args.resync:
+            ctl_argv += ["--resync-period", args.resync_period]
+
+        def start_controller(log_name):
+            p = subprocess.Popen(ctl_argv, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=open(os.path.join(tmp, log_name), "w"),
+                                 start_new_session=True)
+            procs.append(p)
+            return p
+
+        ctl = start_controller("controller.log")
         perfs = []
         if args.perf:
             os.makedirs(args.perf, exist_ok=True)
@@ -241,6 +265,21 @@ def main():
             print("converge_bench: not converged within %.0f s" % args.timeout, file=sys.stderr)
             return 1
         report(args, converged)
+        phases = {}
+        if args.resync:
+            phases["resync"] = measure_resync(args, nomad, http_addr, ctl, counts)
+            if phases["resync"] is None:
+                return 1
+        if args.restart:
+            phases["restart"] = measure_restart(args, http_addr, ctl, start_controller, counts)
+            if phases["restart"] is None:
+                return 1
+        if args.json and phases:
+            with open(args.json) as f:
+                figures = json.load(f)
+            figures.update(phases)
+            with open(args.json, "w") as f:
+                json.dump(figures, f, indent=1)
         return 0
     finally:
         for p in reversed(procs):
@@ -258,6 +297,123 @@ def main():
             print("converge_bench: kept %s" % tmp, file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wait_quiet(args, http_addr, counts, ctl, since):
+    """Waits until the simulator sees no call and the controller's reconcile_total and work queue
+    stand still for --quiet seconds. Returns (time of the last activity, counts then), or None."""
+    last_total, last_change = -1, since
+    while time.monotonic() - since < args.timeout:
+        time.sleep(args.poll)
+        if ctl.poll() is not None:
+            print("converge_bench: the controller exited (%d)" % ctl.returncode, file=sys.stderr)
+            return None
+        try:
+            c = counts()
+        except (OSError, ValueError):
+            last_total, last_change = -1, time.monotonic()
+            continue
+        now = time.monotonic()
+        if c["Total"] != last_total:
+            last_total, last_change = c["Total"], now
+            continue
+        if now - last_change < args.quiet:
+            continue
+        try:
+            m1 = http_get("http://%s/metrics" % http_addr, timeout=120).decode()
+            time.sleep(args.quiet)
+            m2 = http_get("http://%s/metrics" % http_addr, timeout=120).decode()
+            moved = counts()["Total"] != c["Total"]
+        except (OSError, ValueError):
+            last_total = -1
+            continue
+        if (moved or metric(m1, "nomad_singleton_reconcile_total") !=
+                metric(m2, "nomad_singleton_reconcile_total") or
+                metric(m2, "nomad_singleton_workqueue_depth")):
+            last_total = -1
+            continue
+        return last_change, c
+    print("converge_bench: not quiet within %.0f s" % args.timeout, file=sys.stderr)
+    return None
+
+
+def route_delta(after, before):
+    d = {k: v - before["Counts"].get(k, 0) for k, v in after["Counts"].items()}
+    return dict(sorted(((k, v) for k, v in d.items() if v), key=lambda kv: (-kv[1], kv[0])))
+
+
+def print_rows(rows):
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    for r in rows:
+        print("%-*s  %-*s  %s" % (w0, r[0], w1, r[1], r[2]))
+
+
+def measure_resync(args, nomad, http_addr, ctl, counts):
+    """One full resync after converging: from the relist's first list call (GET /v1/jobs) until
+    the controller is quiet again; its CPU, wall time and calls."""
+    base = counts()
+    rec0 = metric(http_get("http://%s/metrics" % http_addr, timeout=120).decode(),
+                  "nomad_singleton_reconcile_total") or 0
+    deadline = time.monotonic() + args.timeout
+    cpu0 = proc_cpu_s(ctl.pid)
+    while time.monotonic() < deadline:
+        time.sleep(args.poll)
+        c = counts()
+        if c["Counts"].get("GET /v1/jobs", 0) > base["Counts"].get("GET /v1/jobs", 0):
+            break
+        cpu0 = proc_cpu_s(ctl.pid)  # the CPU just before the relist (idle work excluded)
+    else:
+        print("converge_bench: no resync within %.0f s" % args.timeout, file=sys.stderr)
+        return None
+    t0 = time.monotonic()
+    q = wait_quiet(args, http_addr, counts, ctl, t0)
+    if q is None:
+        return None
+    cpu = proc_cpu_s(ctl.pid) - cpu0
+    rss, hwm = proc_mem_mib(ctl.pid)
+    routes = route_delta(q[1], base)
+    reconciles = (metric(http_get("http://%s/metrics" % http_addr, timeout=120).decode(),
+                         "nomad_singleton_reconcile_total") or 0) - rec0
+    print()
+    rows = [("one resync, %d singletons" % args.singletons, "%.1f s of CPU" % cpu,
+             "grows with N at most (the issue measured 35-37 s at 10k)"),
+            ("  reconciles (from the converge to quiet)", "%d" % reconciles, "one per singleton at least"),
+            ("  wall time to the last call", "%.1f s" % (q[0] - t0), "-"),
+            ("  controller RSS after it", "%.0f MiB (peak so far %.0f MiB)" % (rss, hwm), "flat"),
+            ("  Nomad API calls", "%d" % sum(routes.values()), "a few lists")]
+    rows += [("    " + k, "%d" % v, "-") for k, v in routes.items()]
+    print_rows(rows)
+    return {"cpu_s": cpu, "wall_s": q[0] - t0, "rss_mib": rss, "reconciles": reconciles,
+            "routes": routes}
+
+
+def measure_restart(args, http_addr, ctl, start_controller, counts):
+    """Stops the controller and starts another on the unchanged cluster: time until quiet, its
+    CPU and peak RSS, and its calls (no write expected)."""
+    os.killpg(ctl.pid, signal.SIGTERM)
+    ctl.wait(timeout=60)
+    base = counts()
+    t0 = time.monotonic()
+    ctl2 = start_controller("controller-restart.log")
+    q = wait_quiet(args, http_addr, counts, ctl2, t0)
+    if q is None:
+        return None
+    cpu = proc_cpu_s(ctl2.pid)
+    rss, hwm = proc_mem_mib(ctl2.pid)
+    routes = route_delta(q[1], base)
+    writes = sum(v for k, v in routes.items() if not k.startswith("GET "))
+    print()
+    rows = [("restart on the unchanged cluster", "%.1f s to quiet" % (q[0] - t0),
+             "writes nothing, reads little"),
+            ("  controller CPU", "%.1f s" % cpu, "-"),
+            ("  controller RSS / peak", "%.0f / %.0f MiB" % (rss, hwm), "-"),
+            ("  Nomad writes", "%d" % writes, "0"),
+            ("  Nomad API calls", "%d" % sum(routes.values()), "a few lists")]
+    rows += [("    " + k, "%d" % v, "-") for k, v in routes.items()]
+    print_rows(rows)
+    return {"wall_s": q[0] - t0, "cpu_s": cpu, "rss_mib": rss, "peak_rss_mib": hwm,
+            "writes": writes, "routes": routes}
 
 
 def report(args, s):
