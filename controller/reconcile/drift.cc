@@ -169,14 +169,10 @@ std::vector<std::string> LockTaskNames(const nomad::Job& desired) {
   return names;
 }
 
-namespace {
-
-// The invariants, on the jobs and on their JSON forms (each encoded once by the caller).
-std::vector<InvariantDrift> Invariants(const nomad::Job& desired, const nomad::Job& observed,
-                                       const json& want_j, const json& got_j) {
+std::vector<InvariantDrift> CheckStopAndCount(const nomad::Job& desired,
+                                              const nomad::Job& observed) {
   std::vector<InvariantDrift> out;
   if (observed.stop) out.push_back({"JobStopped", "the job was stopped (Stop = true)"});
-
   for (const auto& want : desired.task_groups) {
     const nomad::TaskGroup* got = FindGroup(observed, want.name);
     if (got == nullptr) {
@@ -187,6 +183,15 @@ std::vector<InvariantDrift> Invariants(const nomad::Job& desired, const nomad::J
                                          std::to_string(want.count)});
     }
   }
+  return out;
+}
+
+namespace {
+
+// The invariants, on the jobs and on their JSON forms (each encoded once by the caller).
+std::vector<InvariantDrift> Invariants(const nomad::Job& desired, const nomad::Job& observed,
+                                       const json& want_j, const json& got_j) {
+  std::vector<InvariantDrift> out = CheckStopAndCount(desired, observed);
 
   const std::vector<std::string> lock_tasks = LockTaskNames(desired);
   for (const auto& want : desired.task_groups) {

@@ -43,6 +43,13 @@ struct DriftReport {
 };
 DriftReport CheckDrift(const nomad::Job& desired, const nomad::Job& observed);
 
+// The invariants that hold against any writer, the controller included, on the typed values
+// alone (no encoding): JobStopped and CountDrifted, as CheckDrift reports them. For a job that
+// still holds what the controller last wrote, field differences are the server's normalization
+// and not drift (plan.h), so Plan asks only this.
+std::vector<InvariantDrift> CheckStopAndCount(const nomad::Job& desired,
+                                              const nomad::Job& observed);
+
 // A drift check remembered between reconciles (Plan keeps it in Memory): the report for the
 // observed job at `job_modify_index` (with its `stop` flag) against the desired job of
 // `spec_hash`. Nomad gives a job a new JobModifyIndex whenever anything but its status, version,

@@ -224,7 +224,17 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       if (adopting) why.push_back({"Adopting", "taking over job " + job_ref + " (spec.adopt)"});
       auto hash = job->meta.find(render::kMetaSpecHash);
       const std::string got_hash = hash == job->meta.end() ? "" : hash->second;
-      const DriftReport drift = CheckDriftMemo(want.job, want.spec_hash, *job, r.memory.drift);
+      // Field-level differences only count when someone else wrote the job after us; otherwise
+      // they are the server's normalization of what we sent (re-sending would change nothing),
+      // and only Stop and Count are checked: encoding and comparing the two jobs is most of a
+      // reconcile's cost.
+      DriftReport drift;
+      if (changed_outside) {
+        drift = CheckDriftMemo(want.job, want.spec_hash, *job, r.memory.drift);
+      } else {
+        drift.invariants = CheckStopAndCount(want.job, *job);
+        r.memory.drift.reset();
+      }
       const std::vector<InvariantDrift>& inv = drift.invariants;
       for (const auto& i : inv) {
         if (i.reason == "JobStopped") why.push_back({i.reason, i.message});
@@ -236,8 +246,6 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       for (const auto& i : inv) {
         if (i.reason == "CountDrifted") why.push_back({i.reason, i.message});
       }
-      // Field-level differences only count when someone else wrote the job after us; otherwise
-      // they are the server's normalization of what we sent (re-sending would change nothing).
       const std::vector<std::string>& fields = drift.fields;
       if (changed_outside) {
         for (const auto& i : inv) {
@@ -268,11 +276,6 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
         sync = {true, "InSync",
                 o.acl_disabled ? "job matches the spec (the cluster has no ACLs: no policy)"
                                : "job and ACL policy match the spec"};
-        if (!fields.empty()) {
-          std::string list;
-          for (const auto& f : fields) list += (list.empty() ? "" : ", ") + f;
-          sync.message += " (normalized by the server: " + list + ")";
-        }
       }
       break;
     }

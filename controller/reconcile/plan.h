@@ -63,8 +63,8 @@
 //   absent   ours and stopped, foreign, none     -                         T Deleted
 //
 //   * only when the job's JobModifyIndex > Memory::written_job_modify_index (someone else wrote
-//     the job after us). Otherwise the difference is the server's normalization of what we sent;
-//     re-sending would change nothing (Synced=T; the message names the fields).
+//     the job after us). Otherwise a difference is the server's normalization of what we sent;
+//     re-sending would change nothing, so the fields are not compared at all (Synced=T).
 //   [Policy] = UpsertPolicy first, when the policy is missing or differs (name, description,
 //   rules, JobACL), unless the cluster has no ACLs. Register(JMI) = EnforceIndex on the observed
 //   job's JobModifyIndex.
