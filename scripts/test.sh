@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite. The README's test command, and CI's (.ci/run).
-#   scripts/test.sh            every test (ctest) under AddressSanitizer + UndefinedBehaviorSanitizer
-#                              (build-asan/, warnings as errors), then the fuzz targets built with
-#                              clang's libFuzzer for a short seeded run each (scripts/fuzz.sh
-#                              --smoke, build-fuzz/): what CI runs
-#   scripts/test.sh --full     the same, then the product in Release (build/, -O2, warnings as
-#                              errors), 150 fault-simulation worlds on the Release binary (50 per
-#                              Nomad version profile) and the .deb built, installed, run and purged
-#                              (tests/package/test_deb.sh; as root)
+#   scripts/test.sh            what CI runs:
+#                                - every test (ctest) under AddressSanitizer + UndefinedBehavior-
+#                                  Sanitizer (build-asan/, warnings as errors);
+#                                - the fuzz targets built with clang's libFuzzer, a short seeded run
+#                                  each (scripts/fuzz.sh --smoke, build-fuzz/);
+#                                - the Helm chart: helm built from source (.ci/setup-helm.sh), then
+#                                  lint --strict, template and the rendered objects checked
+#                                  (tests/helm/check_chart.py);
+#                                - the .deb: the product built in Release (build/, -O2, warnings as
+#                                  errors), packaged, installed, run and purged
+#                                  (tests/package/test_deb.sh; as root, skipped otherwise).
+#                              helm and the Release product build at nice 10 beside the sanitized
+#                              build and the tests, using the CPU those leave idle (docs/testing.md).
+#   scripts/test.sh --full     the same, then 150 fault-simulation worlds on the Release binary
+#                              (50 per Nomad version profile)
 #   scripts/test.sh --release  every test in the Release tree (build/): quicker to run, for
 #                              development
-# CI runs the sanitized tree and the fuzz smoke runs, nothing else, to stay within its budget on
-# 2 cores (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-}
@@ -28,18 +33,62 @@ if [ "$MODE" = --release ]; then
   ctest --test-dir build --output-on-failure -j "$(nproc)"
   exit 0
 fi
-echo "== sanitizer build, every test (build-asan/)"
+stamp() { echo "[$((SECONDS - start)) s] $*"; }
+bash .ci/setup-deps.sh
+LOGS=$(mktemp -d)
+trap 'rm -rf "$LOGS"' EXIT
+
+# helm, beside the sanitized build (Go is found as setup-deps.sh finds it).
+GO=$(command -v go || true)
+[ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
+helm_pid=""
+if [ -n "$GO" ]; then
+  stamp "== helm (.ci/setup-helm.sh, nice 10, in the background; log at the end)"
+  GO="$GO" nice -n 10 bash .ci/setup-helm.sh >"$LOGS/helm" 2>&1 &
+  helm_pid=$!
+else
+  stamp "== no Go toolchain: helm cannot be built, the chart check is skipped"
+fi
+
+stamp "== sanitizer build, every test (build-asan/)"
 bash scripts/build.sh --sanitize
+
+# The Release product and its package, beside the tests.
+stamp "== Release build of the product and its .deb (build/, nice 10, in the background)"
+nice -n 10 bash scripts/package.sh >"$LOGS/package" 2>&1 &
+package_pid=$!
+
 rc=0
-ctest --test-dir build-asan --output-on-failure -j "$(nproc)" || rc=1
-echo "== libFuzzer smoke runs (clang, ASan + UBSan, build-fuzz/)"
+stamp "== ctest (build-asan/)"
+ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -E '^helm_chart$' || rc=1
+stamp "== libFuzzer smoke runs (clang, ASan + UBSan, build-fuzz/)"
 bash scripts/fuzz.sh --smoke || rc=1
+
+if [ -n "$helm_pid" ]; then
+  if wait "$helm_pid"; then
+    tail -n 1 "$LOGS/helm"
+    stamp "== the Helm chart (tests/helm/check_chart.py)"
+    python3 tests/helm/check_chart.py build-asan/controller/cmd/nomad-singleton . || rc=1
+  else
+    cat "$LOGS/helm"; echo "FAIL: helm could not be built"; rc=1
+  fi
+fi
+
+stamp "== the Debian package: installed, run, purged"
+if wait "$package_pid"; then
+  tail -n 1 "$LOGS/package"
+  deb_rc=0
+  NSG_TEST_DEB=1 bash tests/package/test_deb.sh build/package || deb_rc=$?
+  if [ "$deb_rc" = 77 ]; then echo "(package install test skipped: needs root)";
+  elif [ "$deb_rc" != 0 ]; then rc=1; fi
+else
+  cat "$LOGS/package"; echo "FAIL: the Release build or the package"; rc=1
+fi
+
 if [ "$MODE" = --full ]; then
-  echo "== Release build of the product (build/)"
+  stamp "== fault simulation on the Release binary: 50 worlds per Nomad version profile"
   bash scripts/build.sh --product
-  echo "== fault simulation on the Release binary: 50 worlds per Nomad version profile"
   BIN=build/controller/cmd/nomad-singleton
-  LOGS=$(mktemp -d)
   pids=()
   for v in 1.10 1.11 2.0; do
     "$BIN" simulate --seeds 50 --first-seed 100001 --nomad-version "$v" >"$LOGS/$v" 2>&1 &
@@ -49,13 +98,6 @@ if [ "$MODE" = --full ]; then
     v=(1.10 1.11 2.0); v=${v[$i]}
     if wait "${pids[$i]}"; then head -n 1 "$LOGS/$v" | sed "s/^/[nomad $v] /"; else cat "$LOGS/$v"; rc=1; fi
   done
-  rm -rf "$LOGS"
-  echo "== the Debian package: built from the Release tree, installed, run, purged"
-  deb_rc=0
-  bash scripts/package.sh >/dev/null && NSG_TEST_DEB=1 bash tests/package/test_deb.sh build/package ||
-    deb_rc=$?
-  if [ "$deb_rc" = 77 ]; then echo "(package install test skipped: needs root)";
-  elif [ "$deb_rc" != 0 ]; then rc=1; fi
 fi
-echo "scripts/test.sh finished in $((SECONDS - start))s"
+stamp "scripts/test.sh finished, rc $rc"
 exit $rc
