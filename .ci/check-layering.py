@@ -30,6 +30,7 @@ SAME_LAYER_ALLOWED = {
     ("reconcile", "render"), ("reconcile", "timing"), ("reconcile", "lock"),
     ("lock", "timing"),
     ("faultsim", "sim"),
+    ("app", "sim"),  # the demo program runs the simulator with real processes (app/demo.cc)
     ("controller_io", "nomad_client"),  # the git source's TLS and proxy settings (client_config.h)
     ("controller_io", "lock_io"),  # the leader elector holds its lock through the lock runner
 }

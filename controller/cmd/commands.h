@@ -22,7 +22,8 @@ int StatusMain(const std::vector<std::string>& argv);
 base::Result<std::string> FetchControllerStatus(const std::string& addr,
                                                 const std::string& token = "");
 // `demo`: the simulator, the controller and real lock agents, with a crash failover, a graceful
-// handover and a duplicate, checked for at-most-one throughout (demo_command.cc).
+// handover and a duplicate, checked for at-most-one throughout (demo_command.cc: the flags; the
+// program is app::RunDemo, controller/app/demo.h).
 int DemoMain(const std::vector<std::string>& argv);
 // `simulate`: the deterministic fault simulation (simulate_command.cc, docs/failover.md).
 int SimulateMain(const std::vector<std::string>& argv);

@@ -1,3 +1,9 @@
+// lock::Agent (agent.h): the lock agent's state machine, and the free functions declared beside
+// it (Validate, WriteWindow, Describe, StateName, LockIdGeneration). One file (~680 lines) on
+// purpose: it is one state machine (the diagram in agent.h). Every input (Start, Resume, the
+// acquire, read, renew and release results, the holder's exit, a stop, the timer) goes through
+// the same transitions (EnterStandby, GiveUp, Lose, EnterReleasing, Finish, the sends, Advance)
+// and NextWakeup reads the deadlines they all set, so one state change reads in one file.
 #include "controller/lock/agent.h"
 
 #include <algorithm>

@@ -3,7 +3,8 @@
 // interpolated environment, exits under the restart policy
 // (client/allocrunner/taskrunner/restarts), kills with the kill timeout, the client status it
 // reports, and what a crash of the node's programs leaves. The agent around it is in
-// client_agent.cc.
+// client_agent.cc. One file (~600 lines): one allocation's task lifecycle, whose steps (start,
+// exit, restart, kill, advance, client status) call each other.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>

@@ -1,6 +1,9 @@
 // Job rules of the Nomad model: canonicalization, validation, spec comparison, plan diffs and the
 // cron matcher for periodic jobs (nomad-api.md §5.2, §5.4, §5.10, §9, §10). Pure functions on
 // values; safe for concurrent use. Used by Cluster (cluster.h); no state, no time except arguments.
+// One header, four files: job_defaults.cc (default policies, CanonicalizeJob), job_validate.cc
+// (ValidateJob, MultiErrorText), job_diff.cc (SpecChanged, DestructiveChange, DiffJobs),
+// job_cron.cc (ParseCron, NextCronTime).
 #pragma once
 
 #include <cstdint>

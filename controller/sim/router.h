@@ -234,10 +234,10 @@ class Router {
   Reply RouteAclPolicies(Ctx& ctx);
   Reply RouteJobs(Ctx& ctx);
   Reply RouteJob(Ctx& ctx);
-  Reply RouteAllocations(Ctx& ctx);
-  Reply RouteAllocation(Ctx& ctx);
-  Reply RouteNodes(Ctx& ctx);
-  Reply RouteNode(Ctx& ctx);
+  Reply RouteAllocations(Ctx& ctx);  // routes_allocs.cc
+  Reply RouteAllocation(Ctx& ctx);   // routes_allocs.cc
+  Reply RouteNodes(Ctx& ctx);        // routes_allocs.cc
+  Reply RouteNode(Ctx& ctx);         // routes_allocs.cc
   Reply RouteSim(Ctx& ctx);
   Reply RouteAgentSelf(Ctx& ctx);   // routes_agent.cc
   Reply RouteNamespaces(Ctx& ctx);  // routes_agent.cc
