@@ -87,10 +87,22 @@ KeySet ClusterView::Apply(const nomad::Frame& frame) {
   return touched;
 }
 
-KeySet ClusterView::Reset(const Snapshot& snap) {
+KeySet ClusterView::Reset(Snapshot snap) {
   std::lock_guard lock(mu_);
+  // The jobs the snapshot names as held stay as they are (the entry itself is kept), so the
+  // before/after comparison leaves them out rather than copying each.
+  std::set<SingletonKey> held_keys;
+  for (const auto& h : snap.held_jobs) {
+    const SingletonKey key = h.namespace_ + "/" + h.id;
+    auto it = jobs_.find(key);
+    if (it != jobs_.end() && it->second.job.modify_index >= h.modify_index) held_keys.insert(key);
+  }
   std::map<SingletonKey, Observed> before;
-  for (const auto& key : AllKeysLocked()) before.emplace(key, ObservedLocked(key));
+  for (const auto& key : AllKeysLocked()) {
+    before.emplace(key, ObservedLocked(key, /*with_job=*/held_keys.count(key) == 0));
+  }
+  std::map<SingletonKey, JobEntry> held;
+  for (const auto& key : held_keys) held.emplace(key, std::move(jobs_.at(key)));
 
   // Past holders are in no list: keep them.
   std::map<LockRef, std::vector<LockHolder>> histories;
@@ -111,6 +123,10 @@ KeySet ClusterView::Reset(const Snapshot& snap) {
   nodes_.clear();
   locks_.clear();
 
+  for (auto& [key, entry] : held) {
+    jobs_.emplace(key, std::move(entry));
+    IndexLockLocked(key);
+  }
   for (const auto& j : snap.jobs) ApplyJobLocked(j, j.modify_index, /*read=*/true);
   for (const auto& n : snap.nodes) ApplyNodeLocked(n, n.modify_index, /*read=*/true);
   for (const auto& a : snap.allocations) ApplyAllocLocked(a, a.modify_index, /*read=*/true);
@@ -141,20 +157,25 @@ KeySet ClusterView::Reset(const Snapshot& snap) {
   KeySet touched;
   for (const auto& key : AllKeysLocked()) {
     auto b = before.find(key);
-    if (b == before.end() || !(b->second == ObservedLocked(key))) touched.insert(key);
+    if (b == before.end() ||
+        !(b->second == ObservedLocked(key, /*with_job=*/held_keys.count(key) == 0))) {
+      touched.insert(key);
+    }
   }
   for (const auto& [key, obs] : before) {
-    if (touched.count(key) == 0 && !(obs == ObservedLocked(key))) touched.insert(key);
+    if (touched.count(key) == 0 &&
+        !(obs == ObservedLocked(key, /*with_job=*/held_keys.count(key) == 0))) {
+      touched.insert(key);
+    }
   }
   return touched;
 }
 
-std::optional<nomad::Job> ClusterView::JobAt(const std::string& ns, const std::string& id,
-                                             uint64_t modify_index) const {
+bool ClusterView::HoldsJobAt(const std::string& ns, const std::string& id,
+                             uint64_t modify_index) const {
   std::lock_guard lock(mu_);
   auto it = jobs_.find(ns + "/" + id);
-  if (it == jobs_.end() || it->second.job.modify_index != modify_index) return std::nullopt;
-  return it->second.job;
+  return it != jobs_.end() && it->second.job.modify_index == modify_index;
 }
 
 KeySet ClusterView::ApplyJobRead(const nomad::Job& job) {
@@ -511,10 +532,10 @@ LockState ClusterView::LockStateLocked(const SingletonKey& key) const {
   return s;
 }
 
-Observed ClusterView::ObservedLocked(const SingletonKey& key) const {
+Observed ClusterView::ObservedLocked(const SingletonKey& key, bool with_job) const {
   Observed o;
   auto j = jobs_.find(key);
-  if (j != jobs_.end()) o.job = j->second.job;
+  if (with_job && j != jobs_.end()) o.job = j->second.job;
   std::vector<const nomad::Allocation*> allocs;
   if (auto ids = alloc_ids_by_key_.find(key); ids != alloc_ids_by_key_.end()) {
     for (const auto& id : ids->second) allocs.push_back(&allocs_.at(id).alloc);

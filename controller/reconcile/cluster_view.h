@@ -62,6 +62,15 @@ struct Snapshot {
   // The lowest X-Nomad-Index of the lists: the state is complete as of this index.
   uint64_t index = 0;
   std::vector<nomad::Job> jobs;
+  // Jobs the list showed at a ModifyIndex the view already holds (HoldsJobAt): Reset keeps the
+  // view's own copy (or a newer one that an event brought meanwhile) instead of a second copy in
+  // `jobs`, so a relist neither reads nor copies an unchanged job (issue 17).
+  struct HeldJob {
+    std::string namespace_;
+    std::string id;
+    uint64_t modify_index = 0;
+  };
+  std::vector<HeldJob> held_jobs;
   std::vector<nomad::Allocation> allocations;
   std::vector<nomad::Node> nodes;
   std::vector<nomad::Variable> variables;
@@ -80,8 +89,8 @@ class ClusterView {
   // One event-stream frame (heartbeats are fine: nothing happens).
   KeySet Apply(const nomad::Frame& frame);
 
-  // Replaces the whole view from fresh lists.
-  KeySet Reset(const Snapshot& snapshot);
+  // Replaces the whole view from fresh lists (taken by value: move it in, its jobs are moved).
+  KeySet Reset(Snapshot snapshot);
 
   // Fresh reads by the reconciler. A read is authoritative as of its index: it is applied unless
   // the view already holds a newer update of the object (the Reset floor, which guards against
@@ -99,11 +108,10 @@ class ClusterView {
   // policy (not followed by the view) is left nullopt and Memory empty: the reconciler fills them.
   Observed ObservedFor(const SingletonKey& key) const;
 
-  // The job `ns`/`id` as the view holds it, if its ModifyIndex is `modify_index`: the same job a
+  // Whether the view holds the job `ns`/`id` at ModifyIndex `modify_index`: the same job a
   // GET /v1/job/:id would return at that index (from a read, a list or a Job event's payload), so
-  // a relist need not read it again. nullopt when the view holds no such job or another index.
-  std::optional<nomad::Job> JobAt(const std::string& ns, const std::string& id,
-                                  uint64_t modify_index) const;
+  // a relist need not read it again (Snapshot::held_jobs).
+  bool HoldsJobAt(const std::string& ns, const std::string& id, uint64_t modify_index) const;
 
   // The lock path the view follows for `key` ("" when none is known): the path in our job's Meta
   // (what the running allocations use), else the spec's.
@@ -164,7 +172,8 @@ class ClusterView {
   std::string LockPathLocked(const SingletonKey& key) const;
   KeySet KeysForLockLocked(const std::string& ns, const std::string& path) const;
   LockState LockStateLocked(const SingletonKey& key) const;
-  Observed ObservedLocked(const SingletonKey& key) const;
+  // with_job false: Observed::job is left nullopt (Reset compares a held job by identity).
+  Observed ObservedLocked(const SingletonKey& key, bool with_job = true) const;
   KeySet AllKeysLocked() const;
   void Bump(uint64_t index) { last_index_ = std::max(last_index_, index); }
 

@@ -154,22 +154,28 @@ Status ControllerCore::Relist(SyncStats* stats_out) {
     const bool ours = managed != stub.meta.end() && managed->second == render::kManagedByValue;
     if (!ours && lock_paths.count(key) == 0) continue;
     // The view already holds the job at the listed index when an earlier list, a read or a Job
-    // event brought it: no second copy is kept and nothing is read again (issue 17).
-    std::optional<nomad::Job> known = view_.JobAt(stub.namespace_, stub.id, stub.modify_index);
-    if (!known) {
-      nomad::QueryOptions q;
-      q.namespace_ = stub.namespace_;
-      auto job = gate_.ReadJob(stub.id, q);
-      ++stats.job_reads;
-      if (!job.ok() && job.status().code() == StatusCode::kNotFound) continue;
-      if (!job.ok()) return job.status();
-      known = std::move(job.value().value);
+    // event brought it: it keeps that copy, and nothing is read or copied again (issue 17).
+    // (The list's Meta is the job's: meta=true.)
+    if (view_.HoldsJobAt(stub.namespace_, stub.id, stub.modify_index)) {
+      auto lp = stub.meta.find(render::kMetaLockPath);
+      if (lp != stub.meta.end() && !lp->second.empty()) {
+        locks.insert({stub.namespace_, lp->second});
+      }
+      snap.held_jobs.push_back({stub.namespace_, stub.id, stub.modify_index});
+      continue;
     }
-    auto lp = known->meta.find(render::kMetaLockPath);
-    if (lp != known->meta.end() && !lp->second.empty()) {
+    nomad::QueryOptions q;
+    q.namespace_ = stub.namespace_;
+    auto job = gate_.ReadJob(stub.id, q);
+    ++stats.job_reads;
+    if (!job.ok() && job.status().code() == StatusCode::kNotFound) continue;
+    if (!job.ok()) return job.status();
+    nomad::Job known = std::move(job.value().value);
+    auto lp = known.meta.find(render::kMetaLockPath);
+    if (lp != known.meta.end() && !lp->second.empty()) {
       locks.insert({stub.namespace_, lp->second});
     }
-    snap.jobs.push_back(std::move(*known));
+    snap.jobs.push_back(std::move(known));
   }
   auto allocs = gate_.ListAllocations(all);
   if (!allocs.ok()) return allocs.status();
@@ -220,11 +226,11 @@ Status ControllerCore::Relist(SyncStats* stats_out) {
 
   snap.index = index;
   stats.index = index;
-  stats.jobs = snap.jobs.size();
+  stats.jobs = snap.jobs.size() + snap.held_jobs.size();
   stats.allocations = snap.allocations.size();
   stats.nodes = snap.nodes.size();
   stats.locks = snap.variables.size();
-  const KeySet changed = view_.Reset(snap);
+  const KeySet changed = view_.Reset(std::move(snap));
   stats.changed_keys = changed.size();
   for (const auto& key : changed) queue_.Add(key);
   synced_ = true;

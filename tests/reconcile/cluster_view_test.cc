@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/reconcile/fixtures.h"
 
 namespace nsg::reconcile {
@@ -159,17 +161,15 @@ TEST_F(ClusterViewTest, DuplicateAndStaleJobEventsAreIgnored) {
 }
 
 // A relist reuses the view's job only at exactly the listed ModifyIndex (issue 17).
-TEST_F(ClusterViewTest, JobAtAnswersOnlyForTheHeldModifyIndex) {
-  EXPECT_FALSE(view_.JobAt("prod", "billing", 20).has_value()) << "not known yet";
+TEST_F(ClusterViewTest, HoldsJobAtAnswersOnlyForTheHeldModifyIndex) {
+  EXPECT_FALSE(view_.HoldsJobAt("prod", "billing", 20)) << "not known yet";
   view_.Apply(F(20, {JobEvent(OurJob(), 20)}));
-  auto held = view_.JobAt("prod", "billing", 20);
-  ASSERT_TRUE(held.has_value());
-  EXPECT_EQ(held->modify_index, 20u);
-  EXPECT_FALSE(view_.JobAt("prod", "billing", 25).has_value()) << "the list is newer";
-  EXPECT_FALSE(view_.JobAt("other", "billing", 20).has_value()) << "another namespace";
+  EXPECT_TRUE(view_.HoldsJobAt("prod", "billing", 20));
+  EXPECT_FALSE(view_.HoldsJobAt("prod", "billing", 25)) << "the list is newer";
+  EXPECT_FALSE(view_.HoldsJobAt("other", "billing", 20)) << "another namespace";
   view_.Apply(F(25, {JobEvent(OurJob("billing", 25), 25)}));
-  EXPECT_FALSE(view_.JobAt("prod", "billing", 20).has_value()) << "the view moved on";
-  EXPECT_TRUE(view_.JobAt("prod", "billing", 25).has_value());
+  EXPECT_FALSE(view_.HoldsJobAt("prod", "billing", 20)) << "the view moved on";
+  EXPECT_TRUE(view_.HoldsJobAt("prod", "billing", 25));
 }
 
 TEST_F(ClusterViewTest, ForeignJobIsKeptOnlyForAWatchedKey) {
@@ -520,6 +520,37 @@ TEST_F(ClusterViewTest, ResetKeepsPastHolders) {
   LockState l = view_.ObservedFor(kKey).lock;
   EXPECT_EQ(l.holder, (LockHolder{"a2", 90}));
   EXPECT_EQ(l.history, std::vector<LockHolder>{(LockHolder{"a1", 40})});
+}
+
+// A held job (Snapshot::held_jobs) is kept as the view has it: not copied, not woken; a job
+// that moved on meanwhile keeps its newer copy; one the view no longer has is gone.
+TEST_F(ClusterViewTest, ResetKeepsTheHeldJobsAsTheViewHasThem) {
+  view_.Reset(Listed());
+  nomad::Job mine = *view_.ObservedFor(kKey).job;
+  Snapshot s = Listed();
+  s.index = 200;
+  s.jobs.erase(std::remove_if(s.jobs.begin(), s.jobs.end(),
+                              [&](const nomad::Job& j) { return j.id == mine.id; }),
+               s.jobs.end());
+  s.held_jobs.push_back({mine.namespace_, mine.id, mine.modify_index});
+  EXPECT_EQ(view_.Reset(s), KeySet{}) << "nothing changed";
+  ASSERT_TRUE(view_.ObservedFor(kKey).job.has_value());
+  EXPECT_EQ(*view_.ObservedFor(kKey).job, mine);
+
+  // An event brought a newer job after the list: the newer one stays.
+  nomad::Job newer = mine;
+  newer.modify_index = 250;
+  newer.priority = 77;
+  view_.Apply(F(250, {JobEvent(newer, 250)}));
+  s.index = 300;
+  EXPECT_EQ(view_.Reset(s), KeySet{});
+  EXPECT_EQ(view_.ObservedFor(kKey).job->priority, 77);
+
+  // A held job the view does not have (purged meanwhile): the key has no job after the reset.
+  s.held_jobs.push_back({"prod", "nowhere", 10});
+  s.index = 400;
+  view_.Reset(s);
+  EXPECT_FALSE(view_.ObservedFor("prod/nowhere").job.has_value());
 }
 
 TEST_F(ClusterViewTest, ReadsAreNotSubjectToTheResetFloor) {
