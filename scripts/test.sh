@@ -2,19 +2,19 @@
 # Sets up, builds and runs the whole test suite. The README's test command, and CI's (.ci/run).
 #   scripts/test.sh            what CI runs:
 #                                - every test (ctest) under AddressSanitizer + UndefinedBehavior-
-#                                  Sanitizer (build-asan/, warnings as errors);
+#                                  Sanitizer (build-asan/, -Og, warnings as errors);
 #                                - the fuzz targets built with clang's libFuzzer, a short seeded run
 #                                  each (scripts/fuzz.sh --smoke, build-fuzz/);
-#                                - the Helm chart: helm built from source (.ci/setup-helm.sh), then
-#                                  lint --strict, template and the rendered objects checked
-#                                  (tests/helm/check_chart.py);
-#                                - the .deb: the product built in Release (build/, -O2, warnings as
-#                                  errors), packaged, installed, run and purged
-#                                  (tests/package/test_deb.sh; as root, skipped otherwise).
-#                              helm and the Release product build at nice 10 beside the sanitized
-#                              build and the tests, using the CPU those leave idle (docs/testing.md).
-#   scripts/test.sh --full     the same, then 150 fault-simulation worlds on the Release binary
-#                              (50 per Nomad version profile)
+#                                - the Helm chart: helm built from source (.ci/setup-helm.sh, at
+#                                  nice 10 beside the sanitized build, taking the CPU it and the
+#                                  tests leave), then lint --strict, template and the rendered
+#                                  objects checked (tests/helm/check_chart.py).
+#   scripts/test.sh --full     the same, then the product built in Release (build/, -O2, warnings
+#                              as errors), packaged as a .deb, installed, run and purged
+#                              (tests/package/test_deb.sh; as root, skipped otherwise), and 150
+#                              fault-simulation worlds on the Release binary (50 per Nomad version
+#                              profile). The .deb is not in CI: with it, a clean CI run took 1,625 s
+#                              of its 1,500 s budget (docs/testing.md).
 #   scripts/test.sh --release  every test in the Release tree (build/): quicker to run, for
 #                              development
 set -euo pipefail
@@ -38,25 +38,21 @@ bash .ci/setup-deps.sh
 LOGS=$(mktemp -d)
 trap 'rm -rf "$LOGS"' EXIT
 
-# helm, beside the sanitized build (Go is found as setup-deps.sh finds it).
+stamp "== sanitizer build, every test (build-asan/)"
+bash scripts/build.sh --sanitize
+
+# helm, at nice 10 beside the tests, which leave about half of the two cores idle (Go is found as
+# setup-deps.sh finds it). Its own process group, so that it can be stopped as a whole.
 GO=$(command -v go || true)
 [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
 helm_pid=""
 if [ -n "$GO" ]; then
-  stamp "== helm (.ci/setup-helm.sh, nice 10, in the background; log at the end)"
-  GO="$GO" nice -n 10 bash .ci/setup-helm.sh >"$LOGS/helm" 2>&1 &
+  stamp "== helm (.ci/setup-helm.sh, nice 10, in the background beside the tests)"
+  GO="$GO" setsid -w nice -n 10 bash .ci/setup-helm.sh >"$LOGS/helm" 2>&1 &
   helm_pid=$!
 else
   stamp "== no Go toolchain: helm cannot be built, the chart check is skipped"
 fi
-
-stamp "== sanitizer build, every test (build-asan/)"
-bash scripts/build.sh --sanitize
-
-# The Release product and its package, beside the tests.
-stamp "== Release build of the product and its .deb (build/, nice 10, in the background)"
-nice -n 10 bash scripts/package.sh >"$LOGS/package" 2>&1 &
-package_pid=$!
 
 rc=0
 stamp "== ctest (build-asan/)"
@@ -65,7 +61,18 @@ stamp "== libFuzzer smoke runs (clang, ASan + UBSan, build-fuzz/)"
 bash scripts/fuzz.sh --smoke || rc=1
 
 if [ -n "$helm_pid" ]; then
-  if wait "$helm_pid"; then
+  # CI's budget: helm gets HELM_WAIT seconds more once the tests are done, then the check is
+  # skipped, loudly (a fresh runner builds it in about 5 CPU-minutes; an installed one is reused).
+  for ((i = 0; i < ${HELM_WAIT:-150}; i++)); do
+    kill -0 "$helm_pid" 2>/dev/null || break
+    sleep 1
+  done
+  if kill -0 "$helm_pid" 2>/dev/null; then
+    kill -- "-$helm_pid" 2>/dev/null || pkill -TERM -P "$helm_pid" || true
+    wait "$helm_pid" 2>/dev/null || true
+    stamp "== SKIPPED: helm was not built within ${HELM_WAIT:-150} s after the tests (CI's budget);" \
+      "the chart check did not run (bash .ci/setup-helm.sh && ctest -R helm_chart runs it)"
+  elif wait "$helm_pid"; then
     tail -n 1 "$LOGS/helm"
     stamp "== the Helm chart (tests/helm/check_chart.py)"
     python3 tests/helm/check_chart.py build-asan/controller/cmd/nomad-singleton . || rc=1
@@ -74,20 +81,14 @@ if [ -n "$helm_pid" ]; then
   fi
 fi
 
-stamp "== the Debian package: installed, run, purged"
-if wait "$package_pid"; then
-  tail -n 1 "$LOGS/package"
+if [ "$MODE" = --full ]; then
+  stamp "== the Debian package: built from the Release tree, installed, run, purged"
   deb_rc=0
-  NSG_TEST_DEB=1 bash tests/package/test_deb.sh build/package || deb_rc=$?
+  bash scripts/package.sh >/dev/null && NSG_TEST_DEB=1 bash tests/package/test_deb.sh build/package ||
+    deb_rc=$?
   if [ "$deb_rc" = 77 ]; then echo "(package install test skipped: needs root)";
   elif [ "$deb_rc" != 0 ]; then rc=1; fi
-else
-  cat "$LOGS/package"; echo "FAIL: the Release build or the package"; rc=1
-fi
-
-if [ "$MODE" = --full ]; then
   stamp "== fault simulation on the Release binary: 50 worlds per Nomad version profile"
-  bash scripts/build.sh --product
   BIN=build/controller/cmd/nomad-singleton
   pids=()
   for v in 1.10 1.11 2.0; do
