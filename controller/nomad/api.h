@@ -40,6 +40,9 @@ struct QueryOptions {
   uint64_t index = 0;
   Duration wait{0};
   bool stale = false;
+  // ListAllocations only: false asks for the stubs without their TaskStates (`task_states=false`,
+  // command/agent/alloc_endpoint.go @ v1.10.2, v2.0.5), which are most of an allocation's size.
+  bool task_states = true;
 };
 
 // Metadata of a read response.

@@ -273,6 +273,7 @@ Result<nomad::Job> HttpNomadApi::ParseHcl(const std::string& hcl, const Write& w
 Result<nomad::Query<std::vector<nomad::Allocation>>> HttpNomadApi::ListAllocations(
     const Query& q) {
   HttpRequest r = ReadRequest("/v1/allocations", q);
+  if (!q.task_states) r.query.emplace_back("task_states", "false");
   auto resp = Read(Op::kAllocsList, r, q);
   if (!resp.ok()) return resp.status();
   auto allocs = nomad::DecodeAllocationList(resp->body);

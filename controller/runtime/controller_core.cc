@@ -177,7 +177,10 @@ Status ControllerCore::Relist(SyncStats* stats_out) {
     }
     snap.jobs.push_back(std::move(known));
   }
-  auto allocs = gate_.ListAllocations(all);
+  // Without TaskStates: the view keeps none (ClusterView), and they are most of each stub.
+  nomad::QueryOptions all_allocs = all;
+  all_allocs.task_states = false;
+  auto allocs = gate_.ListAllocations(all_allocs);
   if (!allocs.ok()) return allocs.status();
   index = std::min(index, allocs.value().meta.last_index);
   snap.allocations = std::move(allocs.value().value);

@@ -18,9 +18,20 @@ Reply Router::RouteAllocations(Ctx& ctx) {
   if (req.method != "GET") return MethodNotAllowed();
   if (!ctx.who.ok()) return Forbidden();
   if (ctx.ns != "*" && !acl_.AllowNamespace(*ctx.who, ctx.ns, "read-job")) return Forbidden();
+  // Field selection (allocsListRequest @ v1.10.2, v2.0.5): parseBool ignores an empty value and
+  // its error is a plain one, so a 500. The stubs carry no resources to leave out.
+  bool task_states = true;
+  for (const char* field : {"resources", "task_states"}) {
+    if (req.Get(field).empty()) continue;
+    auto b = BoolParam(req, field);
+    if (!b.ok()) return Text(500, b.status().message());
+    if (std::string_view(field) == "task_states") task_states = *b;
+  }
   std::vector<nomad::Allocation> allocs;
   for (nomad::Allocation& a : cluster_->ListAllocations(ctx.ns, req.Get("prefix"))) {
-    if (acl_.AllowNamespace(*ctx.who, a.namespace_, "read-job")) allocs.push_back(std::move(a));
+    if (!acl_.AllowNamespace(*ctx.who, a.namespace_, "read-job")) continue;
+    if (!task_states) a.task_states.clear();
+    allocs.push_back(std::move(a));
   }
   if (req.Get("reverse") == "true") std::reverse(allocs.begin(), allocs.end());
   uint64_t index = std::max<uint64_t>(cluster_->AllocsIndex(), 1);

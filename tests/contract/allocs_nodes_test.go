@@ -44,6 +44,32 @@ func TestAllocations(t *testing.T) {
 			t.Fatalf("alloc %s not listed", stub.ID)
 		})
 
+		// Field selection (command/agent/alloc_endpoint.go @ v2.0.5): the controller's relist asks
+		// for stubs without TaskStates.
+		check(t, "list-without-task-states", func(t *testing.T) {
+			find := func(params map[string]string) *api.AllocationListStub {
+				list, _, err := c.Allocations().List(&api.QueryOptions{Params: params})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range list {
+					if a.ID == stub.ID {
+						return a
+					}
+				}
+				t.Fatalf("alloc %s not listed", stub.ID)
+				return nil
+			}
+			if a := find(nil); a.TaskStates["app"] == nil {
+				t.Fatalf("TaskStates missing by default: %+v", a.TaskStates)
+			}
+			if a := find(map[string]string{"task_states": "false"}); a.TaskStates != nil {
+				t.Fatalf("task_states=false: TaskStates %+v", a.TaskStates)
+			}
+			_, _, err := c.Allocations().List(&api.QueryOptions{Params: map[string]string{"task_states": "maybe"}})
+			wantStatus(t, err, 500, "as a bool")
+		})
+
 		check(t, "stop-replaces", func(t *testing.T) {
 			a, _, err := c.Allocations().Info(stub.ID, nil)
 			if err != nil {

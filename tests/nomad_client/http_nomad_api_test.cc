@@ -242,6 +242,10 @@ TEST_F(HttpNomadApiTest, AllocationShapes) {
   q.namespace_ = "*";
   ASSERT_TRUE(api().ListAllocations(q).ok());
   EXPECT_EQ(target(), "/v1/allocations?namespace=%2A&region=eu");
+  transport_.PushResponse(200, "[]");
+  q.task_states = false;
+  ASSERT_TRUE(api().ListAllocations(q).ok());
+  EXPECT_EQ(target(), "/v1/allocations?namespace=%2A&region=eu&task_states=false");
 
   transport_.PushResponse(200, R"({"ID":"a1","JobID":"web","ClientStatus":"running"})");
   auto a = api().ReadAllocation("a1", {});

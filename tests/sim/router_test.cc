@@ -849,6 +849,31 @@ TEST_F(RouterClusterTest, AllocationReadStopAndNotFound) {
   EXPECT_EQ(Do("GET /v1/allocation/" + alloc + "/stop").status, 405);
 }
 
+// allocsListRequest's field selection (command/agent/alloc_endpoint.go @ v2.0.5): the relist asks
+// for stubs without TaskStates.
+TEST_F(RouterClusterTest, AllocationListLeavesOutTaskStatesWhenAsked) {
+  std::string alloc = RunJob("web");
+  ASSERT_FALSE(alloc.empty());
+  auto stub = [&](const std::string& query) {
+    Reply r = Do("GET /v1/allocations" + query);
+    EXPECT_EQ(r.status, 200) << r.body;
+    json list = json::parse(r.body, nullptr, false);
+    return list.is_array() && list.size() == 1 ? list[0] : json();
+  };
+  json full = stub("");
+  ASSERT_TRUE(full["TaskStates"].is_object()) << full.dump();
+  EXPECT_FALSE(full["TaskStates"].empty());
+  EXPECT_TRUE(stub("?task_states=false")["TaskStates"].is_null());
+  EXPECT_TRUE(stub("?task_states=true")["TaskStates"].is_object());
+  EXPECT_TRUE(stub("?task_states=")["TaskStates"].is_object()) << "empty: not given";
+  EXPECT_TRUE(stub("?resources=false")["TaskStates"].is_object());
+  Reply bad = Do("GET /v1/allocations?task_states=maybe");
+  EXPECT_EQ(bad.status, 500);
+  EXPECT_EQ(bad.body,
+            "Failed to parse value of \"task_states\" (maybe) as a bool: strconv.ParseBool: "
+            "parsing \"maybe\": invalid syntax");
+}
+
 TEST_F(RouterClusterTest, JobAllocationsWakeOnlyForThatJob) {
   RunJob("a");
   RunJob("b");
