@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "controller/reconcile/drift.h"
 
 namespace nsg::reconcile {
 namespace {
