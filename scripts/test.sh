@@ -5,10 +5,10 @@
 #                                  Sanitizer (build-asan/, -Og, warnings as errors);
 #                                - the fuzz targets built with clang's libFuzzer, a short seeded run
 #                                  each (scripts/fuzz.sh --smoke, build-fuzz/);
-#                                - the Helm chart: helm built from source (.ci/setup-helm.sh, at
-#                                  nice 10 beside the sanitized build, taking the CPU it and the
-#                                  tests leave), then lint --strict, template and the rendered
-#                                  objects checked (tests/helm/check_chart.py).
+#                                - the Helm chart: helm built from source after the tests when
+#                                  CI's budget leaves room (.ci/setup-helm.sh; HELM_DEADLINE), then
+#                                  lint --strict, template and the rendered objects checked
+#                                  (tests/helm/check_chart.py); SKIPPED, loudly, otherwise.
 #   scripts/test.sh --full     the same, then the product built in Release (build/, -O2, warnings
 #                              as errors), packaged as a .deb, installed, run and purged
 #                              (tests/package/test_deb.sh; as root, skipped otherwise), and 150
@@ -41,37 +41,36 @@ trap 'rm -rf "$LOGS"' EXIT
 stamp "== sanitizer build, every test (build-asan/)"
 bash scripts/build.sh --sanitize
 
-# helm, at nice 10 beside the tests, which leave about half of the two cores idle (Go is found as
-# setup-deps.sh finds it). Its own process group, so that it can be stopped as a whole.
-GO=$(command -v go || true)
-[ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
-helm_pid=""
-if [ -n "$GO" ]; then
-  stamp "== helm (.ci/setup-helm.sh, nice 10, in the background beside the tests)"
-  GO="$GO" setsid -w nice -n 10 bash .ci/setup-helm.sh >"$LOGS/helm" 2>&1 &
-  helm_pid=$!
-else
-  stamp "== no Go toolchain: helm cannot be built, the chart check is skipped"
-fi
-
 rc=0
 stamp "== ctest (build-asan/)"
 ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -E '^helm_chart$' || rc=1
 stamp "== libFuzzer smoke runs (clang, ASan + UBSan, build-fuzz/)"
 bash scripts/fuzz.sh --smoke || rc=1
 
-if [ -n "$helm_pid" ]; then
-  # CI's budget: helm gets HELM_WAIT seconds more once the tests are done, then the check is
-  # skipped, loudly (a fresh runner builds it in about 5 CPU-minutes; an installed one is reused).
-  for ((i = 0; i < ${HELM_WAIT:-150}; i++)); do
-    kill -0 "$helm_pid" 2>/dev/null || break
-    sleep 1
-  done
+# helm and the chart check, after the tests and only within CI's budget: helm is built from
+# source (.ci/setup-helm.sh; about 200 s on 2 idle cores with cold Go caches, nothing when it is
+# installed already) only when HELM_DEADLINE (seconds since the start, default 1380 of CI's
+# 1,500) leaves room for it, and stopped at the deadline; either way the check is then reported
+# SKIPPED, loudly. Built beside the tests instead, it slowed ctest by a third (docs/testing.md).
+HELM_DEADLINE=${HELM_DEADLINE:-1380}
+GO=$(command -v go || true)
+[ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
+skip_helm() { stamp "== SKIPPED: the Helm chart check: $*" \
+  "(bash .ci/setup-helm.sh && ctest --test-dir build-asan -R helm_chart runs it)"; }
+if [ -z "$GO" ]; then
+  skip_helm "no Go toolchain to build helm with"
+elif ((SECONDS - start > HELM_DEADLINE - ${HELM_BUILD_S:-240})); then
+  skip_helm "no room left in CI's budget to build helm ($((SECONDS - start)) s gone)"
+else
+  stamp "== helm (.ci/setup-helm.sh, stopped at ${HELM_DEADLINE} s)"
+  # Its own process group, so that it can be stopped as a whole.
+  GO="$GO" setsid -w bash .ci/setup-helm.sh >"$LOGS/helm" 2>&1 &
+  helm_pid=$!
+  while kill -0 "$helm_pid" 2>/dev/null && ((SECONDS - start < HELM_DEADLINE)); do sleep 1; done
   if kill -0 "$helm_pid" 2>/dev/null; then
     kill -- "-$helm_pid" 2>/dev/null || pkill -TERM -P "$helm_pid" || true
     wait "$helm_pid" 2>/dev/null || true
-    stamp "== SKIPPED: helm was not built within ${HELM_WAIT:-150} s after the tests (CI's budget);" \
-      "the chart check did not run (bash .ci/setup-helm.sh && ctest -R helm_chart runs it)"
+    skip_helm "helm was not built by ${HELM_DEADLINE} s"
   elif wait "$helm_pid"; then
     tail -n 1 "$LOGS/helm"
     stamp "== the Helm chart (tests/helm/check_chart.py)"
