@@ -264,7 +264,7 @@ struct HttpFrontend::Impl {
 };
 
 HttpFrontend::HttpFrontend(SimCore& core, Router& router, Options opts)
-    : impl_(std::make_shared<Impl>(core, router, std::move(opts))) {}
+    : impl_(std::make_unique<Impl>(core, router, std::move(opts))) {}
 
 HttpFrontend::~HttpFrontend() { Stop(); }
 
@@ -287,15 +287,11 @@ base::Status HttpFrontend::Start() {
     std::string uri = "http://" + m.opts.host + ":" + std::to_string(port);
     try {
       auto listener = std::make_unique<http::experimental::listener::http_listener>(uri, cfg);
-      // Weak: the listener belongs to the Impl. A continuation that runs after the front end is
-      // gone (the listener closed, the connection dropped) finds nothing to answer with.
-      std::weak_ptr<Impl> weak = impl_;
-      listener->support([weak](http::http_request req) {
+      Impl* impl = &m;
+      listener->support([impl](http::http_request req) {
         // Never block here: the body arrives through a continuation.
         req.extract_string(/*ignore_content_type=*/true)
-            .then([weak, req](pplx::task<std::string> body) {
-              const std::shared_ptr<Impl> impl = weak.lock();
-              if (!impl) return;
+            .then([impl, req](pplx::task<std::string> body) {
               std::string text;
               try {
                 text = body.get();

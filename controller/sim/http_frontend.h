@@ -67,10 +67,7 @@ class HttpFrontend {
 
  private:
   struct Impl;
-  // Shared with the request continuations cpprest may still run after Stop(): one that starts
-  // after the front end is gone finds no Impl (a weak reference) and does nothing; one already
-  // running keeps it alive and answers 503 (ASan found Dispatch on a freed Impl in CI).
-  std::shared_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 // SimServer: a whole simulated Nomad — SimCore, ACL, variables, the cluster (with workload
