@@ -1,5 +1,7 @@
 #include "controller/sim/http_frontend.h"
 
+#include "controller/sim/dispatch_gate.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,6 +11,8 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -85,6 +89,20 @@ http::http_response ToResponse(const Reply& r) {
     resp.headers().set_content_type(r.content_type);
   }
   return resp;
+}
+
+// Sends `r` and swallows the send's outcome: the client may be gone, or the listener may have
+// answered the request itself while closing (reply() then throws).
+void ReplyQuietly(const http::http_request& req, const Reply& r) {
+  try {
+    req.reply(ToResponse(r)).then([](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (...) {
+      }
+    });
+  } catch (const std::exception&) {
+  }
 }
 
 // Streams one event-stream response through a producer_consumer_buffer.
@@ -194,13 +212,7 @@ struct HttpFrontend::Impl {
 
     std::lock_guard<std::mutex> lock(mu);
     if (stopping) {
-      req.reply(ToResponse(Reply{503, {}, kContentTypeText, "simulator shutting down"}))
-          .then([](pplx::task<void> t) {
-            try {
-              t.get();
-            } catch (...) {
-            }
-          });
+      ReplyQuietly(req, Reply{503, {}, kContentTypeText, "simulator shutting down"});
       return;
     }
     CatchUp();
@@ -215,14 +227,7 @@ struct HttpFrontend::Impl {
       if (id != 0) streams[id] = sink;
     } else {
       http::http_request copy = req;
-      router.Submit(std::move(r), [copy](Reply reply) mutable {
-        copy.reply(ToResponse(reply)).then([](pplx::task<void> t) {
-          try {
-            t.get();
-          } catch (...) {
-          }
-        });
-      });
+      router.Submit(std::move(r), [copy](Reply reply) { ReplyQuietly(copy, reply); });
     }
     // Zero-delay timers (blocking-query rechecks) run now, not at the next tick.
     core.AdvanceTo(core.Now());
@@ -258,13 +263,16 @@ struct HttpFrontend::Impl {
   std::chrono::steady_clock::time_point wall_start;
   TimePoint virtual_start{};
 
+  std::shared_ptr<DispatchGate<Impl>> gate = std::make_shared<DispatchGate<Impl>>();
   std::unique_ptr<http::experimental::listener::http_listener> listener;
   std::thread driver;
   std::atomic<uint16_t> port{0};
 };
 
 HttpFrontend::HttpFrontend(SimCore& core, Router& router, Options opts)
-    : impl_(std::make_unique<Impl>(core, router, std::move(opts))) {}
+    : impl_(std::make_unique<Impl>(core, router, std::move(opts))) {
+  impl_->gate->Open(impl_.get());
+}
 
 HttpFrontend::~HttpFrontend() { Stop(); }
 
@@ -287,26 +295,28 @@ base::Status HttpFrontend::Start() {
     std::string uri = "http://" + m.opts.host + ":" + std::to_string(port);
     try {
       auto listener = std::make_unique<http::experimental::listener::http_listener>(uri, cfg);
-      Impl* impl = &m;
-      listener->support([impl](http::http_request req) {
+      // The handler and its body continuation hold the gate, never the Impl (see
+      // dispatch_gate.h). The listener stays owned by the Impl and is destroyed on the owner's
+      // thread: destroyed on a pplx thread, it crashes cpprest.
+      std::shared_ptr<DispatchGate<Impl>> gate = m.gate;
+      listener->support([gate](http::http_request req) {
         // Never block here: the body arrives through a continuation.
         req.extract_string(/*ignore_content_type=*/true)
-            .then([impl, req](pplx::task<std::string> body) {
+            .then([gate, req](pplx::task<std::string> body) {
               std::string text;
               try {
                 text = body.get();
               } catch (...) {
               }
+              DispatchGate<Impl>::Pass pass(*gate);
+              if (pass.target() == nullptr) {
+                ReplyQuietly(req, Reply{503, {}, kContentTypeText, "simulator shutting down"});
+                return;
+              }
               try {
-                impl->Dispatch(req, std::move(text));
+                pass.target()->Dispatch(req, std::move(text));
               } catch (const std::exception& e) {
-                req.reply(ToResponse(Reply{500, {}, kContentTypeText, e.what()}))
-                    .then([](pplx::task<void> t) {
-                      try {
-                        t.get();
-                      } catch (...) {
-                      }
-                    });
+                ReplyQuietly(req, Reply{500, {}, kContentTypeText, e.what()});
               }
             });
       });
@@ -331,6 +341,11 @@ void HttpFrontend::Stop() {
     m.stopping = true;
     m.router.Shutdown();  // 503 for parked/dropped requests, Close() for streams
     m.streams.clear();
+  }
+  // A continuation inside Dispatch holds no lock we take here but m.mu, which is free now.
+  if (!m.gate->Close(std::chrono::seconds(30))) {
+    std::fprintf(stderr, "nomad-singleton sim: a request handler did not return within 30 s of Stop\n");
+    std::abort();  // destroying the front end under it would corrupt memory instead
   }
   m.cv.notify_all();
   if (m.driver.joinable()) m.driver.join();
