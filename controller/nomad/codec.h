@@ -62,6 +62,12 @@ std::string EncodeAllocationList(const std::vector<Allocation>& allocs, EncodeOp
 // Accept the full shape, the stub shape and event payloads (simdjson; unknown keys skipped).
 base::Result<Allocation> DecodeAllocation(std::string_view json);
 base::Result<std::vector<Allocation>> DecodeAllocationList(std::string_view json);
+// The simdjson decoders (DecodeFrame, DecodeAllocation, DecodeAllocationList) reuse one parser and
+// buffer per thread, sized to the largest document parsed; after a document larger than this they
+// free them instead, so a big list does not stay pinned in every thread that decoded one.
+inline constexpr size_t kMaxRetainedDocumentBytes = size_t{1} << 20;
+// What the calling thread's decoder scratch holds now (parser capacity + buffer capacity).
+size_t ThreadDecodeScratchBytes();
 
 // The full Node (GET /v1/node/:id, event payloads): HTTPAddr is `address` plus ":4646" when it has
 // no port, StatusUpdatedAt in unix seconds, the legacy "Drain" bool and DrainStrategy.

@@ -405,12 +405,45 @@ bool ReadFrame(od::value v, Frame& frame, DecodeError& e) {
   });
 }
 
+// The thread's reusable parser and padded buffer. simdjson sizes the parser to the largest
+// document it has parsed (about 5 bytes per input byte) and keeps it; one 10k-singleton allocation
+// list would pin tens of MB in every thread that ever decoded one (issue 17: RSS across resyncs).
+struct DecodeScratch {
+  od::parser parser;
+  std::string buffer;
+};
+DecodeScratch& ThreadScratch() {
+  thread_local DecodeScratch scratch;
+  return scratch;
+}
+
+// Frees the scratch after a document larger than kMaxRetainedDocumentBytes; smaller ones (event
+// frames, single objects) keep reusing it. Declared before the document so that it runs after the
+// document (which points into the parser) is gone.
+class ReleaseLargeScratch {
+ public:
+  ReleaseLargeScratch(DecodeScratch& s, size_t document_bytes) : s_(s), bytes_(document_bytes) {}
+  ~ReleaseLargeScratch() {
+    if (bytes_ <= kMaxRetainedDocumentBytes) return;
+    s_.parser = od::parser{};
+    std::string().swap(s_.buffer);
+  }
+  ReleaseLargeScratch(const ReleaseLargeScratch&) = delete;
+  ReleaseLargeScratch& operator=(const ReleaseLargeScratch&) = delete;
+
+ private:
+  DecodeScratch& s_;
+  size_t bytes_;
+};
+
 // Parses `text` with the thread's reusable parser and padded buffer, runs fn on the root value,
 // and checks that nothing but whitespace follows it.
 template <typename F>
 bool WithDocument(std::string_view text, DecodeError& e, F&& fn) {
-  thread_local od::parser parser;
-  thread_local std::string buffer;
+  DecodeScratch& scratch = ThreadScratch();
+  ReleaseLargeScratch release(scratch, text.size());
+  od::parser& parser = scratch.parser;
+  std::string& buffer = scratch.buffer;
   // The text plus SIMDJSON_PADDING zero bytes: simdjson may read the padding, and FieldKey's
   // scan for a key's closing quote always stops inside it.
   buffer.reserve(text.size() + simdjson::SIMDJSON_PADDING);
@@ -436,6 +469,13 @@ bool WithDocument(std::string_view text, DecodeError& e, F&& fn) {
 }
 
 }  // namespace
+
+size_t ThreadDecodeScratchBytes() {
+  const DecodeScratch& s = ThreadScratch();
+  // A string's inline capacity is not heap.
+  const size_t inline_capacity = std::string().capacity();
+  return s.parser.capacity() + (s.buffer.capacity() > inline_capacity ? s.buffer.capacity() : 0);
+}
 
 base::Result<Frame> DecodeFrame(std::string_view line) {
   DecodeError e;

@@ -279,6 +279,38 @@ TEST(AllocationCodecTest, WrongTypesNameTheJsonPath) {
   EXPECT_EQ(truncated.status().code(), StatusCode::kInvalidSpec);
 }
 
+// A relist at 10k singletons decodes an allocation list of tens of MB; simdjson would keep a
+// parser sized for it (about 5 bytes per input byte) in every thread that ever decoded one.
+TEST(AllocationCodecTest, ALargeListDoesNotStayPinnedInTheThreadsDecoder) {
+  std::vector<Allocation> many(2000, FullAllocation());
+  for (size_t i = 0; i < many.size(); ++i) many[i].id = "alloc-" + std::to_string(i);
+  const std::string list = EncodeAllocationList(many);
+  ASSERT_GT(list.size(), kMaxRetainedDocumentBytes);
+
+  // A small document leaves the scratch in place for the next one (the event-stream hot path).
+  const std::string one = EncodeAllocation(FullAllocation());
+  ASSERT_TRUE(DecodeAllocation(one).ok());
+  const size_t small = ThreadDecodeScratchBytes();
+  EXPECT_GE(small, one.size());
+  ASSERT_TRUE(DecodeAllocation(one).ok());
+  EXPECT_EQ(ThreadDecodeScratchBytes(), small);
+
+  auto decoded = DecodeAllocationList(list);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->size(), many.size());
+  EXPECT_EQ(decoded->back().id, "alloc-1999");
+  EXPECT_EQ(ThreadDecodeScratchBytes(), 0u) << "the list's parser and buffer were kept";
+
+  // A malformed large document is released too.
+  auto broken = DecodeAllocationList(list.substr(0, list.size() - 1));
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(ThreadDecodeScratchBytes(), 0u);
+
+  // And decoding goes on normally afterwards.
+  ASSERT_TRUE(DecodeAllocation(one).ok());
+  EXPECT_GE(ThreadDecodeScratchBytes(), one.size());
+}
+
 TEST(AllocationTest, ClientTerminalStatuses) {
   EXPECT_TRUE(IsClientTerminal(kClientComplete));
   EXPECT_TRUE(IsClientTerminal(kClientFailed));
