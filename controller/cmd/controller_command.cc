@@ -336,6 +336,7 @@ int RunController(const std::vector<std::string>& argv, std::stop_token stop,
 
 int ControllerMain(const std::vector<std::string>& argv) {
   mallopt(M_ARENA_MAX, app::kMallocArenas);  // before any thread starts (see kMallocArenas)
+  mallopt(M_MMAP_THRESHOLD, app::kMallocMmapThreshold);  // fixed, not glibc's sliding one
   // Block the stop signals before any thread starts; a dedicated thread waits for them.
   sigset_t set;
   sigemptyset(&set);
