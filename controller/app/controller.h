@@ -59,7 +59,7 @@ inline constexpr int kMallocArenas = 2;
 // Allocations of at least this size get their own mapping, returned to the system when freed.
 // glibc raises its mmap threshold each time such a block is freed (up to 32 MiB), after which a
 // relist's big blocks (the response bodies, the decoded lists) come from the arenas and their
-// pages stay. Fixing the threshold at 1 MiB: RSS after one resync at 10k singletons 341 -> 247
+// pages stay. Fixing the threshold at 1 MiB: RSS after one resync at 10k singletons 341 -> 229
 // MiB (docs/benchmarks.md, issue 17).
 inline constexpr int kMallocMmapThreshold = 1 << 20;
 inline constexpr base::Duration kMemoryTrimPeriod = 10s;
