@@ -3,33 +3,18 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <sstream>
 #include <string>
 
+#include "bench/fixture.h"
 #include "controller/nomad/codec.h"
 
 namespace nsg::nomad {
 namespace {
 
-std::string Fixture(const char* name) {
-  const std::string path = std::string(NSG_SOURCE_DIR) + "/tests/fixtures/nomad/" + name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cannot read " << path << "\n";
-    std::abort();
-  }
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string s = out.str();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
+using nsg::bench::NomadFixture;
 
 void BM_DecodeFrameAllocation(benchmark::State& state) {
-  const std::string line = Fixture("alloc_event.json");
+  const std::string line = NomadFixture("alloc_event.json");
   for (auto _ : state) {
     auto frame = DecodeFrame(line);
     if (!frame.ok()) {
@@ -54,7 +39,7 @@ void BM_DecodeFrameHeartbeat(benchmark::State& state) {
 BENCHMARK(BM_DecodeFrameHeartbeat);
 
 void BM_EncodeFrameAllocation(benchmark::State& state) {
-  auto frame = DecodeFrame(Fixture("alloc_event.json"));
+  auto frame = DecodeFrame(NomadFixture("alloc_event.json"));
   if (!frame.ok()) {
     state.SkipWithError(frame.status().ToString().c_str());
     return;
@@ -68,7 +53,7 @@ void BM_EncodeFrameAllocation(benchmark::State& state) {
 BENCHMARK(BM_EncodeFrameAllocation);
 
 void BM_DecodeJob(benchmark::State& state) {
-  const std::string json = Fixture("job_server.json");
+  const std::string json = NomadFixture("job_server.json");
   for (auto _ : state) {
     auto job = DecodeJob(json);
     if (!job.ok()) {
@@ -84,7 +69,7 @@ BENCHMARK(BM_DecodeJob);
 
 // Arg 0: a register body (server_fields=false); arg 1: as GET /v1/job/:id answers.
 void BM_EncodeJob(benchmark::State& state) {
-  auto job = DecodeJob(Fixture("job_server.json"));
+  auto job = DecodeJob(NomadFixture("job_server.json"));
   if (!job.ok()) {
     state.SkipWithError(job.status().ToString().c_str());
     return;
