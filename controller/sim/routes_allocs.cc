@@ -18,15 +18,13 @@ Reply Router::RouteAllocations(Ctx& ctx) {
   if (req.method != "GET") return MethodNotAllowed();
   if (!ctx.who.ok()) return Forbidden();
   if (ctx.ns != "*" && !acl_.AllowNamespace(*ctx.who, ctx.ns, "read-job")) return Forbidden();
-  // Field selection (allocsListRequest @ v1.10.2, v2.0.5): parseBool ignores an empty value and
-  // its error is a plain one, so a 500. The stubs carry no resources to leave out.
-  bool task_states = true;
-  for (const char* field : {"resources", "task_states"}) {
-    if (req.Get(field).empty()) continue;
-    auto b = BoolParam(req, field);
-    if (!b.ok()) return Text(500, b.status().message());
-    if (std::string_view(field) == "task_states") task_states = *b;
-  }
+  // Field selection (allocsListRequest @ v1.10.2, v2.0.5): parseBool's error is a plain one
+  // there, so a 500. The stubs carry no resources to leave out; the value is only checked.
+  auto resources = BoolParam(req, "resources", /*absent=*/true);
+  if (!resources.ok()) return Text(500, resources.status().message());
+  auto task_states_param = BoolParam(req, "task_states", /*absent=*/true);
+  if (!task_states_param.ok()) return Text(500, task_states_param.status().message());
+  const bool task_states = *task_states_param;
   std::vector<nomad::Allocation> allocs;
   for (nomad::Allocation& a : cluster_->ListAllocations(ctx.ns, req.Get("prefix"))) {
     if (!acl_.AllowNamespace(*ctx.who, a.namespace_, "read-job")) continue;
@@ -50,19 +48,15 @@ Reply Router::RouteAllocation(Ctx& ctx) {
     if (req.method != "PUT" && req.method != "POST") return MethodNotAllowed();
     auto nsd = BoolParam(req, "no_shutdown_delay");
     if (!nsd.ok()) return Text(400, nsd.status().message());
-    std::optional<bool> reschedule;
-    if (req.Has("reschedule")) {
-      auto r = BoolParam(req, "reschedule");
-      if (!r.ok()) return Text(400, r.status().message());
-      reschedule = *r;
-    }
+    auto reschedule = OptionalBoolParam(req, "reschedule");
+    if (!reschedule.ok()) return Text(400, reschedule.status().message());
     if (!ctx.who.ok()) return Forbidden();
     // The ACL check uses the allocation's own namespace (alloc IDs are global).
     std::optional<nomad::Allocation> alloc = cluster_->GetAllocation(id);
     if (alloc && !acl_.AllowNamespace(*ctx.who, alloc->namespace_, "alloc-lifecycle")) {
       return Forbidden();
     }
-    auto res = cluster_->StopAllocation(id, *nsd, reschedule);
+    auto res = cluster_->StopAllocation(id, *nsd, *reschedule);
     if (!res.ok()) {
       int status = res.status().code() == base::StatusCode::kNotFound ? 404 : 500;
       return Text(status, res.status().message());

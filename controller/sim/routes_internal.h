@@ -35,17 +35,27 @@ inline std::optional<bool> ParseBool(const std::string& s) {
   return std::nullopt;
 }
 
-// A boolean query parameter as Nomad's parseBool helper reads it: absent → false.
-inline base::Result<bool> BoolParam(const Request& req, const std::string& key) {
-  if (!req.Has(key)) return false;
+// A boolean query parameter as Nomad's parseBool helper reads it (command/agent/http.go @ v2.0.5):
+// absent or empty → nullopt; otherwise strconv.ParseBool, whose error names the field and value.
+inline base::Result<std::optional<bool>> OptionalBoolParam(const Request& req,
+                                                           const std::string& key) {
   std::string v = req.Get(key);
+  if (v.empty()) return std::optional<bool>();
   auto b = ParseBool(v);
   if (!b) {
     return base::Status::InvalidSpec("Failed to parse value of \"" + key + "\" (" + v +
                                      ") as a bool: strconv.ParseBool: parsing \"" + v +
                                      "\": invalid syntax");
   }
-  return *b;
+  return std::optional<bool>(*b);
+}
+
+// The same with `absent` for an absent or empty parameter.
+inline base::Result<bool> BoolParam(const Request& req, const std::string& key,
+                                    bool absent = false) {
+  auto b = OptionalBoolParam(req, key);
+  if (!b.ok()) return b.status();
+  return b->value_or(absent);
 }
 
 }  // namespace nsg::sim

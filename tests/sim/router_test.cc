@@ -874,6 +874,15 @@ TEST_F(RouterClusterTest, AllocationListLeavesOutTaskStatesWhenAsked) {
             "parsing \"maybe\": invalid syntax");
 }
 
+// parseBool (command/agent/http.go @ v2.0.5) reads an empty value as not given, on every route.
+TEST_F(RouterClusterTest, EmptyBooleanParametersAreNotGiven) {
+  ASSERT_FALSE(RunJob("web").empty());
+  EXPECT_EQ(Do("GET /v1/jobs?meta=").status, 200);
+  EXPECT_EQ(Do("GET /v1/jobs?meta=maybe").status, 400);
+  EXPECT_EQ(Do("GET /v1/allocations?resources=").status, 200);
+  EXPECT_EQ(Do("GET /v1/allocations?resources=maybe").status, 500);
+}
+
 TEST_F(RouterClusterTest, JobAllocationsWakeOnlyForThatJob) {
   RunJob("a");
   RunJob("b");
