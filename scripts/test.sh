@@ -50,8 +50,9 @@ bash scripts/fuzz.sh --smoke || rc=1
 # helm and the chart check, after the tests and only within CI's budget: helm is built from
 # source (.ci/setup-helm.sh; about 200 s on 2 idle cores with cold Go caches, nothing when it is
 # installed already) only when HELM_DEADLINE (seconds since the start, default 1380 of CI's
-# 1,500) leaves HELM_BUILD_S (default 240) for it, and stopped at the deadline; either way the check is then reported
-# SKIPPED, loudly. Built beside the tests instead, it slowed ctest by a third (docs/testing.md).
+# 1,500) leaves HELM_BUILD_S (default 240) for it, and stopped at the deadline. When it is not
+# built, the check is reported SKIPPED, loudly. Built beside the tests instead, it slowed ctest
+# by a third (docs/testing.md).
 HELM_DEADLINE=${HELM_DEADLINE:-1380}
 GO=$(command -v go || true)
 [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
