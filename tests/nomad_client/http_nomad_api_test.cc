@@ -23,6 +23,7 @@
 #include "controller/nomad_client/http_transport.h"
 #include "controller/nomad_client/status_map.h"
 #include "tests/nomad_client/fake_transport.h"
+#include "tests/nomad_client/http_nomad_api_fixture.h"
 #include "tests/nomad_client/test_http_server.h"
 #include "tests/test_support/temp_dir.h"
 
@@ -36,48 +37,12 @@ using ::testing::Not;
 using Json = nlohmann::json;
 using testing::FakeSleeper;
 using testing::FakeTransport;
-
-constexpr char kToken[] = "s3cr3t-t0ken-4242";
-
-class HttpNomadApiTest : public ::testing::Test {
- protected:
-  HttpNomadApiTest() : sleeper_(&clock_) {
-    config_.token = kToken;
-    config_.namespace_ = "prod";
-    config_.region = "eu";
-    options_.seed = 42;
-  }
-
-  HttpNomadApi& api() {
-    if (!api_) api_ = std::make_unique<HttpNomadApi>(transport_, config_, clock_, sleeper_, options_);
-    return *api_;
-  }
-  const HttpRequest& last() const { return transport_.requests.back(); }
-  std::string target() const { return RequestTarget(last()); }
-  Json body() const { return Json::parse(last().body); }
-
-  ClientConfig config_;
-  HttpNomadApi::Options options_;
-  FakeTransport transport_;
-  base::VirtualClock clock_;
-  FakeSleeper sleeper_;
-  std::unique_ptr<HttpNomadApi> api_;
-};
-
-nomad::Job TestJob() {
-  nomad::Job job;
-  job.id = "web";
-  job.name = "web";
-  job.type = "service";
-  nomad::TaskGroup g;
-  g.name = "app";
-  nomad::Task t;
-  t.name = "main";
-  t.driver = "raw_exec";
-  g.tasks.push_back(t);
-  job.task_groups.push_back(g);
-  return job;
-}
+using testing::HttpNomadApiTest;
+using testing::OkBodyFor;
+using testing::RetryCase;
+using testing::RetryCases;
+using testing::kToken;
+using testing::TestJob;
 
 // ---- Request shapes (nomad-api.md §2, §5, §6, §7, §8.1) ----
 
@@ -433,193 +398,6 @@ TEST_F(HttpNomadApiTest, BlockingIndexGoingBackwardsResetsToZero) {
   transport_.PushResponse(200, "[]", {{"X-Nomad-Index", "40"}});
   r = api().ListAllocations(q);
   EXPECT_EQ(r->meta.last_index, 40u);
-}
-
-// ---- Status mapping through the client ----
-
-TEST_F(HttpNomadApiTest, EnforceIndexMismatchIsConflictAndNotRetried) {
-  transport_.PushResponse(500,
-                          "Enforcing job modify index 5: job exists with conflicting job modify "
-                          "index: 7");
-  auto r = api().RegisterJob({TestJob(), true, 5}, {});
-  EXPECT_EQ(r.status().code(), StatusCode::kConflict);
-  EXPECT_EQ(transport_.requests.size(), 1u);
-}
-
-TEST_F(HttpNomadApiTest, ValidationErrorIsInvalidSpecAndNotRetried) {
-  transport_.PushResponse(500, "1 error occurred:\n\t* Task group \"x\" has no tasks\n\n");
-  auto r = api().RegisterJob({TestJob(), false, 0}, {});
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidSpec);
-  EXPECT_THAT(r.status().message(), HasSubstr("has no tasks"));
-  EXPECT_EQ(transport_.requests.size(), 1u);
-}
-
-TEST_F(HttpNomadApiTest, MalformedResponseIsInternal) {
-  transport_.PushResponse(200, "{not json");
-  EXPECT_EQ(api().ReadJob("web", {}).status().code(), StatusCode::kInternal);
-}
-
-// ---- Retry matrix ----
-
-struct RetryCase {
-  const char* name;
-  std::function<Status(HttpNomadApi&)> call;
-  bool retried;
-};
-
-std::vector<RetryCase> RetryCases() {
-  auto st = [](const auto& r) { return r.status(); };
-  nomad::Variable var;
-  var.path = "p";
-  var.items = {{"k", "v"}};
-  nomad::Variable own_id = var;
-  own_id.lock = nomad::VariableLock{std::chrono::seconds(15), {}, "my-id"};
-  nomad::Variable server_id = var;
-  server_id.lock = nomad::VariableLock{std::chrono::seconds(15), {}, ""};
-  nomad::AclPolicy policy{"p", "", "", {}, 0, 0};
-  return {
-      {"ReadJob", [=](HttpNomadApi& a) { return st(a.ReadJob("web", {})); }, true},
-      {"ListJobs", [=](HttpNomadApi& a) { return st(a.ListJobs({}, false)); }, true},
-      {"JobAllocations", [=](HttpNomadApi& a) { return st(a.JobAllocations("w", {}, false)); }, true},
-      {"ListAllocations", [=](HttpNomadApi& a) { return st(a.ListAllocations({})); }, true},
-      {"ReadAllocation", [=](HttpNomadApi& a) { return st(a.ReadAllocation("a", {})); }, true},
-      {"ListNodes", [=](HttpNomadApi& a) { return st(a.ListNodes({})); }, true},
-      {"ReadVariable", [=](HttpNomadApi& a) { return st(a.ReadVariable("p", {})); }, true},
-      {"ListVariables", [=](HttpNomadApi& a) { return st(a.ListVariables({})); }, true},
-      {"ReadAclPolicy", [=](HttpNomadApi& a) { return st(a.ReadAclPolicy("p")); }, true},
-      {"PlanJob", [=](HttpNomadApi& a) { return st(a.PlanJob(TestJob(), false, {})); }, true},
-      {"ParseHcl", [=](HttpNomadApi& a) { return st(a.ParseHcl("job {}", {})); }, true},
-      {"DeregisterJob", [=](HttpNomadApi& a) { return st(a.DeregisterJob("w", false, {})); }, true},
-      {"RegisterJob", [=](HttpNomadApi& a) { return st(a.RegisterJob({TestJob(), false, 0}, {})); },
-       true},
-      {"RegisterJobEnforceIndex",
-       [=](HttpNomadApi& a) { return st(a.RegisterJob({TestJob(), true, 3}, {})); }, false},
-      {"SetVariable", [=](HttpNomadApi& a) { return st(a.SetVariable(var, {}, {}, nullptr)); },
-       true},
-      {"SetVariableCas", [=](HttpNomadApi& a) { return st(a.SetVariable(var, 3, {}, nullptr)); },
-       false},
-      {"DeleteVariable", [=](HttpNomadApi& a) { return a.DeleteVariable("p", {}, {}); }, true},
-      {"DeleteVariableCas", [=](HttpNomadApi& a) { return a.DeleteVariable("p", 3, {}); }, false},
-      {"AcquireLockOwnId", [=](HttpNomadApi& a) { return st(a.AcquireLock(own_id, {})); }, true},
-      {"AcquireLockServerId", [=](HttpNomadApi& a) { return st(a.AcquireLock(server_id, {})); },
-       false},
-      {"RenewLock", [=](HttpNomadApi& a) { return st(a.RenewLock("p", "id", {})); }, false},
-      {"ReleaseLock", [=](HttpNomadApi& a) { return st(a.ReleaseLock("p", "id", {})); }, false},
-      {"StopAllocation", [=](HttpNomadApi& a) { return st(a.StopAllocation("a", false)); }, false},
-      {"EvaluateJob", [=](HttpNomadApi& a) { return st(a.EvaluateJob("w", false, {})); }, false},
-      {"UpsertAclPolicy", [=](HttpNomadApi& a) { return a.UpsertAclPolicy(policy); }, true},
-      {"DeleteAclPolicy", [=](HttpNomadApi& a) { return a.DeleteAclPolicy("p"); }, true},
-  };
-}
-
-// A body that every decoder above accepts.
-std::string OkBodyFor(const std::string& name) {
-  if (name == "ListJobs" || name == "JobAllocations" || name == "ListAllocations" ||
-      name == "ListNodes" || name == "ListVariables") {
-    return "[]";
-  }
-  if (name == "ReadJob" || name == "ParseHcl") return R"({"ID":"web"})";
-  return "{}";
-}
-
-TEST_F(HttpNomadApiTest, RetryMatrixOn503) {
-  for (const RetryCase& c : RetryCases()) {
-    SCOPED_TRACE(c.name);
-    FakeTransport t;
-    FakeSleeper s;
-    HttpNomadApi api(t, config_, clock_, s, options_);
-    t.PushResponse(503, "no leader");
-    t.PushResponse(429, "slow down");
-    t.PushResponse(200, OkBodyFor(c.name));
-    Status st = c.call(api);
-    if (c.retried) {
-      EXPECT_TRUE(st.ok()) << st.ToString();
-      EXPECT_EQ(t.requests.size(), 3u);
-      EXPECT_EQ(s.sleeps.size(), 2u);
-    } else {
-      EXPECT_EQ(st.code(), StatusCode::kUnavailable);
-      EXPECT_EQ(t.requests.size(), 1u);
-      EXPECT_TRUE(s.sleeps.empty());
-    }
-  }
-}
-
-TEST_F(HttpNomadApiTest, RetryMatrixOnConnectionErrors) {
-  for (const RetryCase& c : RetryCases()) {
-    SCOPED_TRACE(c.name);
-    FakeTransport t;
-    FakeSleeper s;
-    HttpNomadApi api(t, config_, clock_, s, options_);
-    t.PushError(Status::Unavailable("connect: connection refused"));
-    t.PushResponse(200, OkBodyFor(c.name));
-    Status st = c.call(api);
-    EXPECT_EQ(st.ok(), c.retried) << st.ToString();
-    EXPECT_EQ(t.requests.size(), c.retried ? 2u : 1u);
-  }
-}
-
-TEST_F(HttpNomadApiTest, NeverRetriedCodes) {
-  for (int status : {400, 403, 404, 405, 409}) {
-    SCOPED_TRACE(status);
-    FakeTransport t;
-    FakeSleeper s;
-    HttpNomadApi api(t, config_, clock_, s, options_);
-    t.PushResponse(status, "no");
-    Status st = api.ReadJob("web", {}).status();
-    EXPECT_FALSE(st.ok());
-    EXPECT_EQ(t.requests.size(), 1u);
-    EXPECT_TRUE(s.sleeps.empty());
-  }
-  FakeTransport t;
-  FakeSleeper s;
-  HttpNomadApi api(t, config_, clock_, s, options_);
-  t.PushError(Status::Cancelled("cancelled"));
-  EXPECT_EQ(api.ReadJob("web", {}).status().code(), StatusCode::kCancelled);
-  EXPECT_EQ(t.requests.size(), 1u);
-}
-
-TEST_F(HttpNomadApiTest, RetriesStopAfterMaxAttemptsWithGrowingCappedJitteredBackoff) {
-  options_.max_attempts = 6;
-  options_.backoff = {std::chrono::milliseconds(100), std::chrono::milliseconds(400)};
-  for (int i = 0; i < 10; ++i) transport_.PushResponse(502, "bad gateway");
-  Status st = api().ReadJob("web", {}).status();
-  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
-  EXPECT_THAT(st.message(), HasSubstr("HTTP 502"));
-  EXPECT_EQ(transport_.requests.size(), 6u);
-  ASSERT_EQ(sleeper_.sleeps.size(), 5u);
-  const std::vector<Duration> ceilings = {std::chrono::milliseconds(100),
-                                          std::chrono::milliseconds(200),
-                                          std::chrono::milliseconds(400),
-                                          std::chrono::milliseconds(400),
-                                          std::chrono::milliseconds(400)};
-  for (size_t i = 0; i < ceilings.size(); ++i) {
-    EXPECT_GE(sleeper_.sleeps[i].count(), 0);
-    EXPECT_LE(sleeper_.sleeps[i], ceilings[i]) << i;
-  }
-}
-
-TEST_F(HttpNomadApiTest, RetriesStopAtTheElapsedBudget) {
-  options_.max_attempts = 100;
-  options_.backoff = {std::chrono::seconds(10), std::chrono::seconds(10)};
-  options_.max_retry_elapsed = std::chrono::seconds(25);
-  for (int i = 0; i < 100; ++i) transport_.PushResponse(503, "");
-  EXPECT_EQ(api().ListNodes({}).status().code(), StatusCode::kUnavailable);
-  // Each wait is at most 10s and the clock only moves by the waits: no wait may start that
-  // would end after 25s.
-  Duration total{0};
-  for (Duration d : sleeper_.sleeps) total += d;
-  EXPECT_LE(total, std::chrono::seconds(25));
-  EXPECT_EQ(transport_.requests.size(), sleeper_.sleeps.size() + 1);
-}
-
-TEST_F(HttpNomadApiTest, ShutdownCancelsBackoffAndLaterCalls) {
-  transport_.PushResponse(503, "");
-  sleeper_.CancelNext();
-  EXPECT_EQ(api().ReadJob("web", {}).status().code(), StatusCode::kCancelled);
-  api().Shutdown();
-  size_t before = transport_.requests.size();
-  EXPECT_EQ(api().ReadJob("web", {}).status().code(), StatusCode::kCancelled);
-  EXPECT_EQ(transport_.requests.size(), before);
 }
 
 // ---- The token never leaks ----
