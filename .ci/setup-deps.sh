@@ -11,6 +11,7 @@ PKGS=(
   python3-jsonschema python3-yaml
   clang libclang-rt-14-dev  # libFuzzer builds of tests/fuzz (scripts/fuzz.sh)
   prometheus  # promtool: rule unit tests and scrape lint (tests/metrics, tests/controller_io)
+  file  # the package checks: is the guard static (scripts/test.sh, tests/package/test_deb.sh)
 )
 missing=()
 for p in "${PKGS[@]}"; do

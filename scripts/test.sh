@@ -8,13 +8,14 @@
 #                                - the Helm chart: helm built from source after the tests when
 #                                  CI's budget leaves room (.ci/setup-helm.sh; HELM_DEADLINE), then
 #                                  lint --strict, template and the rendered objects checked
-#                                  (tests/helm/check_chart.py); SKIPPED, loudly, otherwise.
-#   scripts/test.sh --full     the same, then the product built in Release (build/, -O2, warnings
-#                              as errors), packaged as a .deb, installed, run and purged
-#                              (tests/package/test_deb.sh; as root, skipped otherwise), and 150
-#                              fault-simulation worlds on the Release binary (50 per Nomad version
-#                              profile). The .deb is not in CI: with it, a clean CI run took 1,625 s
-#                              of its 1,500 s budget (docs/testing.md).
+#                                  (tests/helm/check_chart.py); SKIPPED, loudly, otherwise;
+#                                - the .deb of the sanitized tree built, installed, run and purged
+#                                  (tests/package/test_deb.sh, as root), and the Release guard
+#                                  built alone and checked static.
+#   scripts/test.sh --full     the same, but the .deb is the Release product's (build/, -O2,
+#                              warnings as errors; a Release compile of the product does not fit
+#                              CI's budget: docs/testing.md), and 150 fault-simulation worlds on
+#                              the Release binary (50 per Nomad version profile).
 #   scripts/test.sh --release  every test in the Release tree (build/): quicker to run, for
 #                              development
 set -euo pipefail
@@ -50,9 +51,9 @@ bash scripts/fuzz.sh --smoke || rc=1
 # helm and the chart check, after the tests and only within CI's budget: helm is built from
 # source (.ci/setup-helm.sh; about 200 s on 2 idle cores with cold Go caches, nothing when it is
 # installed already) only when HELM_DEADLINE (seconds since the start, default 1380 of CI's
-# 1,500) leaves HELM_BUILD_S (default 240) for it, and stopped at the deadline. When it is not
-# built, the check is reported SKIPPED, loudly. Built beside the tests instead, it slowed ctest
-# by a third (docs/testing.md).
+# 1,500; the package checks after it take ~45 s) leaves HELM_BUILD_S (default 240) for it, and
+# stopped at the deadline. When it is not built, the check is reported SKIPPED, loudly. Built
+# beside the tests instead, it slowed ctest by a third (docs/testing.md).
 HELM_DEADLINE=${HELM_DEADLINE:-1380}
 GO=$(command -v go || true)
 [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
@@ -81,13 +82,38 @@ else
   fi
 fi
 
-if [ "$MODE" = --full ]; then
-  stamp "== the Debian package: built from the Release tree, installed, run, purged"
-  deb_rc=0
-  bash scripts/package.sh >/dev/null && NSG_TEST_DEB=1 bash tests/package/test_deb.sh build/package ||
-    deb_rc=$?
+# The Debian package. CI packages the sanitized tree it has built (scripts/package.sh
+# --sanitized: the install rules, unit, conffiles and maintainer scripts around instrumented
+# binaries; ~25 s of cpack), installs it, runs it and purges it, and builds the one thing such a
+# package cannot show, the Release guard's static link (the guard and its 6 files alone in build/,
+# ~10 s). --full packages the Release tree instead. As root only (exit 77: skipped otherwise).
+deb_test() {  # deb_test PACKAGE_DIR
+  local deb_rc=0
+  NSG_TEST_DEB=1 bash tests/package/test_deb.sh "$1" || deb_rc=$?
   if [ "$deb_rc" = 77 ]; then echo "(package install test skipped: needs root)";
   elif [ "$deb_rc" != 0 ]; then rc=1; fi
+}
+if [ "$MODE" != --full ]; then
+  stamp "== the Debian package of the sanitized tree: built, installed, run, purged"
+  if bash scripts/package.sh --sanitized >"$LOGS/package" 2>&1; then
+    deb_test build-asan/package
+  else
+    cat "$LOGS/package"; echo "FAIL: scripts/package.sh --sanitized"; rc=1
+  fi
+  stamp "== the Release guard (build/): static, and it runs"
+  guard=build/controller/cmd/nomad-singleton-guard
+  if bash scripts/build.sh --target nomad-singleton-guard >"$LOGS/guard" 2>&1 &&
+     file -L "$guard" | grep -q 'statically linked' && "$guard" --help >/dev/null; then
+    echo "PASS: $(file -L "$guard" | cut -d: -f2 | cut -d, -f1,4)"
+  else
+    cat "$LOGS/guard"; file -L "$guard" || true; echo "FAIL: the Release guard"; rc=1
+  fi
+fi
+
+if [ "$MODE" = --full ]; then
+  stamp "== the Debian package: built from the Release tree, installed, run, purged"
+  if bash scripts/package.sh >"$LOGS/package" 2>&1; then deb_test build/package;
+  else cat "$LOGS/package"; echo "FAIL: scripts/package.sh"; rc=1; fi
   stamp "== fault simulation on the Release binary: 50 worlds per Nomad version profile"
   BIN=build/controller/cmd/nomad-singleton
   pids=()
