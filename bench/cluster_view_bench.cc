@@ -107,8 +107,12 @@ BENCHMARK(BM_ClusterViewLockUpdate)->Arg(1000)->Arg(10000);
 // (tests/fixtures/nomad/alloc_event.json, rewritten to belong to singleton s) decoded by the
 // stream's decoder and applied to the view, as the informer does with each frame. Items/s =
 // events/s on one core; what the informer adds (reading the socket, the work queue) is not here.
+// Second argument: 1 decodes the Allocation summary, as the controller's stream does
+// (AllocationDetail::kSummary); 0 the full allocation, for comparison.
 void BM_IngestAllocationEvent(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  const auto detail = state.range(1) != 0 ? nsg::nomad::AllocationDetail::kSummary
+                                          : nsg::nomad::AllocationDetail::kFull;
   const std::string fixture = nsg::bench::NomadFixture("alloc_event.json");
   auto parsed = nsg::nomad::DecodeFrame(fixture);
   if (!parsed.ok() || parsed->events.size() != 1 || !parsed->events[0].allocation) {
@@ -144,7 +148,7 @@ void BM_IngestAllocationEvent(benchmark::State& state) {
   size_t bytes = 0;
   int s = 0;
   for (auto _ : state) {
-    auto frame = nsg::nomad::DecodeFrame(lines[static_cast<size_t>(s)]);
+    auto frame = nsg::nomad::DecodeFrame(lines[static_cast<size_t>(s)], detail);
     if (!frame.ok()) {
       state.SkipWithError(frame.status().ToString().c_str());
       break;
@@ -161,6 +165,10 @@ void BM_IngestAllocationEvent(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
-BENCHMARK(BM_IngestAllocationEvent)->Arg(1000)->Arg(10000);
+BENCHMARK(BM_IngestAllocationEvent)
+    ->ArgNames({"singletons", "summary"})
+    ->Args({1000, 1})
+    ->Args({10000, 1})
+    ->Args({10000, 0});
 
 }  // namespace

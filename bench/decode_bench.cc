@@ -13,10 +13,13 @@ namespace {
 
 using nsg::bench::NomadFixture;
 
+// Argument 1: the Allocation summary (AllocationDetail::kSummary, the controller's stream); 0: the
+// full allocation.
 void BM_DecodeFrameAllocation(benchmark::State& state) {
   const std::string line = NomadFixture("alloc_event.json");
+  const auto detail = state.range(0) != 0 ? AllocationDetail::kSummary : AllocationDetail::kFull;
   for (auto _ : state) {
-    auto frame = DecodeFrame(line);
+    auto frame = DecodeFrame(line, detail);
     if (!frame.ok()) {
       state.SkipWithError(frame.status().ToString().c_str());
       break;
@@ -27,7 +30,7 @@ void BM_DecodeFrameAllocation(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(line.size()));
   state.counters["line_bytes"] = static_cast<double>(line.size());
 }
-BENCHMARK(BM_DecodeFrameAllocation);
+BENCHMARK(BM_DecodeFrameAllocation)->ArgName("summary")->Arg(0)->Arg(1);
 
 void BM_DecodeFrameHeartbeat(benchmark::State& state) {
   for (auto _ : state) {

@@ -211,7 +211,8 @@ void ControllerActor::Subscribe() {
 
 void ControllerActor::StreamLine(uint64_t gen, std::string line) {
   if (gen != stream_gen_ || !alive_ || partitioned_) return;
-  auto frame = nomad::DecodeFrame(line);
+  // As the controller's event stream decodes them (app/controller.cc).
+  auto frame = nomad::DecodeFrame(line, nomad::AllocationDetail::kSummary);
   if (!frame.ok()) return;
   world_.core().After(world_.Latency(), "ctl-frame", [this, gen, f = std::move(frame.value())] {
     if (gen != stream_gen_ || !alive_) return;

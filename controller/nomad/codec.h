@@ -110,7 +110,16 @@ base::Result<WriteResult> DecodeWriteResult(std::string_view json);
 // so the call allocates only for the decoded values. Payloads are decoded for the topics Event
 // models; a payload that does not match its event's topic is dropped. Malformed input (truncated,
 // wrong types, an empty line) gives kInvalidSpec with the JSON path ("Frame.Events[0].Payload...").
-base::Result<Frame> DecodeFrame(std::string_view line);
+//
+// `detail` kSummary decodes of each Allocation payload only what a controller's cluster view
+// keeps: ID, Namespace, Name, NodeID, JobID, JobType, JobVersion, TaskGroup, DesiredStatus,
+// DesiredTransition, ClientStatus, the four indexes and times (CreateIndex, ModifyIndex,
+// AllocModifyIndex, CreateTime, ModifyTime). The rest (TaskStates with their event histories,
+// descriptions, links, RescheduleTracker, AllocStates) is skipped unread, as unknown keys are, so
+// it is not checked either; it was ~40 % of the decode of a real event (docs/benchmarks.md).
+enum class AllocationDetail { kFull, kSummary };
+base::Result<Frame> DecodeFrame(std::string_view line,
+                                AllocationDetail detail = AllocationDetail::kFull);
 // Nomad's framing of one line, including the trailing '\n': "{}\n" for a heartbeat, otherwise
 // {"Index":..,"Events":[{"Topic","Type","Key","Namespace","FilterKeys","Index","Payload"}]} with
 // payloads as §4.4 (Allocation omit-empty and without Job, Evaluation omit-empty, Variable as

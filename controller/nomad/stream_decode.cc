@@ -279,20 +279,31 @@ bool ReadAllocStates(od::value v, std::vector<AllocState>& states, DecodeError& 
   });
 }
 
-bool ReadAllocation(od::value v, Allocation& a, DecodeError& e) {
+// The summary fields (AllocationDetail::kSummary) first; then, for the full detail, the rest.
+bool ReadAllocation(od::value v, Allocation& a, DecodeError& e,
+                    AllocationDetail detail = AllocationDetail::kFull) {
+  const bool full = detail == AllocationDetail::kFull;
   return ForEachField(v, e, [&](std::string_view k, od::value x) {
     if (k == "ID") return ReadString(x, a.id, e);
     if (k == "Namespace") return ReadString(x, a.namespace_, e);
-    if (k == "EvalID") return ReadString(x, a.eval_id, e);
     if (k == "Name") return ReadString(x, a.name, e);
     if (k == "NodeID") return ReadString(x, a.node_id, e);
-    if (k == "NodeName") return ReadString(x, a.node_name, e);
     if (k == "JobID") return ReadString(x, a.job_id, e);
     if (k == "TaskGroup") return ReadString(x, a.task_group, e);
     if (k == "DesiredStatus") return ReadString(x, a.desired_status, e);
-    if (k == "DesiredDescription") return ReadString(x, a.desired_description, e);
     if (k == "DesiredTransition") return ReadDesiredTransition(x, a.desired_transition, e);
     if (k == "ClientStatus") return ReadString(x, a.client_status, e);
+    if (k == "CreateIndex") return ReadInt(x, a.create_index, e);
+    if (k == "ModifyIndex") return ReadInt(x, a.modify_index, e);
+    if (k == "AllocModifyIndex") return ReadInt(x, a.alloc_modify_index, e);
+    if (k == "CreateTime") return ReadInt(x, a.create_time, e);
+    if (k == "ModifyTime") return ReadInt(x, a.modify_time, e);
+    if (k == "JobType") return ReadString(x, a.job_type, e);
+    if (k == "JobVersion") return ReadInt(x, a.job_version, e);
+    if (!full) return true;  // skipped unread, as the unmodelled keys below
+    if (k == "EvalID") return ReadString(x, a.eval_id, e);
+    if (k == "NodeName") return ReadString(x, a.node_name, e);
+    if (k == "DesiredDescription") return ReadString(x, a.desired_description, e);
     if (k == "ClientDescription") return ReadString(x, a.client_description, e);
     if (k == "TaskStates") {
       a.task_states.clear();
@@ -300,18 +311,11 @@ bool ReadAllocation(od::value v, Allocation& a, DecodeError& e) {
         return ReadTaskState(s, a.task_states[std::string(task)], e);
       });
     }
-    if (k == "CreateIndex") return ReadInt(x, a.create_index, e);
-    if (k == "ModifyIndex") return ReadInt(x, a.modify_index, e);
-    if (k == "AllocModifyIndex") return ReadInt(x, a.alloc_modify_index, e);
-    if (k == "CreateTime") return ReadInt(x, a.create_time, e);
-    if (k == "ModifyTime") return ReadInt(x, a.modify_time, e);
     if (k == "PreviousAllocation") return ReadString(x, a.previous_allocation, e);
     if (k == "NextAllocation") return ReadString(x, a.next_allocation, e);
     if (k == "FollowupEvalID") return ReadString(x, a.followup_eval_id, e);
     if (k == "RescheduleTracker") return ReadRescheduleTracker(x, a.reschedule_events, e);
     if (k == "AllocStates") return ReadAllocStates(x, a.alloc_states, e);
-    if (k == "JobType") return ReadString(x, a.job_type, e);
-    if (k == "JobVersion") return ReadInt(x, a.job_version, e);
     if (k == "Job") {
       std::string_view raw;
       bool is_null = false;
@@ -331,13 +335,14 @@ bool ReadAllocation(od::value v, Allocation& a, DecodeError& e) {
 
 // Decodes a payload value whose topic is `topic` ("" when Payload came before Topic: then every
 // modelled payload key is decoded and the event sorts it out afterwards).
-bool ReadPayload(od::value v, std::string_view topic, Event& ev, DecodeError& e) {
+bool ReadPayload(od::value v, std::string_view topic, Event& ev, DecodeError& e,
+                 AllocationDetail detail) {
   const bool any = topic.empty();
   return ForEachField(v, e, [&](std::string_view k, od::value x) {
     if (k == "Allocation" && (any || topic == "Allocation")) {
       bool ok = true;
       if (TakeNull(x, ok, e)) return ok;
-      return ReadAllocation(x, ev.allocation.emplace(), e);
+      return ReadAllocation(x, ev.allocation.emplace(), e, detail);
     }
     if (k == "Deleted" && (any || topic == "Job" || topic == "Variable")) {
       return ReadBool(x, ev.deleted, e);
@@ -374,7 +379,7 @@ void KeepTopicPayload(Event& ev) {
   if (ev.topic != "Job" && ev.topic != "Variable") ev.deleted = false;
 }
 
-bool ReadEvent(od::value v, Event& ev, DecodeError& e) {
+bool ReadEvent(od::value v, Event& ev, DecodeError& e, AllocationDetail detail) {
   bool ok = true;
   if (TakeNull(v, ok, e)) return ok ? e.Fail("expected an object") : false;
   const bool fields_ok = ForEachField(v, e, [&](std::string_view k, od::value x) {
@@ -384,7 +389,7 @@ bool ReadEvent(od::value v, Event& ev, DecodeError& e) {
     if (k == "Namespace") return ReadString(x, ev.namespace_, e);
     if (k == "FilterKeys") return ReadStringList(x, ev.filter_keys, e);
     if (k == "Index") return ReadInt(x, ev.index, e);
-    if (k == "Payload") return ReadPayload(x, ev.topic, ev, e);
+    if (k == "Payload") return ReadPayload(x, ev.topic, ev, e, detail);
     return true;
   });
   if (!fields_ok) return false;
@@ -392,13 +397,13 @@ bool ReadEvent(od::value v, Event& ev, DecodeError& e) {
   return true;
 }
 
-bool ReadFrame(od::value v, Frame& frame, DecodeError& e) {
+bool ReadFrame(od::value v, Frame& frame, DecodeError& e, AllocationDetail detail) {
   return ForEachField(v, e, [&](std::string_view k, od::value x) {
     if (k == "Index") return ReadInt(x, frame.index, e);
     if (k == "Events") {
       frame.events.clear();
       return ForEachElement(x, e, [&](size_t, od::value item) {
-        return ReadEvent(item, frame.events.emplace_back(), e);
+        return ReadEvent(item, frame.events.emplace_back(), e, detail);
       });
     }
     return true;
@@ -477,14 +482,14 @@ size_t ThreadDecodeScratchBytes() {
   return s.parser.capacity() + (s.buffer.capacity() > inline_capacity ? s.buffer.capacity() : 0);
 }
 
-base::Result<Frame> DecodeFrame(std::string_view line) {
+base::Result<Frame> DecodeFrame(std::string_view line, AllocationDetail detail) {
   DecodeError e;
   Frame frame;
   const bool ok = WithDocument(line, e, [&](od::value root) {
     od::json_type t;
     if (auto ec = root.type().get(t)) return Invalid(ec, e);
     if (t != od::json_type::object) return e.Fail("expected an object");
-    return ReadFrame(root, frame, e);
+    return ReadFrame(root, frame, e, detail);
   });
   if (!ok) return e.ToStatus("Frame");
   return frame;

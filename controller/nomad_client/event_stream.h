@@ -57,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/nomad/codec.h"
 #include "controller/nomad/event.h"
 #include "controller/nomad_client/client_config.h"
 #include "controller/nomad_client/retry.h"
@@ -80,6 +81,9 @@ struct EventStreamOptions {
   size_t queue_capacity = 64;       // lines buffered between the reader thread and Run()
   size_t max_line_bytes = 64 * 1024 * 1024;
   uint64_t seed = 0;                // backoff jitter seed; 0 = random
+  // How much of each Allocation payload to decode (nomad/codec.h DecodeFrame): kSummary for a
+  // consumer that reads no task states or histories, such as the controller's cluster view.
+  nomad::AllocationDetail allocation_detail = nomad::AllocationDetail::kFull;
 };
 
 enum class GapReason {

@@ -299,7 +299,9 @@ namespace {
 // What the view keeps of an allocation: everything but what nothing in the controller reads —
 // the task states with their event histories, the reschedule and state histories, the
 // descriptions and links to other allocations and evaluations. Those were most of an
-// allocation's ~3 KB in the view at 10k singletons (docs/benchmarks.md).
+// allocation's ~3 KB in the view at 10k singletons (docs/benchmarks.md). The controller's event
+// stream decodes no more than this (nomad::AllocationDetail::kSummary, the same fields); reads and
+// lists come whole and are slimmed here.
 nomad::Allocation Slim(const nomad::Allocation& a) {
   nomad::Allocation s;
   s.id = a.id;
@@ -364,7 +366,11 @@ KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool
   const SingletonKey key = job.namespace_ + "/" + job.id;
   auto it = jobs_.find(key);
   if (it != jobs_.end()) {
-    if (version <= it->second.version) return {};
+    // The same version again brings back the detail of a summarized job (the reconciler reads
+    // it for a full drift check).
+    if (version < it->second.version || (version == it->second.version && it->second.detailed)) {
+      return {};
+    }
   } else {
     auto tomb = job_tombstones_.find(key);
     if (tomb != job_tombstones_.end() && version <= tomb->second) return {};
@@ -532,10 +538,47 @@ LockState ClusterView::LockStateLocked(const SingletonKey& key) const {
   return s;
 }
 
+void ClusterView::ReleaseJobDetail(const SingletonKey& key, uint64_t job_modify_index,
+                                   bool stop) {
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(key);
+  if (it == jobs_.end() || !it->second.detailed) return;
+  const nomad::Job& full = it->second.job;
+  if (full.job_modify_index != job_modify_index || full.stop != stop) return;
+  nomad::Job s;
+  s.id = full.id;
+  s.name = full.name;
+  s.namespace_ = full.namespace_;
+  s.region = full.region;
+  s.type = full.type;
+  s.priority = full.priority;
+  s.datacenters = full.datacenters;
+  s.node_pool = full.node_pool;
+  for (const nomad::TaskGroup& g : full.task_groups) {
+    nomad::TaskGroup& sg = s.task_groups.emplace_back();
+    sg.name = g.name;
+    sg.count = g.count;
+  }
+  s.periodic = full.periodic;
+  s.meta = full.meta;
+  s.stop = full.stop;
+  s.status = full.status;
+  s.version = full.version;
+  s.create_index = full.create_index;
+  s.modify_index = full.modify_index;
+  s.job_modify_index = full.job_modify_index;
+  s.submit_time = full.submit_time;
+  it->second.job = std::move(s);
+  it->second.detailed = false;
+}
+
 Observed ClusterView::ObservedLocked(const SingletonKey& key, bool with_job) const {
   Observed o;
   auto j = jobs_.find(key);
-  if (with_job && j != jobs_.end()) o.job = j->second.job;
+  if (with_job && j != jobs_.end()) {
+    o.job = j->second.job;
+    o.job_detailed = j->second.detailed;
+  }
   std::vector<const nomad::Allocation*> allocs;
   if (auto ids = alloc_ids_by_key_.find(key); ids != alloc_ids_by_key_.end()) {
     for (const auto& id : ids->second) allocs.push_back(&allocs_.at(id).alloc);

@@ -108,6 +108,14 @@ class ClusterView {
   // policy (not followed by the view) is left nullopt and Memory empty: the reconciler fills them.
   Observed ObservedFor(const SingletonKey& key) const;
 
+  // Replaces the job held for `key` by its summary when it is still the one at `job_modify_index`
+  // with `stop`: identity, type, priority, datacenters, node pool, Meta, Periodic, Stop, Status,
+  // Version, indexes and each group's name and Count — what every check but the full drift check
+  // reads. The reconciler calls it after a reconcile that leaves no need for more
+  // (NeedsJobDetail); the next Job event or read brings the whole job back. A whole server job is
+  // ~18 KB of heap (tests/fixtures/nomad/job_server.json); the view held one per singleton.
+  void ReleaseJobDetail(const SingletonKey& key, uint64_t job_modify_index, bool stop);
+
   // Whether the view holds the job `ns`/`id` at ModifyIndex `modify_index`: the same job a
   // GET /v1/job/:id would return at that index (from a read, a list or a Job event's payload), so
   // a relist need not read it again (Snapshot::held_jobs).
@@ -127,6 +135,7 @@ class ClusterView {
   struct JobEntry {
     nomad::Job job;
     uint64_t version = 0;
+    bool detailed = true;  // false: `job` is its summary (ReleaseJobDetail)
   };
   struct AllocEntry {
     nomad::Allocation alloc;

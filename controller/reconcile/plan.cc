@@ -179,6 +179,18 @@ const Condition* PlanResult::Find(ConditionType t) const {
   return nullptr;
 }
 
+bool NeedsJobDetail(const Desired& d, uint64_t job_modify_index, bool stop, const Memory& m) {
+  if (d.state != SpecState::kValid || !d.rendered) return false;
+  if (job_modify_index <= m.written_job_modify_index) return false;
+  // CheckDriftMemo's key: a remembered report needs no job fields.
+  return !(m.drift && m.drift->job_modify_index == job_modify_index && m.drift->stop == stop &&
+           m.drift->spec_hash == d.rendered->spec_hash);
+}
+
+bool NeedsJobDetail(const Desired& d, const Observed& o) {
+  return o.job && NeedsJobDetail(d, o.job->job_modify_index, o.job->stop, o.memory);
+}
+
 PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
   PlanResult r;
   r.memory = o.memory;

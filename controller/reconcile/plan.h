@@ -224,6 +224,10 @@ struct Memory {
 
 struct Observed {
   std::optional<nomad::Job> job;              // GET /v1/job/:id; nullopt = no such job
+  // false: `job` is the view's summary of it (ClusterView::ReleaseJobDetail: no tasks, no group
+  // policies, no unmodelled fields), enough for every check but the full drift check; the
+  // reconciler reads the job again before a plan that needs that one (NeedsJobDetail).
+  bool job_detailed = true;
   std::vector<nomad::Allocation> allocations;  // of this job, any status
   std::map<std::string, std::string> node_status;  // node ID → Node.Status, for those allocations
   std::optional<nomad::AclPolicy> policy;     // nullopt = no policy with the rendered name
@@ -309,6 +313,15 @@ struct PlanResult {
 
   const Condition* Find(ConditionType t) const;
 };
+
+// Whether Plan may run the full drift check on `o.job` (CheckDriftMemo): a valid spec, and a job
+// written by someone else after the controller's last write whose report is not remembered for
+// its JobModifyIndex, Stop flag and the spec's hash. A summarized job (Observed::job_detailed
+// false) must be read again first. Conservative: true may mean an unneeded read, never a missed
+// check.
+bool NeedsJobDetail(const Desired& d, const Observed& o);
+// The same for a job at `job_modify_index` with `stop`, given the memory `m`.
+bool NeedsJobDetail(const Desired& d, uint64_t job_modify_index, bool stop, const Memory& m);
 
 PlanResult Plan(const Desired& desired, const Observed& observed, const PlanOptions& options);
 

@@ -168,6 +168,15 @@ bool Reconciler::AclsDisabled() const {
   return acl_disabled_;
 }
 
+void Reconciler::ReleaseDetailIfSettled(const Desired& desired,
+                                        const std::optional<nomad::Job>& planned_on,
+                                        bool detailed, const Memory& memory) {
+  if (!planned_on || !detailed) return;
+  if (!NeedsJobDetail(desired, planned_on->job_modify_index, planned_on->stop, memory)) {
+    view_.ReleaseJobDetail(desired.key, planned_on->job_modify_index, planned_on->stop);
+  }
+}
+
 Status Reconciler::RefreshJob(const std::string& ns, const std::string& id) {
   nomad::QueryOptions q;
   q.namespace_ = ns;
@@ -233,6 +242,23 @@ ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
       return out;
     }
     observed->memory = memory;
+    if (!observed->job_detailed && NeedsJobDetail(desired, *observed)) {
+      // The view keeps a summary of a job whose drift was settled; this plan compares every field.
+      const nomad::Job& held = *observed->job;
+      if (Status st = RefreshJob(held.namespace_, held.id); !st.ok()) {
+        out.status = st;
+        out.outcome = OutcomeOf(st);
+        return out;
+      }
+      observed = Observe(desired, &lock_read);
+      if (!observed.ok()) {
+        out.status = observed.status();
+        out.outcome = OutcomeOf(out.status);
+        return out;
+      }
+      observed->memory = memory;
+      ++out.job_detail_reads;
+    }
     PlanOptions po;
     po.now = clock_.Now();
     po.prune = options_.prune;
@@ -254,11 +280,19 @@ ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
       again.policy = observed->policy;
       again.acl_disabled = observed->acl_disabled;
       again.memory = memory;
+      if (!again.job_detailed && NeedsJobDetail(desired, again)) {
+        // Summarized meanwhile (cannot happen while this key is being reconciled): plan on the
+        // first observation rather than on a summary.
+        again.job = observed->job;
+        again.job_detailed = observed->job_detailed;
+      }
       out.plan = Plan(desired, again, po);
+      observed = std::move(again);
     }
     out.requeue_after = out.plan.requeue_after;
     memory = out.plan.memory;
     if (options_.dry_run) return out;
+    ReleaseDetailIfSettled(desired, observed->job, observed->job_detailed, memory);
 
     bool replan = false;
     for (const Action& a : out.plan.actions) {
@@ -280,7 +314,11 @@ ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
       out.outcome = OutcomeOf(s);
       return out;
     }
-    if (!replan) return out;
+    if (!replan) {
+      // A register moved the written index: the job planned on may now be settled.
+      ReleaseDetailIfSettled(desired, observed->job, observed->job_detailed, memory);
+      return out;
+    }
   }
 }
 

@@ -61,6 +61,8 @@ struct ReconcileResult {
   int enforcement_stops = 0;          // allocations stopped (enforcement_stops_total)
   int conflicts = 0;                  // lost check-and-sets re-read and retried
   int policies_skipped = 0;  // policy upserts Nomad refused for good (e.g. ACLs disabled)
+  // Reads of a job the view held as a summary, for a plan that compares every field.
+  int job_detail_reads = 0;
   std::optional<Duration> requeue_after;
 };
 
@@ -98,6 +100,10 @@ class Reconciler {
   base::Status ReadLock(const Desired& desired);
   // Re-reads the job after a lost check-and-set.
   base::Status RefreshJob(const std::string& ns, const std::string& id);
+  // After a reconcile: the view keeps only a summary of the job it planned on when no later plan
+  // needs more (NeedsJobDetail with the updated memory), unless the job moved meanwhile.
+  void ReleaseDetailIfSettled(const Desired& desired, const std::optional<nomad::Job>& planned_on,
+                              bool detailed, const Memory& memory);
   base::Status Execute(const Action& a, Memory& memory, ReconcileResult& out);
   // Whether to read the policy now: always, unless the cluster is known to have no ACLs and the
   // last probe is younger than acl_probe_interval.

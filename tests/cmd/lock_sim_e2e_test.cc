@@ -221,7 +221,10 @@ TEST_P(LockSimEndToEnd, GracefulStopHandsTheLockToTheStandby) {
   EXPECT_GT(after[2].epoch, first_.epoch) << "the fencing epoch must grow across holders";
   const double handover = after[2].at - after[1].at;
   EXPECT_GE(handover, 0.0);
-  EXPECT_LT(handover, 1.0) << "graceful handover took " << handover << "s";
+  // A release, not an expiry: without it the standby could take the lock only after 2 x TTL + delay
+  // (21 s here). Typically 20-400 ms (docs/benchmarks.md); the bound leaves room for a loaded CI
+  // machine (1.42 s seen once with two builds beside the suite on 2 cores).
+  EXPECT_LT(handover, 5.0) << "graceful handover took " << handover << "s";
   std::cout << "graceful handover: " << handover * 1000 << " ms\n";
 }
 

@@ -1,7 +1,8 @@
 // Fuzz target: every decoder of a Nomad API answer the controller and the lock agent read (the
 // first byte picks one), on any bytes. None may crash; a job, an allocation, a variable or an
 // event frame that decodes must survive its own encoding (decode(encode(x)) re-encodes the same),
-// or the controller could write what it cannot read back.
+// or the controller could write what it cannot read back; a frame the full decoder accepts, the
+// controller's summary decoder accepts too, with the same allocation fields.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -34,8 +35,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto v = n::DecodeVariable(json); v.ok()) {
     RoundTrip(*v, [](const n::Variable& x) { return n::EncodeVariable(x); }, n::DecodeVariable);
   }
-  if (auto f = n::DecodeFrame(json); f.ok()) {
-    RoundTrip(*f, [](const n::Frame& x) { return n::EncodeFrame(x); }, n::DecodeFrame);
+  auto full_frame = [](std::string_view text) { return n::DecodeFrame(text); };
+  auto summary = n::DecodeFrame(json, n::AllocationDetail::kSummary);
+  if (auto f = full_frame(json); f.ok()) {
+    RoundTrip(*f, [](const n::Frame& x) { return n::EncodeFrame(x); }, full_frame);
+    // The controller's summary decode accepts whatever the full one does, with the same
+    // allocations as far as it reads them.
+    if (!summary.ok() || summary->events.size() != f->events.size()) std::abort();
+    for (size_t i = 0; i < f->events.size(); ++i) {
+      const auto& a = f->events[i].allocation;
+      const auto& b = summary->events[i].allocation;
+      if (a.has_value() != b.has_value()) std::abort();
+      if (a && (a->id != b->id || a->client_status != b->client_status ||
+                a->desired_status != b->desired_status || a->modify_index != b->modify_index ||
+                a->node_id != b->node_id || a->job_id != b->job_id)) {
+        std::abort();
+      }
+    }
   }
   (void)n::DecodeRegisterRequest(json);
   (void)n::DecodeAllocationList(json);

@@ -312,6 +312,74 @@ TEST(FrameTest, EveryTruncationOfARealEventIsAnError) {
   }
 }
 
+// The controller's stream decodes the summary (AllocationDetail::kSummary): what its cluster view
+// keeps, and nothing of the task states and histories, which are most of an event's bytes.
+TEST(FrameTest, TheSummaryHoldsWhatTheViewKeepsAndNothingElse) {
+  const std::string line = ReadFixture("alloc_event.json");
+  auto full = DecodeFrame(line);
+  auto summary = DecodeFrame(line, AllocationDetail::kSummary);
+  ASSERT_TRUE(full.ok() && summary.ok()) << summary.status().ToString();
+  ASSERT_EQ(summary->events.size(), 1u);
+  ASSERT_TRUE(summary->events[0].allocation && full->events[0].allocation);
+  const Allocation& f = *full->events[0].allocation;
+  ASSERT_FALSE(f.task_states.empty());
+  ASSERT_FALSE(f.eval_id.empty() || f.node_name.empty());
+  Allocation want;  // the full decode's summary fields, field by field
+  want.id = f.id;
+  want.namespace_ = f.namespace_;
+  want.name = f.name;
+  want.node_id = f.node_id;
+  want.job_id = f.job_id;
+  want.job_type = f.job_type;
+  want.job_version = f.job_version;
+  want.task_group = f.task_group;
+  want.desired_status = f.desired_status;
+  want.desired_transition = f.desired_transition;
+  want.client_status = f.client_status;
+  want.create_index = f.create_index;
+  want.modify_index = f.modify_index;
+  want.alloc_modify_index = f.alloc_modify_index;
+  want.create_time = f.create_time;
+  want.modify_time = f.modify_time;
+  EXPECT_EQ(*summary->events[0].allocation, want);
+  // The envelope is the same.
+  const Event& a = summary->events[0];
+  const Event& b = full->events[0];
+  EXPECT_EQ(a.topic, b.topic);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.key, b.key);
+  EXPECT_EQ(a.namespace_, b.namespace_);
+  EXPECT_EQ(a.filter_keys, b.filter_keys);
+  EXPECT_EQ(a.index, b.index);
+  EXPECT_EQ(summary->index, full->index);
+}
+
+TEST(FrameTest, TheSummarySkipsWhatItDoesNotReadButChecksWhatItDoes) {
+  // A wrong type inside the task states fails the full decode only.
+  const std::string bad_task_state =
+      R"({"Events":[{"Topic":"Allocation","Payload":{"Allocation":{"ID":"a","TaskStates":{"main":)"
+      R"({"Events":[{"Type":"Started","Time":"x"}]}}}}}]})";
+  EXPECT_FALSE(DecodeFrame(bad_task_state).ok());
+  auto skipped = DecodeFrame(bad_task_state, AllocationDetail::kSummary);
+  ASSERT_TRUE(skipped.ok()) << skipped.status().ToString();
+  EXPECT_EQ(skipped->events[0].allocation->id, "a");
+  // A wrong type in a summary field fails both, with its path.
+  auto r = DecodeFrame(R"({"Events":[{"Topic":"Allocation","Payload":{"Allocation":)"
+                       R"({"ClientStatus":7}}}]})",
+                       AllocationDetail::kSummary);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "Frame.Events[0].Payload.Allocation.ClientStatus: expected a string");
+  // Every truncation of a real event is still an error: a cut line never passes for a whole one.
+  std::string line = ReadFixture("alloc_event.json");
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  for (size_t n = 0; n < line.size(); ++n) {
+    auto t = DecodeFrame(std::string_view(line).substr(0, n), AllocationDetail::kSummary);
+    ASSERT_FALSE(t.ok()) << "prefix of " << n << " bytes accepted";
+    ASSERT_EQ(t.status().code(), StatusCode::kInvalidSpec);
+  }
+}
+
 // Every single-byte corruption of a real event either decodes or is rejected as kInvalidSpec;
 // nothing else (crashes, other codes) is allowed. Meaningful mostly under ASan/UBSan.
 TEST(FrameTest, CorruptedBytesAreHandled) {

@@ -172,6 +172,55 @@ TEST_F(ClusterViewTest, HoldsJobAtAnswersOnlyForTheHeldModifyIndex) {
   EXPECT_TRUE(view_.HoldsJobAt("prod", "billing", 25));
 }
 
+// A settled job is kept as a summary (issue 17: a whole job per singleton was the view's largest
+// item); the summary holds what every check but the full drift check reads.
+TEST_F(ClusterViewTest, ASettledJobIsKeptAsASummaryUntilAReadOrEventBringsItBack) {
+  nomad::Job full = OurJob();
+  full.priority = 70;
+  full.task_groups[0].count = 2;
+  full.task_groups[0].tasks.emplace_back().name = "main";
+  full.periodic.emplace().spec = "*/5 * * * *";
+  view_.Apply(F(20, {JobEvent(full, 20)}));
+  ASSERT_TRUE(view_.ObservedFor(kKey).job_detailed);
+
+  view_.ReleaseJobDetail(kKey, 19, false);  // not the job held
+  view_.ReleaseJobDetail(kKey, 20, true);   // not its Stop flag
+  EXPECT_EQ(view_.ObservedFor(kKey).job, full);
+  view_.ReleaseJobDetail(kKey, 20, false);
+  Observed o = view_.ObservedFor(kKey);
+  EXPECT_FALSE(o.job_detailed);
+  ASSERT_TRUE(o.job.has_value());
+  EXPECT_EQ(o.job->id, "billing");
+  EXPECT_EQ(o.job->namespace_, "prod");
+  EXPECT_EQ(o.job->priority, 70);
+  EXPECT_EQ(o.job->meta, full.meta);
+  EXPECT_EQ(o.job->periodic, full.periodic);
+  EXPECT_EQ(o.job->job_modify_index, 20u);
+  EXPECT_EQ(o.job->modify_index, 20u);
+  ASSERT_EQ(o.job->task_groups.size(), 1u);
+  EXPECT_EQ(o.job->task_groups[0].name, "singleton");
+  EXPECT_EQ(o.job->task_groups[0].count, 2);
+  EXPECT_TRUE(o.job->task_groups[0].tasks.empty());
+  EXPECT_EQ(view_.LockPathOf(kKey), kLockPath) << "the lock path is in Meta";
+  EXPECT_TRUE(view_.HoldsJobAt("prod", "billing", 20));
+
+  // A read at the same index brings the whole job back; an older one does not.
+  nomad::Job older = full;
+  older.modify_index = 19;
+  EXPECT_EQ(view_.ApplyJobRead(older), KeySet{});
+  EXPECT_FALSE(view_.ObservedFor(kKey).job_detailed);
+  EXPECT_EQ(view_.ApplyJobRead(full), Keys({kKey}));
+  o = view_.ObservedFor(kKey);
+  EXPECT_TRUE(o.job_detailed);
+  EXPECT_EQ(o.job, full);
+  // So does the next event.
+  view_.ReleaseJobDetail(kKey, 20, false);
+  nomad::Job newer = full;
+  newer.modify_index = 25;
+  view_.Apply(F(25, {JobEvent(newer, 25)}));
+  EXPECT_EQ(view_.ObservedFor(kKey).job, newer);
+}
+
 TEST_F(ClusterViewTest, ForeignJobIsKeptOnlyForAWatchedKey) {
   EXPECT_EQ(view_.Apply(F(20, {JobEvent(ForeignJob("billing", 20), 20)})), Keys({kKey}));
   EXPECT_TRUE(view_.ObservedFor(kKey).job.has_value()) << "needed to report Conflict";

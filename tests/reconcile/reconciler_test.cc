@@ -364,6 +364,59 @@ TEST_F(ReconcilerTest, FailoverIsTimedAcrossReconcilesWithTheClock) {
   EXPECT_FALSE(memory_.failover.has_value());
 }
 
+// The view keeps a summary of a settled job (issue 17); a plan that must compare every field reads
+// the job first, so a summary never hides a change made by hand.
+TEST_F(ReconcilerTest, ASummarizedJobIsReadAgainBeforeAFullDriftCheck) {
+  Running();
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  ASSERT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  ASSERT_TRUE(r.plan.actions.empty());
+  Observed o = view_.ObservedFor(kKey);
+  ASSERT_TRUE(o.job.has_value());
+  EXPECT_FALSE(o.job_detailed) << "our own write, settled: only a summary is kept";
+  EXPECT_TRUE(o.job->task_groups.at(0).tasks.empty());
+
+  // Steady: the summary is enough; nothing is read.
+  api_.calls.clear();
+  r = Make()->Reconcile(desired_, memory_);
+  EXPECT_TRUE(r.plan.actions.empty());
+  EXPECT_EQ(r.job_detail_reads, 0);
+  EXPECT_EQ(std::count(api_.calls.begin(), api_.calls.end(), "ReadJob prod/billing"), 0);
+
+  // Someone removes the lock task by hand (JobModifyIndex 60); the view missed the event, and the
+  // controller's memory is gone (a new leadership term): the job must be compared in full.
+  nomad::Job by_hand = ServerJob(rendered_.job, 60);
+  std::erase_if(by_hand.task_groups.at(0).tasks,
+                [](const nomad::Task& t) { return t.name == render::kLockTaskName; });
+  api_.jobs["prod/billing"] = by_hand;
+  memory_ = Memory{};
+  api_.calls.clear();
+  r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(r.job_detail_reads, 1);
+  EXPECT_EQ(std::count(api_.calls.begin(), api_.calls.end(), "ReadJob prod/billing"), 1);
+  EXPECT_NE(std::find(api_.calls.begin(), api_.calls.end(), "RegisterJob prod/billing enforce=60"),
+            api_.calls.end());
+  ASSERT_NE(r.plan.Find(ConditionType::kSynced), nullptr);
+  EXPECT_EQ(r.plan.Find(ConditionType::kSynced)->reason, "LockTaskDrifted");
+}
+
+// A job nobody changed, read after a restart of the controller's memory: compared once, then
+// summarized with the report remembered.
+TEST_F(ReconcilerTest, AJobComparedInFullIsSummarizedWithItsReportRemembered) {
+  Running();
+  memory_ = Memory{};  // written index unknown: JobModifyIndex 20 counts as someone else's
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  ASSERT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_TRUE(r.plan.actions.empty());
+  ASSERT_TRUE(memory_.drift.has_value());
+  EXPECT_FALSE(view_.ObservedFor(kKey).job_detailed);
+  api_.calls.clear();
+  r = Make()->Reconcile(desired_, memory_);
+  EXPECT_TRUE(r.plan.actions.empty());
+  EXPECT_EQ(r.job_detail_reads, 0) << "the remembered report needs no job fields";
+}
+
 TEST(OutcomeNameTest, NamesForTheReconcileTotalLabel) {
   EXPECT_STREQ(OutcomeName(Outcome::kDone), "done");
   EXPECT_STREQ(OutcomeName(Outcome::kRetry), "retry");
