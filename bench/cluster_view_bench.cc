@@ -108,11 +108,11 @@ BENCHMARK(BM_ClusterViewLockUpdate)->Arg(1000)->Arg(10000);
 // stream's decoder and applied to the view, as the informer does with each frame. Items/s =
 // events/s on one core; what the informer adds (reading the socket, the work queue) is not here.
 // Second argument: 1 decodes the Allocation summary, as the controller's stream does
-// (AllocationDetail::kSummary); 0 the full allocation, for comparison.
+// (PayloadDetail::kSummary); 0 the full allocation, for comparison.
 void BM_IngestAllocationEvent(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  const auto detail = state.range(1) != 0 ? nsg::nomad::AllocationDetail::kSummary
-                                          : nsg::nomad::AllocationDetail::kFull;
+  const auto detail = state.range(1) != 0 ? nsg::nomad::PayloadDetail::kSummary
+                                          : nsg::nomad::PayloadDetail::kFull;
   const std::string fixture = nsg::bench::NomadFixture("alloc_event.json");
   auto parsed = nsg::nomad::DecodeFrame(fixture);
   if (!parsed.ok() || parsed->events.size() != 1 || !parsed->events[0].allocation) {

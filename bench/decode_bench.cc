@@ -13,11 +13,11 @@ namespace {
 
 using nsg::bench::NomadFixture;
 
-// Argument 1: the Allocation summary (AllocationDetail::kSummary, the controller's stream); 0: the
+// Argument 1: the Allocation summary (PayloadDetail::kSummary, the controller's stream); 0: the
 // full allocation.
 void BM_DecodeFrameAllocation(benchmark::State& state) {
   const std::string line = NomadFixture("alloc_event.json");
-  const auto detail = state.range(0) != 0 ? AllocationDetail::kSummary : AllocationDetail::kFull;
+  const auto detail = state.range(0) != 0 ? PayloadDetail::kSummary : PayloadDetail::kFull;
   for (auto _ : state) {
     auto frame = DecodeFrame(line, detail);
     if (!frame.ok()) {

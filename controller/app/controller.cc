@@ -466,7 +466,7 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       o.namespace_ = "*";
       // The view keeps no task states or histories (ClusterView's Slim): not decoding them is
       // most of an Allocation event's decode.
-      o.allocation_detail = nomad::AllocationDetail::kSummary;
+      o.payload_detail = nomad::PayloadDetail::kSummary;
       o.start_index = std::max(core_.view().LastIndex(), last) + 1;
       std::stop_source reader_stop;
       std::stop_callback forward(stop, [&reader_stop] { reader_stop.request_stop(); });

@@ -212,7 +212,7 @@ void ControllerActor::Subscribe() {
 void ControllerActor::StreamLine(uint64_t gen, std::string line) {
   if (gen != stream_gen_ || !alive_ || partitioned_) return;
   // As the controller's event stream decodes them (app/controller.cc).
-  auto frame = nomad::DecodeFrame(line, nomad::AllocationDetail::kSummary);
+  auto frame = nomad::DecodeFrame(line, nomad::PayloadDetail::kSummary);
   if (!frame.ok()) return;
   world_.core().After(world_.Latency(), "ctl-frame", [this, gen, f = std::move(frame.value())] {
     if (gen != stream_gen_ || !alive_) return;

@@ -116,10 +116,13 @@ base::Result<WriteResult> DecodeWriteResult(std::string_view json);
 // DesiredTransition, ClientStatus, the four indexes and times (CreateIndex, ModifyIndex,
 // AllocModifyIndex, CreateTime, ModifyTime). The rest (TaskStates with their event histories,
 // descriptions, links, RescheduleTracker, AllocStates) is skipped unread, as unknown keys are, so
-// it is not checked either; it was ~40 % of the decode of a real event (docs/benchmarks.md).
-enum class AllocationDetail { kFull, kSummary };
+// it is not checked either; it was ~40 % of the decode of a real event (docs/benchmarks.md). A
+// Job payload is decoded to its JobSummary (nomad/job.h; Event::job_detailed false) with
+// simdjson instead of whole with nlohmann: what the view keeps of a job until a plan needs all of
+// it, which the reconciler then reads.
+enum class PayloadDetail { kFull, kSummary };
 base::Result<Frame> DecodeFrame(std::string_view line,
-                                AllocationDetail detail = AllocationDetail::kFull);
+                                PayloadDetail detail = PayloadDetail::kFull);
 // Nomad's framing of one line, including the trailing '\n': "{}\n" for a heartbeat, otherwise
 // {"Index":..,"Events":[{"Topic","Type","Key","Namespace","FilterKeys","Index","Payload"}]} with
 // payloads as §4.4 (Allocation omit-empty and without Job, Evaluation omit-empty, Variable as

@@ -24,6 +24,8 @@ struct Event {
   uint64_t index = 0;
   // Exactly one payload is set, matching the topic (none for topics not modelled).
   std::optional<Job> job;
+  // false: `job` is JobSummary of the payload (DecodeFrame with PayloadDetail::kSummary).
+  bool job_detailed = true;
   std::optional<Allocation> allocation;
   std::optional<Node> node;
   std::optional<Evaluation> evaluation;

@@ -141,6 +141,14 @@ struct Job {
   friend bool operator==(const Job&, const Job&) = default;
 };
 
+// A job without what only a full comparison reads: identity, type, priority, datacenters, node
+// pool, each group's name and Count, Periodic (without unmodelled fields), Meta, Stop, Status,
+// Version, indexes and SubmitTime; no tasks, group policies or unmodelled fields. What the
+// controller's cluster view keeps of a settled job and decodes from a Job event
+// (PayloadDetail::kSummary); DecodeFrame's summary of a Job payload equals JobSummary of its full
+// decode.
+Job JobSummary(const Job& full);
+
 // POST /v1/jobs body (nomad-api.md §5.2).
 struct RegisterRequest {
   Job job;

@@ -279,10 +279,10 @@ bool ReadAllocStates(od::value v, std::vector<AllocState>& states, DecodeError& 
   });
 }
 
-// The summary fields (AllocationDetail::kSummary) first; then, for the full detail, the rest.
+// The summary fields (PayloadDetail::kSummary) first; then, for the full detail, the rest.
 bool ReadAllocation(od::value v, Allocation& a, DecodeError& e,
-                    AllocationDetail detail = AllocationDetail::kFull) {
-  const bool full = detail == AllocationDetail::kFull;
+                    PayloadDetail detail = PayloadDetail::kFull) {
+  const bool full = detail == PayloadDetail::kFull;
   return ForEachField(v, e, [&](std::string_view k, od::value x) {
     if (k == "ID") return ReadString(x, a.id, e);
     if (k == "Namespace") return ReadString(x, a.namespace_, e);
@@ -331,12 +331,68 @@ bool ReadAllocation(od::value v, Allocation& a, DecodeError& e,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Job summary (PayloadDetail::kSummary): the fields of nomad::JobSummary, the rest skipped unread.
+
+bool ReadPeriodicSummary(od::value v, std::optional<PeriodicConfig>& out, DecodeError& e) {
+  bool ok = true;
+  if (TakeNull(v, ok, e)) {
+    out.reset();
+    return ok;
+  }
+  PeriodicConfig& p = out.emplace();
+  return ForEachField(v, e, [&](std::string_view k, od::value x) {
+    if (k == "Enabled") return ReadBool(x, p.enabled, e);
+    if (k == "SpecType") return ReadString(x, p.spec_type, e);
+    if (k == "Spec") return ReadString(x, p.spec, e);
+    if (k == "ProhibitOverlap") return ReadBool(x, p.prohibit_overlap, e);
+    if (k == "TimeZone") return ReadString(x, p.time_zone, e);
+    return true;
+  });
+}
+
+bool ReadJobSummary(od::value v, Job& job, DecodeError& e) {
+  return ForEachField(v, e, [&](std::string_view k, od::value x) {
+    if (k == "ID") return ReadString(x, job.id, e);
+    if (k == "Name") return ReadString(x, job.name, e);
+    if (k == "Namespace") return ReadString(x, job.namespace_, e);
+    if (k == "Region") return ReadString(x, job.region, e);
+    if (k == "Type") return ReadString(x, job.type, e);
+    if (k == "Priority") return ReadInt(x, job.priority, e);
+    if (k == "Datacenters") return ReadStringList(x, job.datacenters, e);
+    if (k == "NodePool") return ReadString(x, job.node_pool, e);
+    if (k == "TaskGroups") {
+      job.task_groups.clear();
+      return ForEachElement(x, e, [&](size_t, od::value item) {
+        bool ok = true;
+        if (TakeNull(item, ok, e)) return ok ? e.Fail("expected an object") : false;
+        TaskGroup& g = job.task_groups.emplace_back();
+        return ForEachField(item, e, [&](std::string_view f, od::value y) {
+          if (f == "Name") return ReadString(y, g.name, e);
+          if (f == "Count") return ReadInt(y, g.count, e);
+          return true;
+        });
+      });
+    }
+    if (k == "Periodic") return ReadPeriodicSummary(x, job.periodic, e);
+    if (k == "Meta") return ReadStringMap(x, job.meta, e);
+    if (k == "Stop") return ReadBool(x, job.stop, e);
+    if (k == "Status") return ReadString(x, job.status, e);
+    if (k == "Version") return ReadInt(x, job.version, e);
+    if (k == "CreateIndex") return ReadInt(x, job.create_index, e);
+    if (k == "ModifyIndex") return ReadInt(x, job.modify_index, e);
+    if (k == "JobModifyIndex") return ReadInt(x, job.job_modify_index, e);
+    if (k == "SubmitTime") return ReadInt(x, job.submit_time, e);
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Frames
 
 // Decodes a payload value whose topic is `topic` ("" when Payload came before Topic: then every
 // modelled payload key is decoded and the event sorts it out afterwards).
 bool ReadPayload(od::value v, std::string_view topic, Event& ev, DecodeError& e,
-                 AllocationDetail detail) {
+                 PayloadDetail detail) {
   const bool any = topic.empty();
   return ForEachField(v, e, [&](std::string_view k, od::value x) {
     if (k == "Allocation" && (any || topic == "Allocation")) {
@@ -346,6 +402,12 @@ bool ReadPayload(od::value v, std::string_view topic, Event& ev, DecodeError& e,
     }
     if (k == "Deleted" && (any || topic == "Job" || topic == "Variable")) {
       return ReadBool(x, ev.deleted, e);
+    }
+    if (k == "Job" && (any || topic == "Job") && detail == PayloadDetail::kSummary) {
+      bool ok = true;
+      if (TakeNull(x, ok, e)) return ok;
+      ev.job_detailed = false;
+      return ReadJobSummary(x, ev.job.emplace(), e);
     }
     // The rarer payloads go through the nlohmann decoders on the object's raw text.
     enum { kNone, kJob, kNode, kEval, kVar } which = kNone;
@@ -372,14 +434,17 @@ bool ReadPayload(od::value v, std::string_view topic, Event& ev, DecodeError& e,
 // Keeps only the payload that matches the event's topic.
 void KeepTopicPayload(Event& ev) {
   if (ev.topic != "Allocation") ev.allocation.reset();
-  if (ev.topic != "Job") ev.job.reset();
+  if (ev.topic != "Job") {
+    ev.job.reset();
+    ev.job_detailed = true;
+  }
   if (ev.topic != "Node") ev.node.reset();
   if (ev.topic != "Evaluation") ev.evaluation.reset();
   if (ev.topic != "Variable") ev.variable.reset();
   if (ev.topic != "Job" && ev.topic != "Variable") ev.deleted = false;
 }
 
-bool ReadEvent(od::value v, Event& ev, DecodeError& e, AllocationDetail detail) {
+bool ReadEvent(od::value v, Event& ev, DecodeError& e, PayloadDetail detail) {
   bool ok = true;
   if (TakeNull(v, ok, e)) return ok ? e.Fail("expected an object") : false;
   const bool fields_ok = ForEachField(v, e, [&](std::string_view k, od::value x) {
@@ -397,7 +462,7 @@ bool ReadEvent(od::value v, Event& ev, DecodeError& e, AllocationDetail detail) 
   return true;
 }
 
-bool ReadFrame(od::value v, Frame& frame, DecodeError& e, AllocationDetail detail) {
+bool ReadFrame(od::value v, Frame& frame, DecodeError& e, PayloadDetail detail) {
   return ForEachField(v, e, [&](std::string_view k, od::value x) {
     if (k == "Index") return ReadInt(x, frame.index, e);
     if (k == "Events") {
@@ -482,7 +547,7 @@ size_t ThreadDecodeScratchBytes() {
   return s.parser.capacity() + (s.buffer.capacity() > inline_capacity ? s.buffer.capacity() : 0);
 }
 
-base::Result<Frame> DecodeFrame(std::string_view line, AllocationDetail detail) {
+base::Result<Frame> DecodeFrame(std::string_view line, PayloadDetail detail) {
   DecodeError e;
   Frame frame;
   const bool ok = WithDocument(line, e, [&](od::value root) {

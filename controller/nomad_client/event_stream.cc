@@ -179,7 +179,7 @@ HttpRequest EventStreamReader::RequestFor(uint64_t index) const {
 }
 
 Status EventStreamReader::Deliver(const std::string& line, bool& delivered_line) {
-  Result<nomad::Frame> frame = nomad::DecodeFrame(line, options_.allocation_detail);
+  Result<nomad::Frame> frame = nomad::DecodeFrame(line, options_.payload_detail);
   if (!frame.ok()) {
     {
       std::lock_guard lock(stats_mu_);

@@ -83,7 +83,7 @@ struct EventStreamOptions {
   uint64_t seed = 0;                // backoff jitter seed; 0 = random
   // How much of each Allocation payload to decode (nomad/codec.h DecodeFrame): kSummary for a
   // consumer that reads no task states or histories, such as the controller's cluster view.
-  nomad::AllocationDetail allocation_detail = nomad::AllocationDetail::kFull;
+  nomad::PayloadDetail payload_detail = nomad::PayloadDetail::kFull;
 };
 
 enum class GapReason {

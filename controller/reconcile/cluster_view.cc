@@ -62,8 +62,8 @@ KeySet ClusterView::Apply(const nomad::Frame& frame) {
         Merge(touched, DeleteJobLocked(ev.job->namespace_, ev.job->id, index, IsOwned(*ev.job),
                                      /*read=*/false));
       } else {
-        Merge(touched,
-              ApplyJobLocked(*ev.job, VersionOf(index, ev.job->modify_index), /*read=*/false));
+        Merge(touched, ApplyJobLocked(*ev.job, VersionOf(index, ev.job->modify_index),
+                                      /*read=*/false, ev.job_detailed));
       }
     } else if (ev.topic == "Allocation" && ev.allocation) {
       Merge(touched, ApplyAllocLocked(*ev.allocation,
@@ -300,7 +300,7 @@ namespace {
 // the task states with their event histories, the reschedule and state histories, the
 // descriptions and links to other allocations and evaluations. Those were most of an
 // allocation's ~3 KB in the view at 10k singletons (docs/benchmarks.md). The controller's event
-// stream decodes no more than this (nomad::AllocationDetail::kSummary, the same fields); reads and
+// stream decodes no more than this (nomad::PayloadDetail::kSummary, the same fields); reads and
 // lists come whole and are slimmed here.
 nomad::Allocation Slim(const nomad::Allocation& a) {
   nomad::Allocation s;
@@ -361,14 +361,16 @@ void ClusterView::EraseAllocLocked(const std::string& alloc_id) {
   allocs_.erase(it);
 }
 
-KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read) {
+KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read,
+                                   bool detailed) {
   if (IsChildJobId(job.id)) return {};
   const SingletonKey key = job.namespace_ + "/" + job.id;
   auto it = jobs_.find(key);
   if (it != jobs_.end()) {
-    // The same version again brings back the detail of a summarized job (the reconciler reads
-    // it for a full drift check).
-    if (version < it->second.version || (version == it->second.version && it->second.detailed)) {
+    // The same version again only brings back the detail of a summarized job (the reconciler
+    // reads it for a full drift check).
+    if (version < it->second.version ||
+        (version == it->second.version && (it->second.detailed || !detailed))) {
       return {};
     }
   } else {
@@ -385,7 +387,7 @@ KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool
     return {key};
   }
   job_tombstones_.erase(key);
-  jobs_[key] = JobEntry{job, version};
+  jobs_[key] = JobEntry{job, version, detailed};
   IndexLockLocked(key);
   Bump(version);
   return {key};
@@ -545,30 +547,7 @@ void ClusterView::ReleaseJobDetail(const SingletonKey& key, uint64_t job_modify_
   if (it == jobs_.end() || !it->second.detailed) return;
   const nomad::Job& full = it->second.job;
   if (full.job_modify_index != job_modify_index || full.stop != stop) return;
-  nomad::Job s;
-  s.id = full.id;
-  s.name = full.name;
-  s.namespace_ = full.namespace_;
-  s.region = full.region;
-  s.type = full.type;
-  s.priority = full.priority;
-  s.datacenters = full.datacenters;
-  s.node_pool = full.node_pool;
-  for (const nomad::TaskGroup& g : full.task_groups) {
-    nomad::TaskGroup& sg = s.task_groups.emplace_back();
-    sg.name = g.name;
-    sg.count = g.count;
-  }
-  s.periodic = full.periodic;
-  s.meta = full.meta;
-  s.stop = full.stop;
-  s.status = full.status;
-  s.version = full.version;
-  s.create_index = full.create_index;
-  s.modify_index = full.modify_index;
-  s.job_modify_index = full.job_modify_index;
-  s.submit_time = full.submit_time;
-  it->second.job = std::move(s);
+  it->second.job = nomad::JobSummary(full);
   it->second.detailed = false;
 }
 

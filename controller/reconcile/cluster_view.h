@@ -160,7 +160,8 @@ class ClusterView {
   // All *Locked methods require mu_.
   // read: a fresh read or list result (authoritative as of its index; not subject to floor_)
   // rather than an event.
-  KeySet ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read);
+  // detailed false: `job` is a JobSummary (a Job event decoded as a summary).
+  KeySet ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read, bool detailed = true);
   // owned: the deleted job's payload says it was ours.
   KeySet DeleteJobLocked(const std::string& ns, const std::string& id, uint64_t version,
                          bool owned, bool read);

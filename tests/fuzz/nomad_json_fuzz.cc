@@ -2,7 +2,8 @@
 // first byte picks one), on any bytes. None may crash; a job, an allocation, a variable or an
 // event frame that decodes must survive its own encoding (decode(encode(x)) re-encodes the same),
 // or the controller could write what it cannot read back; a frame the full decoder accepts, the
-// controller's summary decoder accepts too, with the same allocation fields.
+// controller's summary decoder accepts too, with the same allocation fields and each job's
+// JobSummary.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -36,13 +37,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     RoundTrip(*v, [](const n::Variable& x) { return n::EncodeVariable(x); }, n::DecodeVariable);
   }
   auto full_frame = [](std::string_view text) { return n::DecodeFrame(text); };
-  auto summary = n::DecodeFrame(json, n::AllocationDetail::kSummary);
+  auto summary = n::DecodeFrame(json, n::PayloadDetail::kSummary);
   if (auto f = full_frame(json); f.ok()) {
     RoundTrip(*f, [](const n::Frame& x) { return n::EncodeFrame(x); }, full_frame);
     // The controller's summary decode accepts whatever the full one does, with the same
-    // allocations as far as it reads them.
+    // allocations as far as it reads them and each job's JobSummary.
     if (!summary.ok() || summary->events.size() != f->events.size()) std::abort();
     for (size_t i = 0; i < f->events.size(); ++i) {
+      if (f->events[i].job && (!summary->events[i].job ||
+                               *summary->events[i].job != n::JobSummary(*f->events[i].job))) {
+        std::abort();
+      }
       const auto& a = f->events[i].allocation;
       const auto& b = summary->events[i].allocation;
       if (a.has_value() != b.has_value()) std::abort();

@@ -312,12 +312,12 @@ TEST(FrameTest, EveryTruncationOfARealEventIsAnError) {
   }
 }
 
-// The controller's stream decodes the summary (AllocationDetail::kSummary): what its cluster view
+// The controller's stream decodes the summary (PayloadDetail::kSummary): what its cluster view
 // keeps, and nothing of the task states and histories, which are most of an event's bytes.
 TEST(FrameTest, TheSummaryHoldsWhatTheViewKeepsAndNothingElse) {
   const std::string line = ReadFixture("alloc_event.json");
   auto full = DecodeFrame(line);
-  auto summary = DecodeFrame(line, AllocationDetail::kSummary);
+  auto summary = DecodeFrame(line, PayloadDetail::kSummary);
   ASSERT_TRUE(full.ok() && summary.ok()) << summary.status().ToString();
   ASSERT_EQ(summary->events.size(), 1u);
   ASSERT_TRUE(summary->events[0].allocation && full->events[0].allocation);
@@ -360,13 +360,13 @@ TEST(FrameTest, TheSummarySkipsWhatItDoesNotReadButChecksWhatItDoes) {
       R"({"Events":[{"Topic":"Allocation","Payload":{"Allocation":{"ID":"a","TaskStates":{"main":)"
       R"({"Events":[{"Type":"Started","Time":"x"}]}}}}}]})";
   EXPECT_FALSE(DecodeFrame(bad_task_state).ok());
-  auto skipped = DecodeFrame(bad_task_state, AllocationDetail::kSummary);
+  auto skipped = DecodeFrame(bad_task_state, PayloadDetail::kSummary);
   ASSERT_TRUE(skipped.ok()) << skipped.status().ToString();
   EXPECT_EQ(skipped->events[0].allocation->id, "a");
   // A wrong type in a summary field fails both, with its path.
   auto r = DecodeFrame(R"({"Events":[{"Topic":"Allocation","Payload":{"Allocation":)"
                        R"({"ClientStatus":7}}}]})",
-                       AllocationDetail::kSummary);
+                       PayloadDetail::kSummary);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "Frame.Events[0].Payload.Allocation.ClientStatus: expected a string");
@@ -374,10 +374,49 @@ TEST(FrameTest, TheSummarySkipsWhatItDoesNotReadButChecksWhatItDoes) {
   std::string line = ReadFixture("alloc_event.json");
   while (!line.empty() && line.back() == '\n') line.pop_back();
   for (size_t n = 0; n < line.size(); ++n) {
-    auto t = DecodeFrame(std::string_view(line).substr(0, n), AllocationDetail::kSummary);
+    auto t = DecodeFrame(std::string_view(line).substr(0, n), PayloadDetail::kSummary);
     ASSERT_FALSE(t.ok()) << "prefix of " << n << " bytes accepted";
     ASSERT_EQ(t.status().code(), StatusCode::kInvalidSpec);
   }
+}
+
+// A Job payload decoded as a summary is JobSummary of the whole job (nomad/job.h).
+TEST(FrameTest, AJobPayloadSummaryIsTheJobsSummary) {
+  std::string job = ReadFixture("job_server.json");
+  while (!job.empty() && (job.back() == '\n' || job.back() == ' ')) job.pop_back();
+  const std::string line =
+      R"({"Index":90,"Events":[{"Topic":"Job","Type":"JobRegistered","Key":"example",)"
+      R"("Namespace":"default","Index":90,"Payload":{"Job":)" + job + "}}]}";
+  auto full = DecodeFrame(line);
+  auto summary = DecodeFrame(line, PayloadDetail::kSummary);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  const Event& f = full->events.at(0);
+  const Event& s = summary->events.at(0);
+  ASSERT_TRUE(f.job && s.job);
+  EXPECT_TRUE(f.job_detailed);
+  EXPECT_FALSE(s.job_detailed);
+  ASSERT_FALSE(f.job->task_groups.empty());
+  ASSERT_FALSE(f.job->task_groups[0].tasks.empty());
+  EXPECT_EQ(*s.job, JobSummary(*f.job));
+  EXPECT_TRUE(s.job->task_groups[0].tasks.empty());
+  EXPECT_EQ(s.job->task_groups.size(), f.job->task_groups.size());
+  EXPECT_EQ(s.job->meta, f.job->meta);
+  EXPECT_EQ(s.job->job_modify_index, f.job->job_modify_index);
+  // The summary checks what it reads, with the path.
+  auto r = DecodeFrame(R"({"Events":[{"Topic":"Job","Payload":{"Job":{"TaskGroups":[)"
+                       R"({"Name":"g","Count":"1"}]}}}]})",
+                       PayloadDetail::kSummary);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "Frame.Events[0].Payload.Job.TaskGroups[0].Count: expected a number");
+  // A deleted job's payload says whose it was.
+  auto deleted = DecodeFrame(R"({"Events":[{"Topic":"Job","Payload":{"Deleted":true,"Job":)"
+                             R"({"ID":"x","Meta":{"a":"b"}}}}]})",
+                             PayloadDetail::kSummary);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_TRUE(deleted->events[0].deleted);
+  EXPECT_EQ(deleted->events[0].job->meta.at("a"), "b");
 }
 
 // Every single-byte corruption of a real event either decodes or is rejected as kInvalidSpec;

@@ -221,6 +221,24 @@ TEST_F(ClusterViewTest, ASettledJobIsKeptAsASummaryUntilAReadOrEventBringsItBack
   EXPECT_EQ(view_.ObservedFor(kKey).job, newer);
 }
 
+// The controller's stream delivers Job payloads as summaries (PayloadDetail::kSummary).
+TEST_F(ClusterViewTest, AJobEventSummaryIsHeldAsOneAndNeverReplacesTheWholeJob) {
+  nomad::Job full = OurJob();
+  full.task_groups[0].tasks.emplace_back().name = "main";
+  nomad::Event summary = JobEvent(nomad::JobSummary(full), 20);
+  summary.job_detailed = false;
+  EXPECT_EQ(view_.Apply(F(20, {summary})), Keys({kKey}));
+  Observed o = view_.ObservedFor(kKey);
+  EXPECT_FALSE(o.job_detailed);
+  EXPECT_EQ(o.job, nomad::JobSummary(full));
+  EXPECT_EQ(view_.Apply(F(20, {summary})), KeySet{}) << "a replay changes nothing";
+  // A read at the same index brings the whole job; the summary replayed does not take its place.
+  EXPECT_EQ(view_.ApplyJobRead(full), Keys({kKey}));
+  EXPECT_TRUE(view_.ObservedFor(kKey).job_detailed);
+  EXPECT_EQ(view_.Apply(F(20, {summary})), KeySet{});
+  EXPECT_EQ(view_.ObservedFor(kKey).job, full);
+}
+
 TEST_F(ClusterViewTest, ForeignJobIsKeptOnlyForAWatchedKey) {
   EXPECT_EQ(view_.Apply(F(20, {JobEvent(ForeignJob("billing", 20), 20)})), Keys({kKey}));
   EXPECT_TRUE(view_.ObservedFor(kKey).job.has_value()) << "needed to report Conflict";

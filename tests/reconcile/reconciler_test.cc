@@ -401,6 +401,31 @@ TEST_F(ReconcilerTest, ASummarizedJobIsReadAgainBeforeAFullDriftCheck) {
   EXPECT_EQ(r.plan.Find(ConditionType::kSynced)->reason, "LockTaskDrifted");
 }
 
+// The stream's Job events are summaries: a job changed by hand reaches the view as one, and the
+// reconciler reads it before comparing.
+TEST_F(ReconcilerTest, AJobEventSummaryOfAJobChangedByHandIsReadBeforeThePlan) {
+  Running();
+  nomad::Job by_hand = ServerJob(rendered_.job, 60);
+  std::erase_if(by_hand.task_groups.at(0).tasks,
+                [](const nomad::Task& t) { return t.name == render::kLockTaskName; });
+  api_.jobs["prod/billing"] = by_hand;
+  nomad::Event ev;
+  ev.topic = "Job";
+  ev.index = 60;
+  ev.namespace_ = "prod";
+  ev.job = nomad::JobSummary(by_hand);
+  ev.job_detailed = false;
+  view_.Apply(nomad::Frame{60, {ev}});
+  ASSERT_FALSE(view_.ObservedFor(kKey).job_detailed);
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
+  EXPECT_EQ(r.job_detail_reads, 1);
+  EXPECT_NE(std::find(api_.calls.begin(), api_.calls.end(), "RegisterJob prod/billing enforce=60"),
+            api_.calls.end());
+  ASSERT_NE(r.plan.Find(ConditionType::kSynced), nullptr);
+  EXPECT_EQ(r.plan.Find(ConditionType::kSynced)->reason, "LockTaskDrifted");
+}
+
 // A job nobody changed, read after a restart of the controller's memory: compared once, then
 // summarized with the report remembered.
 TEST_F(ReconcilerTest, AJobComparedInFullIsSummarizedWithItsReportRemembered) {
