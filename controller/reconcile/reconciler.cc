@@ -250,6 +250,7 @@ ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
         out.outcome = OutcomeOf(st);
         return out;
       }
+      ++out.job_detail_reads;
       observed = Observe(desired, &lock_read);
       if (!observed.ok()) {
         out.status = observed.status();
@@ -257,7 +258,14 @@ ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
         return out;
       }
       observed->memory = memory;
-      ++out.job_detail_reads;
+      if (!observed->job_detailed && NeedsJobDetail(desired, *observed)) {
+        // The read was older than the summary the view holds (it keeps the newer one): never
+        // compare against a summary; try again.
+        out.status = Status::Unavailable("job " + desired.key +
+                                         ": the read is older than the job the view holds");
+        out.outcome = OutcomeOf(out.status);
+        return out;
+      }
     }
     PlanOptions po;
     po.now = clock_.Now();
@@ -281,8 +289,8 @@ ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
       again.acl_disabled = observed->acl_disabled;
       again.memory = memory;
       if (!again.job_detailed && NeedsJobDetail(desired, again)) {
-        // Summarized meanwhile (cannot happen while this key is being reconciled): plan on the
-        // first observation rather than on a summary.
+        // A Job event brought a summary meanwhile (and queued the key again): plan on the first
+        // observation's job, never on a summary the plan cannot compare.
         again.job = observed->job;
         again.job_detailed = observed->job_detailed;
       }

@@ -426,6 +426,29 @@ TEST_F(ReconcilerTest, AJobEventSummaryOfAJobChangedByHandIsReadBeforeThePlan) {
   EXPECT_EQ(r.plan.Find(ConditionType::kSynced)->reason, "LockTaskDrifted");
 }
 
+// A read older than the summary the view holds cannot replace it: the plan never compares against
+// a summary, so the reconcile is retried and writes nothing.
+TEST_F(ReconcilerTest, ASummaryIsNeverComparedWhenTheReadIsOlder) {
+  Running();
+  nomad::Job by_hand = ServerJob(rendered_.job, 60);
+  nomad::Event ev;
+  ev.topic = "Job";
+  ev.index = 60;
+  ev.namespace_ = "prod";
+  ev.job = nomad::JobSummary(by_hand);
+  ev.job_detailed = false;
+  view_.Apply(nomad::Frame{60, {ev}});
+  nomad::Job older = by_hand;
+  older.modify_index = 50;  // a read that lags the event
+  api_.jobs["prod/billing"] = older;
+  ReconcileResult r = Make()->Reconcile(desired_, memory_);
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable) << r.status.ToString();
+  EXPECT_EQ(r.job_detail_reads, 1);
+  EXPECT_TRUE(r.plan.actions.empty());
+  for (const auto& c : api_.calls) EXPECT_EQ(c.rfind("RegisterJob", 0), std::string::npos) << c;
+}
+
 // A job nobody changed, read after a restart of the controller's memory: compared once, then
 // summarized with the report remembered.
 TEST_F(ReconcilerTest, AJobComparedInFullIsSummarizedWithItsReportRemembered) {
