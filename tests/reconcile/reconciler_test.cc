@@ -46,6 +46,17 @@ nomad::Frame AllocFrame(const nomad::Allocation& a) {
   return nomad::Frame{a.modify_index, {e}};
 }
 
+// A Job event as the controller's stream decodes it: the payload's summary.
+nomad::Frame JobSummaryFrame(const nomad::Job& job) {
+  nomad::Event e;
+  e.topic = "Job";
+  e.index = job.modify_index;
+  e.namespace_ = job.namespace_;
+  e.job = nomad::JobSummary(job);
+  e.job_detailed = false;
+  return nomad::Frame{job.modify_index, {e}};
+}
+
 class ReconcilerTest : public ::testing::Test {
  protected:
   ReconcilerTest() : clock_(base::TimePoint(1000s)) {
@@ -409,13 +420,7 @@ TEST_F(ReconcilerTest, AJobEventSummaryOfAJobChangedByHandIsReadBeforeThePlan) {
   std::erase_if(by_hand.task_groups.at(0).tasks,
                 [](const nomad::Task& t) { return t.name == render::kLockTaskName; });
   api_.jobs["prod/billing"] = by_hand;
-  nomad::Event ev;
-  ev.topic = "Job";
-  ev.index = 60;
-  ev.namespace_ = "prod";
-  ev.job = nomad::JobSummary(by_hand);
-  ev.job_detailed = false;
-  view_.Apply(nomad::Frame{60, {ev}});
+  view_.Apply(JobSummaryFrame(by_hand));
   ASSERT_FALSE(view_.ObservedFor(kKey).job_detailed);
   ReconcileResult r = Make()->Reconcile(desired_, memory_);
   EXPECT_EQ(r.outcome, Outcome::kDone) << r.status.ToString();
@@ -431,13 +436,7 @@ TEST_F(ReconcilerTest, AJobEventSummaryOfAJobChangedByHandIsReadBeforeThePlan) {
 TEST_F(ReconcilerTest, ASummaryIsNeverComparedWhenTheReadIsOlder) {
   Running();
   nomad::Job by_hand = ServerJob(rendered_.job, 60);
-  nomad::Event ev;
-  ev.topic = "Job";
-  ev.index = 60;
-  ev.namespace_ = "prod";
-  ev.job = nomad::JobSummary(by_hand);
-  ev.job_detailed = false;
-  view_.Apply(nomad::Frame{60, {ev}});
+  view_.Apply(JobSummaryFrame(by_hand));
   nomad::Job older = by_hand;
   older.modify_index = 50;  // a read that lags the event
   api_.jobs["prod/billing"] = older;
