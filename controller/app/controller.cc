@@ -464,8 +464,8 @@ class Controller final : public io::EventConsumer, public runtime::ControllerObs
       // matched (nomad-api.md §4.3); the lock watcher covers locks there.
       o.topics = {{"Job", ""}, {"Allocation", ""}, {"Node", ""}, {"Variable", ""}};
       o.namespace_ = "*";
-      // The view keeps no task states or histories (ClusterView's Slim): not decoding them is
-      // most of an Allocation event's decode.
+      // The view keeps no task states or histories (ClusterView's Slim) and whole jobs only
+      // where a plan needs them (the reconciler reads those): decode the payloads' summaries.
       o.payload_detail = nomad::PayloadDetail::kSummary;
       o.start_index = std::max(core_.view().LastIndex(), last) + 1;
       std::stop_source reader_stop;

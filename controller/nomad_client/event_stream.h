@@ -81,8 +81,9 @@ struct EventStreamOptions {
   size_t queue_capacity = 64;       // lines buffered between the reader thread and Run()
   size_t max_line_bytes = 64 * 1024 * 1024;
   uint64_t seed = 0;                // backoff jitter seed; 0 = random
-  // How much of each Allocation payload to decode (nomad/codec.h DecodeFrame): kSummary for a
-  // consumer that reads no task states or histories, such as the controller's cluster view.
+  // How much of each Allocation and Job payload to decode (nomad/codec.h DecodeFrame): kSummary
+  // for a consumer that keeps no task states, histories or whole jobs, such as the controller's
+  // cluster view (whose reconciler reads a job whole when a plan needs it).
   nomad::PayloadDetail payload_detail = nomad::PayloadDetail::kFull;
 };
 
