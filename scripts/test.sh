@@ -51,7 +51,7 @@ bash scripts/fuzz.sh --smoke || rc=1
 # helm and the chart check, after the tests and only within CI's budget: helm is built from
 # source (.ci/setup-helm.sh; about 200 s on 2 idle cores with cold Go caches, nothing when it is
 # installed already) only when HELM_DEADLINE (seconds since the start, default 1380 of CI's
-# 1,500; the package checks after it take ~45 s) leaves HELM_BUILD_S (default 240) for it, and
+# 1,500; the package checks after it take ~30 s) leaves HELM_BUILD_S (default 180) for it, and
 # stopped at the deadline. When it is not built, the check is reported SKIPPED, loudly. Built
 # beside the tests instead, it slowed ctest by a third (docs/testing.md).
 HELM_DEADLINE=${HELM_DEADLINE:-1380}
@@ -61,7 +61,7 @@ skip_helm() { stamp "== SKIPPED: the Helm chart check: $*" \
   "(bash .ci/setup-helm.sh && ctest --test-dir build-asan -R helm_chart runs it)"; }
 if [ -z "$GO" ]; then
   skip_helm "no Go toolchain to build helm with"
-elif ((SECONDS - start > HELM_DEADLINE - ${HELM_BUILD_S:-240})); then
+elif ((SECONDS - start > HELM_DEADLINE - ${HELM_BUILD_S:-180})); then
   skip_helm "no room left in CI's budget to build helm ($((SECONDS - start)) s gone)"
 else
   stamp "== helm (.ci/setup-helm.sh, stopped at ${HELM_DEADLINE} s)"
