@@ -231,41 +231,37 @@ Status Reconciler::Execute(const Action& a, Memory& memory, ReconcileResult& out
   return Status::Internal("unknown action kind");
 }
 
+base::Result<Observed> Reconciler::ObserveForPlan(const Desired& desired, const Memory& memory,
+                                                  bool* lock_read, int& detail_reads) {
+  auto observed = Observe(desired, lock_read);
+  if (!observed.ok()) return observed;
+  observed->memory = memory;
+  if (observed->job_detailed || !NeedsJobDetail(desired, *observed)) return observed;
+  // The view keeps a summary of the job; this plan compares every field: read it whole.
+  const std::string ns = observed->job->namespace_, id = observed->job->id;
+  if (Status st = RefreshJob(ns, id); !st.ok()) return st;
+  ++detail_reads;
+  observed = Observe(desired, lock_read);
+  if (!observed.ok()) return observed;
+  observed->memory = memory;
+  if (!observed->job_detailed && NeedsJobDetail(desired, *observed)) {
+    // The read was older than the summary the view holds (it keeps the newer one): never
+    // compare against a summary; try again.
+    return Status::Unavailable("job " + desired.key +
+                               ": the read is older than the job the view holds");
+  }
+  return observed;
+}
+
 ReconcileResult Reconciler::Reconcile(const Desired& desired, Memory& memory) {
   ReconcileResult out;
   for (int attempt = 0;; ++attempt) {
     bool lock_read = false;
-    auto observed = Observe(desired, &lock_read);
+    auto observed = ObserveForPlan(desired, memory, &lock_read, out.job_detail_reads);
     if (!observed.ok()) {
       out.status = observed.status();
       out.outcome = OutcomeOf(out.status);
       return out;
-    }
-    observed->memory = memory;
-    if (!observed->job_detailed && NeedsJobDetail(desired, *observed)) {
-      // The view keeps a summary of a job whose drift was settled; this plan compares every field.
-      const nomad::Job& held = *observed->job;
-      if (Status st = RefreshJob(held.namespace_, held.id); !st.ok()) {
-        out.status = st;
-        out.outcome = OutcomeOf(st);
-        return out;
-      }
-      ++out.job_detail_reads;
-      observed = Observe(desired, &lock_read);
-      if (!observed.ok()) {
-        out.status = observed.status();
-        out.outcome = OutcomeOf(out.status);
-        return out;
-      }
-      observed->memory = memory;
-      if (!observed->job_detailed && NeedsJobDetail(desired, *observed)) {
-        // The read was older than the summary the view holds (it keeps the newer one): never
-        // compare against a summary; try again.
-        out.status = Status::Unavailable("job " + desired.key +
-                                         ": the read is older than the job the view holds");
-        out.outcome = OutcomeOf(out.status);
-        return out;
-      }
     }
     PlanOptions po;
     po.now = clock_.Now();

@@ -96,6 +96,10 @@ class Reconciler {
   // Fresh reads that complete the view's Observed. Error: the read failed (not 404).
   // `*lock_read` (optional) is set when the lock variable was read fresh.
   base::Result<Observed> Observe(const Desired& desired, bool* lock_read = nullptr);
+  // Observe with the memory set, reading the job whole first when the view holds only its summary
+  // and the plan compares every field (NeedsJobDetail; each read counts in `detail_reads`).
+  base::Result<Observed> ObserveForPlan(const Desired& desired, const Memory& memory,
+                                        bool* lock_read, int& detail_reads);
   // Reads the lock variable into the view (no-op without a lock path).
   base::Status ReadLock(const Desired& desired);
   // Re-reads the job after a lost check-and-set.
