@@ -1,13 +1,14 @@
-# syntax=docker/dockerfile:1
 # The nomad-singleton image: the controller (Kubernetes chart, Nomad job) and the lock agent of
 # specs whose lock.agent.driver is docker (its default entrypoint /usr/local/bin/nomad-singleton,
 # the static guard beside it). docs/install.md, "The container image":
 #   docker build -t registry.example.com/nomad-singleton:0.1.0 \
 #       --build-arg LOCK_IMAGE=registry.example.com/nomad-singleton:0.1.0 .
+# or scripts/image.sh --tag ... (builds, then checks the image: tests/package/test_image.sh).
 #
-# Stage 1 builds the Debian package exactly as CI does (.ci/setup-deps.sh, scripts/package.sh:
-# Release, -O2, warnings as errors, product targets only); stage 2 installs that package, so the
-# runtime libraries are the package's own Depends (dpkg-shlibdeps), never a list kept by hand.
+# Stage 1 builds the Debian package with the project's scripts (.ci/setup-deps.sh --build-only,
+# scripts/package.sh --no-tests: Release, -O2, warnings as errors, the product's targets and the
+# packages they need, no test dependencies); stage 2 installs that package, so the runtime
+# libraries are the package's own Depends (dpkg-shlibdeps), never a list kept by hand.
 ARG DEBIAN_IMAGE=debian:bookworm
 
 FROM ${DEBIAN_IMAGE} AS build
@@ -16,10 +17,11 @@ FROM ${DEBIAN_IMAGE} AS build
 ARG LOCK_IMAGE=nomad-singleton:0.1.0
 WORKDIR /src
 COPY .ci/setup-deps.sh .ci/setup-deps.sh
-RUN bash .ci/setup-deps.sh && rm -rf /var/lib/apt/lists/*
+RUN bash .ci/setup-deps.sh --build-only && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake -S . -B build -G Ninja -DNSG_DEFAULT_LOCK_IMAGE="${LOCK_IMAGE}" >/dev/null \
- && bash scripts/package.sh --dir build \
+RUN cmake -S . -B build -G Ninja -DNSG_DEFAULT_LOCK_IMAGE="${LOCK_IMAGE}" \
+      -DNSG_BUILD_TESTS=OFF -DNSG_BUILD_BENCH=OFF >/dev/null \
+ && bash scripts/package.sh --dir build --no-tests \
  && cp build/package/nomad-singleton_*.deb /nomad-singleton.deb
 
 FROM ${DEBIAN_IMAGE}-slim

@@ -2,17 +2,31 @@
 # Installs every build and test dependency of nomad-singleton from Debian's packages.
 # Idempotent: packages already present are left as they are; safe to run again.
 set -euo pipefail
-PKGS=(
-  build-essential g++ cmake ninja-build git pkg-config ca-certificates curl openssl python3
+# What building and packaging the product needs (the container image's build stage installs only
+# these: `--build-only`, with scripts/build.sh --no-tests).
+BUILD_PKGS=(
+  build-essential g++ cmake ninja-build git pkg-config ca-certificates
   libcpprest-dev libboost-dev libboost-system-dev libssl-dev zlib1g-dev
   libyaml-cpp-dev prometheus-cpp-dev libcivetweb-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgit2-dev  # the controller's git source (--git-url); its tests run `git daemon` (package git)
+  file  # the package checks: is the guard static (scripts/test.sh, tests/package/test_deb.sh)
+)
+# What the tests, benchmarks and fuzzers add.
+TEST_PKGS=(
+  curl openssl python3
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-jsonschema python3-yaml
   clang libclang-rt-14-dev  # libFuzzer builds of tests/fuzz (scripts/fuzz.sh)
   prometheus  # promtool: rule unit tests and scrape lint (tests/metrics, tests/controller_io)
-  file  # the package checks: is the guard static (scripts/test.sh, tests/package/test_deb.sh)
 )
+BUILD_ONLY=0
+case "${1:-}" in
+  --build-only) BUILD_ONLY=1 ;;
+  "") ;;
+  *) echo "setup-deps.sh: unknown argument $1 (--build-only: what building the product needs)" >&2; exit 2 ;;
+esac
+PKGS=("${BUILD_PKGS[@]}")
+[ "$BUILD_ONLY" = 1 ] || PKGS+=("${TEST_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,6 +38,7 @@ if ((${#missing[@]})); then
   UPDATED=1
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+[ "$BUILD_ONLY" = 0 ] || exit 0
 
 # sshd for the git source's SSH tests (tests/controller_io/git_source_ssh_test.cc runs its own
 # sshd on 127.0.0.1 with a temporary config). Installing Debian's openssh-server would also start and

@@ -2,6 +2,8 @@
 # Builds the Debian package from the Release tree: the product binaries only (no tests), then
 # CPack's DEB generator (cmake/Packaging.cmake). Prints the .deb's path on the last line.
 #   scripts/package.sh [--dir DIR]        default build/
+#   scripts/package.sh --no-tests         (with --dir) a tree without tests and benchmarks, and only
+#                                         the packages the product needs (the image's build stage)
 #   scripts/package.sh --sanitized        CI's package, NOT for distribution: the same install
 #                                         rules and package around the sanitized tree's binaries
 #                                         (build-asan/, already built by scripts/test.sh; they
@@ -11,11 +13,12 @@
 #                                         the package adds to the binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DIR=build; SANITIZED=0
+DIR=build; SANITIZED=0; BUILD_ARGS=()
 while (($#)); do
   case "$1" in
     --dir) DIR="$2"; shift ;;
     --sanitized) SANITIZED=1; DIR=build-asan ;;
+    --no-tests) BUILD_ARGS+=(--no-tests) ;;
     *) echo "package.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -31,7 +34,7 @@ elif [ "$sanitizer_tree" = 1 ]; then
   echo "package.sh: $DIR is a sanitizer tree; package the Release tree (or --sanitized for CI)" >&2
   exit 2
 else
-  bash scripts/build.sh --dir "$DIR" --target nomad-singleton --target nomad-singleton-guard
+  bash scripts/build.sh --dir "$DIR" "${BUILD_ARGS[@]}" --target nomad-singleton --target nomad-singleton-guard
 fi
 OUT="$DIR/package"
 rm -rf "$OUT/_CPack_Packages"

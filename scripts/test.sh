@@ -14,8 +14,10 @@
 #                                  built alone and checked static.
 #   scripts/test.sh --full     the same, but the .deb is the Release product's (build/, -O2,
 #                              warnings as errors; a Release compile of the product does not fit
-#                              CI's budget: docs/testing.md), and 150 fault-simulation worlds on
-#                              the Release binary (50 per Nomad version profile).
+#                              CI's budget: docs/testing.md), the container image built and
+#                              checked when a Docker engine answers (scripts/image.sh), and 150
+#                              fault-simulation worlds on the Release binary (50 per Nomad
+#                              version profile).
 #   scripts/test.sh --release  every test in the Release tree (build/): quicker to run, for
 #                              development
 set -euo pipefail
@@ -114,6 +116,14 @@ if [ "$MODE" = --full ]; then
   stamp "== the Debian package: built from the Release tree, installed, run, purged"
   if bash scripts/package.sh >"$LOGS/package" 2>&1; then deb_test build/package;
   else cat "$LOGS/package"; echo "FAIL: scripts/package.sh"; rc=1; fi
+  stamp "== the container image: built from the Dockerfile and checked (tests/package/test_image.sh)"
+  if ! docker info >/dev/null 2>&1; then
+    echo "SKIPPED: no Docker engine answers (docker info): the image was not built"
+  elif bash scripts/image.sh >"$LOGS/image" 2>&1; then
+    grep '^test_image: PASS' "$LOGS/image"; tail -n 1 "$LOGS/image"
+  else
+    tail -n 40 "$LOGS/image"; echo "FAIL: scripts/image.sh"; rc=1
+  fi
   stamp "== fault simulation on the Release binary: 50 worlds per Nomad version profile"
   BIN=build/controller/cmd/nomad-singleton
   pids=()
