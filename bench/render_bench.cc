@@ -1,7 +1,9 @@
 // Offline pipeline cost at scale: load (YAML decode + validation + timer rule), render, and encode
 // the register body for N singletons. `cmake --build build --target bench` runs it.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,5 +55,32 @@ void BM_RenderAndEncode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_RenderAndEncode)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// Heap (glibc's mallinfo2) held per singleton by what the controller's spec set could keep: the
+// parsed spec (kept: 0) or its rendered job and policy (kept: 1). Against the budget of
+// 4 KiB per singleton for the whole controller.
+void BM_HeapPerSpec(benchmark::State& state) {
+  const int n = 2000;
+  const std::vector<nsg::spec::SourceFile> files = {{"bench.yaml", Docs(n)}};
+  double per = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto loaded = std::make_unique<nsg::spec::LoadResult>(nsg::spec::LoadSpecs(files));
+    state.ResumeTiming();
+    const size_t before = mallinfo2().uordblks;
+    if (state.range(0) == 0) {
+      auto copy = std::make_unique<std::vector<nsg::spec::Singleton>>(loaded->valid);
+      per = static_cast<double>(mallinfo2().uordblks - before) / n;
+    } else {
+      std::vector<nsg::render::Rendered> rendered;
+      rendered.reserve(n);
+      for (const auto& s : loaded->valid) rendered.push_back(std::move(*nsg::render::Render(s)));
+      per = static_cast<double>(mallinfo2().uordblks - before) / n;
+    }
+  }
+  state.counters["bytes_per_singleton"] = per;
+}
+BENCHMARK(BM_HeapPerSpec)->ArgName("rendered")->Arg(0)->Arg(1)->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -330,15 +330,24 @@ void ClusterView::PutAllocLocked(const nomad::Allocation& full, const SingletonK
   nomad::Allocation alloc = Slim(full);
   auto it = allocs_.find(alloc.id);
   if (it != allocs_.end()) {
+    // An update (most events): the indexes already hold it unless its node or key moved.
     if (it->second.alloc.node_id != alloc.node_id) {
       auto n = alloc_ids_by_node_.find(it->second.alloc.node_id);
       if (n != alloc_ids_by_node_.end() && n->second.erase(alloc.id) && n->second.empty()) {
         alloc_ids_by_node_.erase(n);
       }
+      alloc_ids_by_node_[alloc.node_id].insert(alloc.id);
     }
-    alloc_ids_by_key_[key].insert(alloc.id);
-    alloc_ids_by_node_[alloc.node_id].insert(alloc.id);
-    it->second = AllocEntry{std::move(alloc), key, version};
+    if (it->second.key != key) {
+      auto k = alloc_ids_by_key_.find(it->second.key);
+      if (k != alloc_ids_by_key_.end() && k->second.erase(alloc.id) && k->second.empty()) {
+        alloc_ids_by_key_.erase(k);
+      }
+      alloc_ids_by_key_[key].insert(alloc.id);
+      it->second.key = key;
+    }
+    it->second.alloc = std::move(alloc);
+    it->second.version = version;
   } else {
     alloc_ids_by_key_[key].insert(alloc.id);
     alloc_ids_by_node_[alloc.node_id].insert(alloc.id);

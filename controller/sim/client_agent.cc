@@ -165,10 +165,26 @@ void Cluster::Impl::StopAfterTick(const std::string& node_id) {
 
 void Cluster::Impl::SchedulePull(const std::string& node_id) {
   auto it = nodes.find(node_id);
+  if (it == nodes.end() || !it->second.client) return;
+  it->second.client->pull_all = true;
+  SchedulePull(node_id, {});
+}
+
+void Cluster::Impl::SchedulePull(const std::string& node_id,
+                                 const std::set<std::string>& alloc_ids) {
+  auto it = nodes.find(node_id);
   if (it == nodes.end()) return;
   NodeRec& n = it->second;
-  if (!n.client || !n.client->alive || n.partitioned || n.client->pull_pending) return;
-  n.client->pull_pending = true;
+  if (!n.client) return;
+  Client& c = *n.client;
+  if (!c.alive || n.partitioned) {
+    c.pull_all = true;  // its next pull (start, heal) reads everything
+    c.pull_ids.clear();
+    return;
+  }
+  if (!c.pull_all) c.pull_ids.insert(alloc_ids.begin(), alloc_ids.end());
+  if (c.pull_pending) return;
+  c.pull_pending = true;
   After(opts.client_pull_latency, "client pull " + n.node.name,
         [this, node_id] { ClientPull(node_id); });
 }
@@ -176,10 +192,24 @@ void Cluster::Impl::SchedulePull(const std::string& node_id) {
 void Cluster::Impl::ClientPull(const std::string& node_id) {
   NodeRec& n = nodes.at(node_id);
   if (!n.client) return;
-  n.client->pull_pending = false;
-  if (!n.client->alive || n.partitioned) return;
+  Client& c = *n.client;
+  c.pull_pending = false;
+  if (!c.alive || n.partitioned) {
+    c.pull_all = true;
+    c.pull_ids.clear();
+    return;
+  }
   std::vector<const AllocRec*> mine;
-  for (const std::string& id : AllocsOnNode(node_id)) mine.push_back(&allocs.at(id));
+  if (c.pull_all) {
+    for (const std::string& id : AllocsOnNode(node_id)) mine.push_back(&allocs.at(id));
+  } else {
+    for (const std::string& id : c.pull_ids) {
+      auto a = allocs.find(id);
+      if (a != allocs.end() && a->second.a.node_id == node_id) mine.push_back(&a->second);
+    }
+  }
+  c.pull_all = false;
+  c.pull_ids.clear();
   std::sort(mine.begin(), mine.end(), [](const AllocRec* a, const AllocRec* b) {
     return a->a.create_index < b->a.create_index;
   });

@@ -147,6 +147,13 @@ struct Cluster::Impl {
     std::map<std::string, std::unique_ptr<AllocRunner>> runners;
     std::set<std::string> dirty;
     bool pull_pending = false;
+    // What the next pull reads: every allocation on the node (start, rejoin, heal: as a real
+    // client's first pull after a gap), or only those the server changed since the last pull
+    // (a real client's blocking query returns the changed allocations' indexes, and it fetches
+    // those). Reading every allocation on every pull made each placement cost the node's whole
+    // allocation count (issue 17).
+    bool pull_all = true;
+    std::set<std::string> pull_ids;
     std::map<std::string, std::map<std::string, std::string>> tokens;  // alloc → task → secret
   };
   struct NodeRec {
@@ -304,7 +311,11 @@ struct Cluster::Impl {
   void ClientHeartbeat(const std::string& node_id);
   Duration HeartbeatRetryInterval(NodeRec& n);
   void StopAfterTick(const std::string& node_id);
+  // A pull of every allocation on the node.
   void SchedulePull(const std::string& node_id);
+  // A pull of the server's changes to these allocations (a full pull when the client cannot
+  // pull now: it will read everything when it can).
+  void SchedulePull(const std::string& node_id, const std::set<std::string>& alloc_ids);
   void ClientPull(const std::string& node_id);
   void MarkDirty(NodeRec& n, const std::string& alloc_id);
   void ClientFlush(const std::string& node_id);

@@ -122,7 +122,7 @@ void Deployments::OnAlloc(const nomad::Allocation& a, uint64_t index) {
     }
     ++d->groups.at(a.task_group).placed;
     d->modify_index = index;
-    Tracked& tr = allocs_.emplace(a.id, std::move(t)).first->second;
+    Tracked& tr = Track(a.id, std::move(t));
     // The client's tracker gives up at HealthyDeadline after it starts watching.
     if (healthy_deadline > Duration(0)) {
       tr.deadline_timer = Timer(healthy_deadline, "alloc-healthy-deadline", [this, id = a.id] {
@@ -199,7 +199,8 @@ void Deployments::SetHealth(Tracked& t, const std::string& alloc_id, bool health
   CancelTimer(t.healthy_timer);
   CancelTimer(t.deadline_timer);
   decided_[alloc_id] = healthy;
-  allocs_.erase(alloc_id);  // decided: no longer watched (`t` is gone from here on)
+  // Decided: no longer watched (`t` is gone from here on).
+  if (auto it = allocs_.find(alloc_id); it != allocs_.end()) Untrack(it);
   Deployment& d = by_id_.at(deployment_id);
   if (d.status != "running") return;
   DeploymentGroup& g = d.groups.at(group);
@@ -226,15 +227,29 @@ void Deployments::Finish(Deployment& d, const std::string& status, const std::st
   d.status_description = why;
   d.modify_index = std::max(d.modify_index, index);
   d.modify_time = core_.UnixNanos();
-  for (auto it = allocs_.begin(); it != allocs_.end();) {
-    if (it->second.deployment_id != d.id) {
-      ++it;
-      continue;
-    }
+  auto ids = allocs_by_deployment_.find(d.id);
+  if (ids == allocs_by_deployment_.end()) return;
+  const std::set<std::string> mine = ids->second;  // Untrack edits the index
+  for (const auto& id : mine) {
+    auto it = allocs_.find(id);
+    if (it == allocs_.end()) continue;
     CancelTimer(it->second.healthy_timer);
     CancelTimer(it->second.deadline_timer);
-    it = allocs_.erase(it);
+    Untrack(it);
   }
+}
+
+Deployments::Tracked& Deployments::Track(const std::string& alloc_id, Tracked t) {
+  allocs_by_deployment_[t.deployment_id].insert(alloc_id);
+  return allocs_.insert_or_assign(alloc_id, std::move(t)).first->second;
+}
+
+void Deployments::Untrack(std::map<std::string, Tracked>::iterator it) {
+  auto ids = allocs_by_deployment_.find(it->second.deployment_id);
+  if (ids != allocs_by_deployment_.end() && ids->second.erase(it->first) && ids->second.empty()) {
+    allocs_by_deployment_.erase(ids);
+  }
+  allocs_.erase(it);
 }
 
 std::vector<Deployment> Deployments::ForJob(const std::string& ns,

@@ -94,6 +94,9 @@ class Deployments {
   // Records the client's verdict, moves the deployment on; erases `t` (do not use it after).
   void SetHealth(Tracked& t, const std::string& alloc_id, bool healthy, uint64_t index);
   void Finish(Deployment& d, const std::string& status, const std::string& why, uint64_t index);
+  // allocs_ and its index change only through these.
+  Tracked& Track(const std::string& alloc_id, Tracked t);
+  void Untrack(std::map<std::string, Tracked>::iterator it);
   void ArmProgress(Deployment& d, DeploymentGroup& g);
   Deployment* Running(const std::string& ns, const std::string& job_id);
   SimCore::TimerId Timer(base::Duration d, const char* label, std::function<void()> fn);
@@ -105,6 +108,8 @@ class Deployments {
   std::map<std::string, Deployment> by_id_;
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_job_;  // oldest first
   std::map<std::string, Tracked> allocs_;  // allocations of running deployments
+  // allocs_ by deployment ID (Finish touches its own, not every tracked allocation).
+  std::map<std::string, std::set<std::string>> allocs_by_deployment_;
   std::map<std::string, bool> decided_;    // alloc → health, once decided
   std::set<SimCore::TimerId> timers_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -125,29 +125,52 @@ class HttpStreamSink final : public StreamSink {
     resp.set_body(buffer_.create_istream(), head.content_type);
     ObserveSent(req_.reply(resp));
   }
+  // Frames are gathered and handed to the connection once per request or tick (Flush): one
+  // write per frame cost two pool-thread hand-offs each (issue 17: most of the simulator's
+  // scheduler switches at 10k singletons).
   void Write(const std::string& data) override {
     if (gone_.load() || done_) return;
-    auto copy = std::make_shared<std::string>(data);
-    buffer_.putn_nocopy(reinterpret_cast<const uint8_t*>(copy->data()), copy->size())
-        .then([copy](pplx::task<size_t> t) {
-          try {
-            t.get();
-          } catch (...) {
-          }
-        });
-    buffer_.sync().then([](pplx::task<void> t) {
+    pending_ += data;
+  }
+  // Requires the model mutex, as every sink call.
+  void Flush() {
+    if (pending_.empty()) return;
+    if (gone_.load() || done_) {
+      pending_.clear();
+      return;
+    }
+    auto copy = std::make_shared<std::string>(std::move(pending_));
+    pending_.clear();
+    Settle(buffer_.putn_nocopy(reinterpret_cast<const uint8_t*>(copy->data()), copy->size()),
+           copy);
+    Settle(buffer_.sync(), nullptr);
+  }
+  void Close() override {
+    if (done_) return;
+    Flush();
+    done_ = true;
+    buffer_.close(std::ios_base::out).then([](pplx::task<void> t) {
       try {
         t.get();
       } catch (...) {
       }
     });
   }
-  void Close() override {
-    if (done_) return;
-    done_ = true;
-    buffer_.close(std::ios_base::out).then([](pplx::task<void> t) {
+
+  // Waits for `t` where it has already finished (the buffer takes bytes synchronously), so that
+  // no continuation has to be scheduled on the pool; `keep` lives until then.
+  template <typename T>
+  static void Settle(pplx::task<T> t, std::shared_ptr<std::string> keep) {
+    if (t.is_done()) {
       try {
         t.get();
+      } catch (...) {
+      }
+      return;
+    }
+    t.then([keep](pplx::task<T> done) {
+      try {
+        done.get();
       } catch (...) {
       }
     });
@@ -183,6 +206,7 @@ class HttpStreamSink final : public StreamSink {
   std::shared_ptr<std::atomic<bool>> gone_ptr_ = std::make_shared<std::atomic<bool>>(false);
   std::atomic<bool>& gone_ = *gone_ptr_;
   bool done_ = false;  // guarded by the model mutex (all sink calls come from the router)
+  std::string pending_;  // written, not yet flushed; guarded by the model mutex
 };
 
 }  // namespace
@@ -231,6 +255,12 @@ struct HttpFrontend::Impl {
     }
     // Zero-delay timers (blocking-query rechecks) run now, not at the next tick.
     core.AdvanceTo(core.Now());
+    FlushStreams();
+  }
+
+  // Hands every stream's gathered frames to its connection. Requires mu.
+  void FlushStreams() {
+    for (auto& [id, sink] : streams) sink->Flush();
   }
 
   void Drive() {
@@ -247,6 +277,7 @@ struct HttpFrontend::Impl {
           ++it;
         }
       }
+      FlushStreams();
       cv.wait_for(lock, opts.tick);
     }
   }
@@ -368,6 +399,7 @@ void HttpFrontend::WithModel(const std::function<void()>& fn) {
   if (impl_->started && !impl_->stopping) impl_->CatchUp();
   fn();
   impl_->core.AdvanceTo(impl_->core.Now());
+  impl_->FlushStreams();
 }
 
 SimServer::SimServer(Options opts, ProgramRegistry programs)
