@@ -393,6 +393,18 @@ def measure_restart(args, http_addr, ctl, start_controller, counts):
     CPU and peak RSS, and its calls (no write expected)."""
     os.killpg(ctl.pid, signal.SIGTERM)
     ctl.wait(timeout=60)
+    # Under a --controller-wrapper the wrapper may return before the controller has closed its
+    # HTTP port: wait (30 s at most) until the port can be bound again.
+    host, port = http_addr.rsplit(":", 1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, int(port)))
+                break
+            except OSError:
+                time.sleep(0.2)
     base = counts()
     t0 = time.monotonic()
     ctl2 = start_controller("controller-restart.log")

@@ -127,7 +127,12 @@ KeySet ClusterView::Reset(Snapshot snap) {
     jobs_.emplace(key, std::move(entry));
     IndexLockLocked(key);
   }
-  for (const auto& j : snap.jobs) ApplyJobLocked(j, j.modify_index, /*read=*/true);
+  // The snapshot's jobs move into the view: after a restart every job was read whole, and a
+  // copy of each beside the snapshot doubled the relist's peak (issue 17).
+  for (auto& j : snap.jobs) {
+    ApplyJobLocked(j, j.modify_index, /*read=*/true, /*detailed=*/true, &j);
+    j = nomad::Job{};  // whatever was not taken goes now, not with the snapshot
+  }
   for (const auto& n : snap.nodes) ApplyNodeLocked(n, n.modify_index, /*read=*/true);
   for (const auto& a : snap.allocations) ApplyAllocLocked(a, a.modify_index, /*read=*/true);
   for (const auto& v : snap.variables) {
@@ -371,7 +376,7 @@ void ClusterView::EraseAllocLocked(const std::string& alloc_id) {
 }
 
 KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read,
-                                   bool detailed) {
+                                   bool detailed, nomad::Job* movable) {
   if (IsChildJobId(job.id)) return {};
   const SingletonKey key = job.namespace_ + "/" + job.id;
   auto it = jobs_.find(key);
@@ -396,7 +401,11 @@ KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool
     return {key};
   }
   job_tombstones_.erase(key);
-  jobs_[key] = JobEntry{job, version, detailed};
+  if (movable != nullptr) {
+    jobs_[key] = JobEntry{std::move(*movable), version, detailed};  // `job` is not read again
+  } else {
+    jobs_[key] = JobEntry{job, version, detailed};
+  }
   IndexLockLocked(key);
   Bump(version);
   return {key};

@@ -162,7 +162,9 @@ class ClusterView {
   // read: a fresh read or list result (authoritative as of its index; not subject to floor_)
   // rather than an event.
   // detailed false: `job` is a JobSummary (a Job event decoded as a summary).
-  KeySet ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read, bool detailed = true);
+  // movable: `job` itself, which the view may take (Reset's snapshot) instead of copying it.
+  KeySet ApplyJobLocked(const nomad::Job& job, uint64_t version, bool read, bool detailed = true,
+                        nomad::Job* movable = nullptr);
   // owned: the deleted job's payload says it was ours.
   KeySet DeleteJobLocked(const std::string& ns, const std::string& id, uint64_t version,
                          bool owned, bool read);
