@@ -180,7 +180,8 @@ struct Cluster::Impl {
     std::vector<std::string> nodes;
     std::set<JobKey> status_jobs;  // jobs whose status may have changed
     std::vector<std::string> enqueue;  // evals to hand to the scheduler after the commit
-    std::set<std::string> pull_nodes;  // clients to tell about server-side alloc changes
+    // Clients to tell about server-side alloc changes: node → the allocations changed there.
+    std::map<std::string, std::set<std::string>> pulls;
   };
 
   // ---- Scheduler decisions (pure: computed, then applied) ----

@@ -128,7 +128,7 @@ void Cluster::Impl::ProcessEval(const std::string& eval_id) {
       r.a.alloc_modify_index = w.index;
       r.a.modify_time = now_unix;
       w.allocs.push_back(r.a.id);
-      w.pull_nodes.insert(r.a.node_id);
+      w.pulls[r.a.node_id].insert(r.a.id);
     };
     std::map<std::string, int> load;
     for (const std::string& id : AllocsOfJob(key)) {
@@ -228,7 +228,7 @@ void Cluster::Impl::ProcessEval(const std::string& eval_id) {
         AddAlloc(std::move(rec));
         ++load[node_id];
         w.allocs.push_back(id);
-        w.pull_nodes.insert(node_id);
+        w.pulls[node_id].insert(id);
         if (prev != nullptr) {
           AllocRec& pr = allocs.at(pl.prev_alloc);
           pr.a.next_allocation = id;

@@ -3,8 +3,6 @@
 // queued for the scheduler, workload identities revoked, and the indexes of allocations and
 // evaluations by job and node.
 #include <algorithm>
-#include <map>
-#include <set>
 
 #include "controller/sim/cluster.h"
 #include "controller/sim/cluster_impl.h"
@@ -160,21 +158,7 @@ void Cluster::Impl::Commit(Write& w) {
   core.Events().Publish(w.index, std::move(all));
   for (const std::string& id : w.enqueue) Enqueue(id);
   // Each client pulls the allocations of this write that are on its node.
-  std::map<std::string, std::set<std::string>> pulls;
-  for (const std::string& n : w.pull_nodes) pulls[n];
-  for (const std::string& id : w.allocs) {
-    auto a = allocs.find(id);
-    if (a == allocs.end()) continue;
-    auto p = pulls.find(a->second.a.node_id);
-    if (p != pulls.end()) p->second.insert(id);
-  }
-  for (const auto& [n, ids] : pulls) {
-    if (ids.empty()) {
-      SchedulePull(n);  // told about the node, not which allocation: all of them
-    } else {
-      SchedulePull(n, ids);
-    }
-  }
+  for (const auto& [node, ids] : w.pulls) SchedulePull(node, ids);
 }
 
 // Workload identities stay valid until the allocation is client-terminal, not merely
