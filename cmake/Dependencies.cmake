@@ -7,6 +7,9 @@ find_package(spdlog REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(cpprestsdk REQUIRED)
 find_package(OpenSSL REQUIRED)
+# zlib: the controller keeps rendered jobs deflated (controller/render/compact.h); Debian's
+# zlib1g-dev, which libcpprest-dev depends on too.
+find_package(ZLIB REQUIRED)
 if(NSG_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

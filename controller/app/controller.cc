@@ -81,14 +81,14 @@ inline constexpr Duration kLockWatchWait = 30s;
 // only: a finished batch run is not up, and a periodic job is up between runs).
 std::string SingletonKind(const reconcile::Desired& d) {
   if (!d.rendered) return "unknown";
-  if (d.rendered->job.periodic) return "periodic";
-  return d.rendered->job.type;
+  if (d.rendered->summary.periodic) return "periodic";
+  return d.rendered->summary.type;
 }
 
 std::string LockModeOf(const reconcile::Desired& d) {
   if (!d.rendered) return "unknown";
-  auto it = d.rendered->job.meta.find(render::kMetaLockMode);
-  return it == d.rendered->job.meta.end() ? "unknown" : it->second;
+  auto it = d.rendered->summary.meta.find(render::kMetaLockMode);
+  return it == d.rendered->summary.meta.end() ? "unknown" : it->second;
 }
 
 // Whether HOST:PORT binds only the loopback interface.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "controller/controller_io/spec_files.h"
+#include "controller/render/compact.h"
 #include "controller/render/job_renderer.h"
 #include "controller/spec/loader.h"
 
@@ -29,13 +30,15 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
   // The check of each singleton renders it: keep what it rendered, by document, for the entry.
   const render::RenderOptions options{.source_path = "", .git_revision = revision};
   // (LoadSpecs runs the check on several threads: the map is shared.)
-  std::map<std::pair<std::string, int>, render::Rendered> checked;
+  // Each is kept compact (render/compact.h), made on the loader's threads.
+  std::map<std::pair<std::string, int>, render::CompactRendered> checked;
   std::mutex checked_mu;
   const spec::LoadResult loaded = spec::LoadSpecs(
       files.files, [&](const spec::Singleton& s, std::vector<spec::Diagnostic>& diags) {
         if (auto r = render::CheckAndRender(s, options, diags)) {
+          render::CompactRendered compact = render::CompactRendered::From(*r);
           std::lock_guard lock(checked_mu);
-          checked.insert_or_assign({s.source.file, s.source.line}, std::move(*r));
+          checked.insert_or_assign({s.source.file, s.source.line}, std::move(compact));
         }
       });
 
@@ -72,15 +75,20 @@ SpecSet BuildSpecSet(const SpecFiles& files, const SpecSet& previous,
     auto keep = s.metadata.annotations.find(spec::kAnnotationKeep);
     e.desired.keep_on_delete = keep != s.metadata.annotations.end() && keep->second == "true";
     auto done = checked.find({s.source.file, s.source.line});
-    auto rendered = done != checked.end() ? base::Result<render::Rendered>(std::move(done->second))
-                                          : render::Render(s, options);
+    auto rendered = [&]() -> base::Result<render::CompactRendered> {
+      if (done != checked.end()) return std::move(done->second);
+      auto r = render::Render(s, options);
+      if (!r.ok()) return r.status();
+      return render::CompactRendered::From(*r);
+    }();
     if (rendered.ok()) {
       e.desired.state = reconcile::SpecState::kValid;
       e.lock_path = s.spec.lock.path;
       e.fingerprint = "valid|" + rendered.value().spec_hash + "|" + e.source + "|" +
                       (e.desired.adopt ? "adopt" : "") + "|" +
                       (e.desired.keep_on_delete ? "keep" : "");
-      e.desired.rendered = std::make_shared<const render::Rendered>(std::move(rendered.value()));
+      e.desired.rendered =
+          std::make_shared<const render::CompactRendered>(std::move(rendered).value());
     } else {
       set_invalid(e, {rendered.status().message()});
     }

@@ -42,7 +42,10 @@ std::string EncodeJob(const Job& job, EncodeOptions opts = {});
 base::Result<Job> DecodeJob(std::string_view json);
 // {"Job": {...}, "EnforceIndex": ..., "JobModifyIndex": ...}. Other request keys (PolicyOverride,
 // Submission, ...) are ignored by the decoder; its error paths start at "Job", as DecodeJob's do.
+// With req.encoded_job set, its bytes are the "Job" value as they are (compact, request form).
 std::string EncodeRegisterRequest(const RegisterRequest& req, EncodeOptions opts = {});
+// The job a request registers: `job`, or `encoded_job` decoded when it is set.
+base::Result<Job> RegisteredJob(const RegisterRequest& req);
 base::Result<RegisterRequest> DecodeRegisterRequest(std::string_view json);
 
 std::string EncodeAclPolicy(const AclPolicy& policy, EncodeOptions opts = {});

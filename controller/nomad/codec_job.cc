@@ -340,11 +340,35 @@ base::Result<Job> DecodeJob(std::string_view json) {
 }
 
 std::string EncodeRegisterRequest(const RegisterRequest& req, EncodeOptions opts) {
+  if (req.encoded_job && !opts.pretty && !opts.server_fields) {
+    // What the Json below dumps, with the job's bytes as they were encoded.
+    std::string out;
+    out.reserve(req.encoded_job->size() + 64);
+    out += "{\"Job\":";
+    out += *req.encoded_job;
+    out += req.enforce_index ? ",\"EnforceIndex\":true" : ",\"EnforceIndex\":false";
+    out += ",\"JobModifyIndex\":";
+    out += std::to_string(req.job_modify_index);
+    out += '}';
+    return out;
+  }
+  if (req.encoded_job) {
+    auto job = DecodeJob(*req.encoded_job);
+    if (job.ok()) {
+      RegisterRequest copy(std::move(job).value(), req.enforce_index, req.job_modify_index);
+      return EncodeRegisterRequest(copy, opts);
+    }
+  }
   Json j = Json::object();
   j["Job"] = JobJson(req.job, JobMode{.server = opts.server_fields});
   j["EnforceIndex"] = req.enforce_index;
   j["JobModifyIndex"] = req.job_modify_index;
   return Finish(j, opts);
+}
+
+base::Result<Job> RegisteredJob(const RegisterRequest& req) {
+  if (!req.encoded_job) return req.job;
+  return DecodeJob(*req.encoded_job);
 }
 
 base::Result<RegisterRequest> DecodeRegisterRequest(std::string_view json) {

@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "controller/base/duration.h"
@@ -151,9 +153,16 @@ Job JobSummary(const Job& full);
 
 // POST /v1/jobs body (nomad-api.md §5.2).
 struct RegisterRequest {
+  RegisterRequest() = default;
+  RegisterRequest(Job j, bool enforce, uint64_t index)
+      : job(std::move(j)), enforce_index(enforce), job_modify_index(index) {}
   Job job;
   bool enforce_index = false;
   uint64_t job_modify_index = 0;
+  // The job already encoded as EncodeJob writes it (the request form), when the caller keeps it so
+  // (the controller's rendered jobs, render/compact.h): EncodeRegisterRequest sends these bytes
+  // as "Job", and `job` then needs only ID and Namespace (paths, logs). Null: `job` is encoded.
+  std::shared_ptr<const std::string> encoded_job;
 };
 
 // JobACL attachment of an ACL policy (nomad-api.md §8.1).

@@ -237,14 +237,23 @@ DriftReport CheckDrift(const nomad::Job& desired, const nomad::Job& observed) {
   return r;
 }
 
-DriftReport CheckDriftMemo(const nomad::Job& desired, const std::string& spec_hash,
-                           const nomad::Job& observed, std::optional<DriftMemo>& memo) {
+DriftReport CheckDriftMemo(const render::CompactRendered& desired, const nomad::Job& observed,
+                           std::optional<DriftMemo>& memo) {
   if (memo && memo->job_modify_index == observed.job_modify_index &&
-      memo->stop == observed.stop && memo->spec_hash == spec_hash) {
+      memo->stop == observed.stop && memo->spec_hash == desired.spec_hash) {
     return memo->report;
   }
-  memo = DriftMemo{observed.job_modify_index, observed.stop, spec_hash,
-                   CheckDrift(desired, observed)};
+  auto whole = desired.Job();
+  if (!whole.ok()) {
+    // Not remembered: the next reconcile tries again.
+    memo.reset();
+    DriftReport r;
+    r.invariants = CheckStopAndCount(desired.summary, observed);
+    r.fields = {"(rendered job unreadable: " + whole.status().message() + ")"};
+    return r;
+  }
+  memo = DriftMemo{observed.job_modify_index, observed.stop, desired.spec_hash,
+                   CheckDrift(*whole, observed)};
   return memo->report;
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "controller/nomad/job.h"
+#include "controller/render/compact.h"
 
 namespace nsg::reconcile {
 
@@ -64,10 +65,12 @@ struct DriftMemo {
   friend bool operator==(const DriftMemo&, const DriftMemo&) = default;
 };
 
-// CheckDrift, or the remembered report when `memo` holds one for the same key; `memo` is set to
-// what was used.
-DriftReport CheckDriftMemo(const nomad::Job& desired, const std::string& spec_hash,
-                           const nomad::Job& observed, std::optional<DriftMemo>& memo);
+// CheckDrift of `desired`'s whole job (decoded from its compact form only when needed), or the
+// remembered report when `memo` holds one for the same key; `memo` is set to what was used. A
+// whole job that cannot be decoded (corrupted memory: never by design) is reported as drift of
+// every field, "(rendered job unreadable: ...)", so the plan registers again what it keeps.
+DriftReport CheckDriftMemo(const render::CompactRendered& desired, const nomad::Job& observed,
+                           std::optional<DriftMemo>& memo);
 
 // The names of the tasks that carry the lock agent: the lock and acquire tasks in sidecar/split
 // mode; in shim mode (Meta lock-mode "shim") the wrapped workload tasks.

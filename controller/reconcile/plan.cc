@@ -61,15 +61,18 @@ std::string JoinIds(const std::vector<std::string>& ids) {
   return s;
 }
 
-Action RegisterAction(const render::Rendered& r, uint64_t enforce, const std::string& reason) {
+Action RegisterAction(const std::shared_ptr<const render::CompactRendered>& r, uint64_t enforce,
+                      const std::string& reason) {
   Action a;
   a.kind = Kind::kRegisterJob;
   a.reason = reason;
-  a.registration.job = r.job;
+  a.registration.job.id = r->summary.id;
+  a.registration.job.namespace_ = r->summary.namespace_;
   a.registration.enforce_index = true;
   a.registration.job_modify_index = enforce;
-  a.job_id = r.job.id;
-  a.namespace_ = r.job.namespace_;
+  a.rendered = r;
+  a.job_id = r->summary.id;
+  a.namespace_ = r->summary.namespace_;
   return a;
 }
 
@@ -217,13 +220,13 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
   switch (d.state) {
     case SpecState::kValid: {
       if (!valid) break;  // a kValid Desired without Rendered is a caller bug: do nothing
-      const render::Rendered& want = *d.rendered;
+      const render::CompactRendered& want = *d.rendered;
       // Without ACLs there is no policy to keep (Nomad refuses the policy endpoints).
       const bool policy_differs =
           !o.acl_disabled && (!o.policy || !SamePolicy(*o.policy, want.policy));
       if (job == nullptr) {
         if (policy_differs) r.actions.push_back(PolicyAction(want.policy, "Creating"));
-        r.actions.push_back(RegisterAction(want, 0, "Creating"));
+        r.actions.push_back(RegisterAction(d.rendered, 0, "Creating"));
         sync = {false, "Creating", "job " + d.key + " does not exist; registering it"};
         break;
       }
@@ -243,9 +246,9 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       // reconcile's cost.
       DriftReport drift;
       if (changed_outside) {
-        drift = CheckDriftMemo(want.job, want.spec_hash, *job, r.memory.drift);
+        drift = CheckDriftMemo(want, *job, r.memory.drift);
       } else {
-        drift.invariants = CheckStopAndCount(want.job, *job);
+        drift.invariants = CheckStopAndCount(want.summary, *job);
         r.memory.drift.reset();
       }
       const std::vector<InvariantDrift>& inv = drift.invariants;
@@ -277,7 +280,8 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
             PolicyAction(want.policy, why.empty() ? "PolicyDrifted" : why.front().first));
       }
       if (!why.empty()) {
-        r.actions.push_back(RegisterAction(want, job->job_modify_index, why.front().first));
+        r.actions.push_back(
+            RegisterAction(d.rendered, job->job_modify_index, why.front().first));
         std::string msg;
         for (const auto& [reason, m] : why) msg += (msg.empty() ? "" : "; ") + m;
         sync = {false, why.front().first, msg};
@@ -343,7 +347,7 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
   // ("<id>/periodic-<ts>") whose allocations the ClusterView files under the parent's key, so
   // at-most-one is enforced over the children (ProhibitOverlap keeps runs apart; a run that
   // overlaps anyway is a duplicate like any other), and no live allocation between runs is normal.
-  const nomad::Job* shape = valid ? &d.rendered->job : job;
+  const nomad::Job* shape = valid ? &d.rendered->summary : job;
   const bool periodic = shape != nullptr && IsPeriodic(*shape);
   const std::optional<LockHolder>& holder = o.lock.holder;
   const bool holder_unknown = !o.lock.known || (holder && holder->alloc_id.empty());
@@ -356,7 +360,7 @@ PlanResult Plan(const Desired& d, const Observed& o, const PlanOptions& opt) {
       if (IsRunning(a)) ++r.stats.running_allocations;
     }
     r.stats.live_allocations = static_cast<int>(live.size());
-    r.stats.limit = valid ? TotalCount(d.rendered->job) : TotalCount(*job);
+    r.stats.limit = valid ? TotalCount(d.rendered->summary) : TotalCount(*job);
     r.stats.lock_held = holder.has_value();
     const nomad::Allocation* holder_alloc =
         holder && !holder_unknown ? FindAlloc(o, holder_id) : nullptr;

@@ -118,6 +118,7 @@
 #include "controller/nomad/allocation.h"
 #include "controller/nomad/job.h"
 #include "controller/reconcile/drift.h"
+#include "controller/render/compact.h"
 #include "controller/render/job_renderer.h"
 #include "controller/spec/singleton.h"
 
@@ -161,8 +162,9 @@ struct Desired {
   SingletonKey key;  // required in every state
   SpecState state = SpecState::kAbsent;
   // Set iff state == kValid. Shared and immutable: the spec set holds it, and each reconcile's
-  // Desired is a copy that must not copy the job.
-  std::shared_ptr<const render::Rendered> rendered;
+  // Desired is a copy that must not copy the job. The compact form (render/compact.h): plans
+  // read its summary; the whole job is decoded only for a full drift comparison.
+  std::shared_ptr<const render::CompactRendered> rendered;
   // kInvalid: why (the loader's or renderer's message), for the Invalid condition.
   std::string invalid_message;
   // kInvalid: the reason of the Invalid and Synced conditions: "" means kReasonInvalidSpec (the
@@ -253,7 +255,11 @@ struct Action {
   Kind kind = Kind::kRegisterJob;
   std::string reason;  // the condition reason that called for it ("SpecChanged", "Duplicates")
   nomad::AclPolicy policy;            // kUpsertPolicy
-  nomad::RegisterRequest registration;  // kRegisterJob: EnforceIndex is always true
+  // kRegisterJob: EnforceIndex is always true; `registration.job` holds only the job's ID and
+  // Namespace, and `rendered` the job to send (RegisterRequest::encoded_job, made when the action
+  // is executed).
+  nomad::RegisterRequest registration;
+  std::shared_ptr<const render::CompactRendered> rendered;
   std::string alloc_id;               // kStopAllocation
   std::string job_id;                 // kDeregisterJob (and kRegisterJob, for logs)
   std::string namespace_;             // kDeregisterJob, kRegisterJob

@@ -62,8 +62,8 @@ Status Reconciler::ReadLock(const Desired& d) {
   const auto [ns, name] = SplitKey(d.key);
   std::string path = view_.LockPathOf(d.key);
   if (path.empty() && d.rendered) {
-    auto m = d.rendered->job.meta.find(render::kMetaLockPath);
-    if (m != d.rendered->job.meta.end()) path = m->second;
+    auto m = d.rendered->summary.meta.find(render::kMetaLockPath);
+    if (m != d.rendered->summary.meta.end()) path = m->second;
   }
   if (path.empty()) return Status::Ok();
   nomad::QueryOptions q;
@@ -210,7 +210,13 @@ Status Reconciler::Execute(const Action& a, Memory& memory, ReconcileResult& out
       return st;
     }
     case Action::Kind::kRegisterJob: {
-      auto r = api_.RegisterJob(a.registration, w);
+      nomad::RegisterRequest req = a.registration;
+      if (a.rendered) {
+        auto encoded = a.rendered->EncodedJob();
+        if (!encoded.ok()) return encoded.status();
+        req.encoded_job = std::move(encoded).value();
+      }
+      auto r = api_.RegisterJob(req, w);
       if (!r.ok()) return r.status();
       memory.written_job_modify_index = r->job_modify_index;
       return Status::Ok();

@@ -136,13 +136,16 @@ TEST(SpecSetTest, EachEntryHoldsTheRenderingOfItsOwnDocument) {
     auto want = render::Render(s, render::RenderOptions{.source_path = "", .git_revision = "abc123"});
     ASSERT_TRUE(want.ok());
     ASSERT_TRUE(e.desired.rendered);
-    EXPECT_EQ(e.desired.rendered->job, want.value().job);
+    auto whole = e.desired.rendered->Job();
+    ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+    EXPECT_EQ(*whole, want.value().job);
+    EXPECT_EQ(e.desired.rendered->summary, nomad::JobSummary(want.value().job));
     EXPECT_EQ(e.desired.rendered->policy, want.value().policy);
     EXPECT_EQ(e.desired.rendered->spec_hash, want.value().spec_hash);
-    EXPECT_EQ(e.desired.rendered->job.meta.at(render::kMetaRevision), "abc123");
+    EXPECT_EQ(e.desired.rendered->summary.meta.at(render::kMetaRevision), "abc123");
   }
-  EXPECT_NE(set.entries.at("default/one").desired.rendered->job.id,
-            set.entries.at("default/two").desired.rendered->job.id);
+  EXPECT_NE(set.entries.at("default/one").desired.rendered->summary.id,
+            set.entries.at("default/two").desired.rendered->summary.id);
 }
 
 }  // namespace

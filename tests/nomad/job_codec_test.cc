@@ -161,7 +161,7 @@ TEST(JobCodecTest, EncodesARegisterBodyExactly) {
   g.tasks.push_back(t);
   job.task_groups.push_back(g);
   job.extra = {{"Update", R"({"MaxParallel":1})"}, {"Affinities", "null"}};
-  RegisterRequest req{.job = job, .enforce_index = true, .job_modify_index = 42};
+  RegisterRequest req(job, true, 42);
   EXPECT_EQ(
       EncodeRegisterRequest(req),
       R"({"Job":{"ID":"web","Name":"web","Namespace":"default","Region":"","Type":"batch",)"

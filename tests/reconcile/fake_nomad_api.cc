@@ -1,5 +1,6 @@
 #include "tests/reconcile/fake_nomad_api.h"
 
+#include "controller/nomad/codec.h"
 #include "tests/reconcile/fixtures.h"
 
 namespace nsg::reconcile::testing {
@@ -28,8 +29,14 @@ base::Result<nomad::WriteResult> FakeNomadApi::RegisterJob(const nomad::Register
                             ": job exists with conflicting job modify index: " +
                             std::to_string(current));
   }
+  // The job as it would reach the server: the encoded bytes when the request carries them.
+  auto job = nomad::RegisteredJob(req);
+  if (!job.ok()) return job.status();
+  if (job->id != req.job.id || job->namespace_ != req.job.namespace_) {
+    return Status::Internal("RegisterJob: encoded job " + job->id + " sent as " + req.job.id);
+  }
   ++index;
-  jobs[key] = ServerJob(req.job, index);
+  jobs[key] = ServerJob(*job, index);
   return nomad::WriteResult{.eval_id = "eval-" + std::to_string(index),
                             .eval_create_index = index,
                             .job_modify_index = index,

@@ -116,7 +116,8 @@ World Registered(spec::Singleton spec) {
   render::Rendered r = RenderOrDie(w.spec);
   w.desired.key = kKey;
   w.desired.state = SpecState::kValid;
-  w.desired.rendered = std::make_shared<const render::Rendered>(r);
+  w.desired.rendered =
+      std::make_shared<const render::CompactRendered>(render::CompactRendered::From(r));
   w.observed.job = ServerJob(r.job, 20);
   w.observed.policy = r.policy;
   w.observed.policy->create_index = 7;

@@ -179,7 +179,11 @@ std::vector<Row> Rows() {
            [](const PlanResult& r, const World& w) {
              const Action& reg = r.actions[1];
              EXPECT_TRUE(reg.registration.enforce_index);
-             EXPECT_EQ(reg.registration.job, w.desired.rendered->job);
+             EXPECT_EQ(reg.rendered, w.desired.rendered);  // the job is sent as rendered
+             EXPECT_EQ(reg.registration.job.id, w.spec.metadata.name);
+             auto whole = reg.rendered->Job();
+             ASSERT_TRUE(whole.ok());
+             EXPECT_EQ(*whole, testing::RenderOrDie(w.spec).job);
              EXPECT_EQ(r.actions[0].policy, w.desired.rendered->policy);
            }},
       {.name = "JobMissingPolicyPresent",
@@ -1093,7 +1097,7 @@ TEST(PlanTest, RegisteringThePlannedJobConverges) {
       if (a.kind == Action::Kind::kUpsertPolicy) w.observed.policy = a.policy;
       if (a.kind != Action::Kind::kRegisterJob) continue;
       const uint64_t next = a.registration.job_modify_index + 100;
-      w.observed.job = testing::ServerJob(a.registration.job, next);
+      w.observed.job = testing::ServerJob(*a.rendered->Job(), next);
       r.memory.written_job_modify_index = next;
       registered = true;
     }
@@ -1212,7 +1216,7 @@ TEST(PlanTest, DriftIsCheckedAgainOnlyWhenTheJobOrTheSpecMoved) {
   }
   {  // Another spec hash: compared again against the new desired job.
     World moved = w;
-    auto other = std::make_shared<render::Rendered>(*w.desired.rendered);
+    auto other = std::make_shared<render::CompactRendered>(*w.desired.rendered);
     other->spec_hash = "0123456789abcdef";
     moved.desired.rendered = other;
     const PlanResult r = Plan(moved.desired, moved.observed, moved.options);

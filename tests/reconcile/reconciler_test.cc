@@ -64,7 +64,8 @@ class ReconcilerTest : public ::testing::Test {
     rendered_ = testing::RenderOrDie(spec_);
     desired_.key = kKey;
     desired_.state = SpecState::kValid;
-    desired_.rendered = std::make_shared<const render::Rendered>(rendered_);
+    desired_.rendered = std::make_shared<const render::CompactRendered>(
+        render::CompactRendered::From(rendered_));
     view_.Watch({{kKey, kLockPath}});
   }
 
