@@ -18,6 +18,96 @@ uint64_t VersionOf(uint64_t event_index, uint64_t modify_index) {
   return event_index != 0 ? event_index : modify_index;
 }
 
+
+// The fields a SlimJob and a nomad::Job share, copied either way.
+template <typename To, typename From>
+void CopyJobFields(To& t, const From& f) {
+  t.id = f.id;
+  t.name = f.name;
+  t.namespace_ = f.namespace_;
+  t.region = f.region;
+  t.type = f.type;
+  t.node_pool = f.node_pool;
+  t.status = f.status;
+  t.priority = f.priority;
+  t.stop = f.stop;
+  t.datacenters = f.datacenters;
+  t.version = f.version;
+  t.create_index = f.create_index;
+  t.modify_index = f.modify_index;
+  t.job_modify_index = f.job_modify_index;
+  t.submit_time = f.submit_time;
+}
+
+ClusterView::SlimJob SlimOf(const nomad::Job& j) {
+  ClusterView::SlimJob s;
+  CopyJobFields(s, j);
+  s.groups.reserve(j.task_groups.size());
+  for (const auto& g : j.task_groups) s.groups.emplace_back(g.name, g.count);
+  if (j.periodic) {
+    auto p = std::make_shared<nomad::PeriodicConfig>(*j.periodic);
+    p->extra.clear();
+    s.periodic = std::move(p);
+  }
+  s.meta.assign(j.meta.begin(), j.meta.end());  // a std::map: sorted
+  return s;
+}
+
+// The job a plan sees of a SlimJob: nomad::JobSummary of the job it came from.
+nomad::Job WholeOf(const ClusterView::SlimJob& s) {
+  nomad::Job j;
+  CopyJobFields(j, s);
+  j.task_groups.reserve(s.groups.size());
+  for (const auto& [name, count] : s.groups) {
+    nomad::TaskGroup& g = j.task_groups.emplace_back();
+    g.name = name;
+    g.count = count;
+  }
+  if (s.periodic) j.periodic = *s.periodic;
+  j.meta.insert(s.meta.begin(), s.meta.end());
+  return j;
+}
+
+bool OwnedSlim(const ClusterView::SlimJob& s) {
+  const std::string* m = s.Meta(render::kMetaManagedBy);
+  return m != nullptr && *m == render::kManagedByValue;
+}
+
+// What the view keeps of an allocation: everything but what nothing in the controller reads —
+// the task states with their event histories, the reschedule and state histories, the
+// descriptions and links to other allocations and evaluations. Those were most of an
+// allocation's ~3 KB in the view at 10k singletons (docs/benchmarks.md). The controller's event
+// stream decodes no more than this (nomad::PayloadDetail::kSummary, the same fields); reads and
+// lists come whole and are slimmed here. Copied either way: a plan sees the allocation with
+// these fields and the rest empty.
+template <typename To, typename From>
+To CopyAllocFields(const From& a) {
+  To s;
+  s.id = a.id;
+  s.name = a.name;
+  s.namespace_ = a.namespace_;
+  s.node_id = a.node_id;
+  s.job_id = a.job_id;
+  s.job_type = a.job_type;
+  s.job_version = a.job_version;
+  s.task_group = a.task_group;
+  s.desired_status = a.desired_status;
+  s.desired_transition = a.desired_transition;
+  s.client_status = a.client_status;
+  s.create_index = a.create_index;
+  s.modify_index = a.modify_index;
+  s.alloc_modify_index = a.alloc_modify_index;
+  s.create_time = a.create_time;
+  s.modify_time = a.modify_time;
+  return s;
+}
+ClusterView::SlimAlloc Slim(const nomad::Allocation& a) {
+  return CopyAllocFields<ClusterView::SlimAlloc>(a);
+}
+nomad::Allocation Whole(const ClusterView::SlimAlloc& s) {
+  return CopyAllocFields<nomad::Allocation>(s);
+}
+
 }  // namespace
 
 SingletonKey KeyOf(const std::string& ns, const std::string& job_id) {
@@ -95,7 +185,7 @@ KeySet ClusterView::Reset(Snapshot snap) {
   for (const auto& h : snap.held_jobs) {
     const SingletonKey key = h.namespace_ + "/" + h.id;
     auto it = jobs_.find(key);
-    if (it != jobs_.end() && it->second.job.modify_index >= h.modify_index) held_keys.insert(key);
+    if (it != jobs_.end() && it->second.slim.modify_index >= h.modify_index) held_keys.insert(key);
   }
   std::map<SingletonKey, Observed> before;
   for (const auto& key : AllKeysLocked()) {
@@ -180,7 +270,7 @@ bool ClusterView::HoldsJobAt(const std::string& ns, const std::string& id,
                              uint64_t modify_index) const {
   std::lock_guard lock(mu_);
   auto it = jobs_.find(ns + "/" + id);
-  return it != jobs_.end() && it->second.job.modify_index == modify_index;
+  return it != jobs_.end() && it->second.slim.modify_index == modify_index;
 }
 
 KeySet ClusterView::ApplyJobRead(const nomad::Job& job) {
@@ -244,7 +334,7 @@ uint64_t ClusterView::LastIndex() const {
 bool ClusterView::TrackedLocked(const SingletonKey& key) const {
   if (watched_.count(key) != 0) return true;
   auto it = jobs_.find(key);
-  return it != jobs_.end() && IsOwned(it->second.job);
+  return it != jobs_.end() && OwnedSlim(it->second.slim);
 }
 
 KeySet ClusterView::AllKeysLocked() const {
@@ -256,9 +346,9 @@ KeySet ClusterView::AllKeysLocked() const {
 
 std::string ClusterView::LockPathLocked(const SingletonKey& key) const {
   auto j = jobs_.find(key);
-  if (j != jobs_.end() && IsOwned(j->second.job)) {
-    auto m = j->second.job.meta.find(render::kMetaLockPath);
-    if (m != j->second.job.meta.end() && !m->second.empty()) return m->second;
+  if (j != jobs_.end() && OwnedSlim(j->second.slim)) {
+    const std::string* m = j->second.slim.Meta(render::kMetaLockPath);
+    if (m != nullptr && !m->empty()) return *m;
   }
   auto w = watched_.find(key);
   return w == watched_.end() ? "" : w->second;
@@ -299,40 +389,16 @@ void ClusterView::DropKeyLocked(const SingletonKey& key) {
   for (const auto& id : drop) EraseAllocLocked(id);
 }
 
-namespace {
 
-// What the view keeps of an allocation: everything but what nothing in the controller reads —
-// the task states with their event histories, the reschedule and state histories, the
-// descriptions and links to other allocations and evaluations. Those were most of an
-// allocation's ~3 KB in the view at 10k singletons (docs/benchmarks.md). The controller's event
-// stream decodes no more than this (nomad::PayloadDetail::kSummary, the same fields); reads and
-// lists come whole and are slimmed here.
-nomad::Allocation Slim(const nomad::Allocation& a) {
-  nomad::Allocation s;
-  s.id = a.id;
-  s.name = a.name;
-  s.namespace_ = a.namespace_;
-  s.node_id = a.node_id;
-  s.job_id = a.job_id;
-  s.job_type = a.job_type;
-  s.job_version = a.job_version;
-  s.task_group = a.task_group;
-  s.desired_status = a.desired_status;
-  s.desired_transition = a.desired_transition;
-  s.client_status = a.client_status;
-  s.create_index = a.create_index;
-  s.modify_index = a.modify_index;
-  s.alloc_modify_index = a.alloc_modify_index;
-  s.create_time = a.create_time;
-  s.modify_time = a.modify_time;
-  return s;
+const std::string* ClusterView::SlimJob::Meta(const std::string& key) const {
+  auto it = std::lower_bound(meta.begin(), meta.end(), key,
+                             [](const auto& kv, const std::string& k) { return kv.first < k; });
+  return it != meta.end() && it->first == key ? &it->second : nullptr;
 }
-
-}  // namespace
 
 void ClusterView::PutAllocLocked(const nomad::Allocation& full, const SingletonKey& key,
                                  uint64_t version) {
-  nomad::Allocation alloc = Slim(full);
+  SlimAlloc alloc = Slim(full);
   auto it = allocs_.find(alloc.id);
   if (it != allocs_.end()) {
     // An update (most events): the indexes already hold it unless its node or key moved.
@@ -384,7 +450,7 @@ KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool
     // The same version again only brings back the detail of a summarized job (the reconciler
     // reads it for a full drift check).
     if (version < it->second.version ||
-        (version == it->second.version && (it->second.detailed || !detailed))) {
+        (version == it->second.version && (it->second.whole != nullptr || !detailed))) {
       return {};
     }
   } else {
@@ -401,11 +467,13 @@ KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool
     return {key};
   }
   job_tombstones_.erase(key);
-  if (movable != nullptr) {
-    jobs_[key] = JobEntry{std::move(*movable), version, detailed};  // `job` is not read again
-  } else {
-    jobs_[key] = JobEntry{job, version, detailed};
+  JobEntry entry{SlimOf(job), nullptr, version};
+  if (detailed && movable != nullptr) {
+    entry.whole = std::make_shared<const nomad::Job>(std::move(*movable));  // not read again
+  } else if (detailed) {
+    entry.whole = std::make_shared<const nomad::Job>(job);
   }
+  jobs_[key] = std::move(entry);
   IndexLockLocked(key);
   Bump(version);
   return {key};
@@ -562,21 +630,20 @@ void ClusterView::ReleaseJobDetail(const SingletonKey& key, uint64_t job_modify_
                                    bool stop) {
   std::lock_guard lock(mu_);
   auto it = jobs_.find(key);
-  if (it == jobs_.end() || !it->second.detailed) return;
-  const nomad::Job& full = it->second.job;
+  if (it == jobs_.end() || it->second.whole == nullptr) return;
+  const nomad::Job& full = *it->second.whole;
   if (full.job_modify_index != job_modify_index || full.stop != stop) return;
-  it->second.job = nomad::JobSummary(full);
-  it->second.detailed = false;
+  it->second.whole.reset();
 }
 
 Observed ClusterView::ObservedLocked(const SingletonKey& key, bool with_job) const {
   Observed o;
   auto j = jobs_.find(key);
   if (with_job && j != jobs_.end()) {
-    o.job = j->second.job;
-    o.job_detailed = j->second.detailed;
+    o.job = j->second.whole ? *j->second.whole : WholeOf(j->second.slim);
+    o.job_detailed = j->second.whole != nullptr;
   }
-  std::vector<const nomad::Allocation*> allocs;
+  std::vector<const SlimAlloc*> allocs;
   if (auto ids = alloc_ids_by_key_.find(key); ids != alloc_ids_by_key_.end()) {
     for (const auto& id : ids->second) allocs.push_back(&allocs_.at(id).alloc);
   }
@@ -584,8 +651,9 @@ Observed ClusterView::ObservedLocked(const SingletonKey& key, bool with_job) con
     if (a->create_index != b->create_index) return a->create_index < b->create_index;
     return a->id < b->id;
   });
+  o.allocations.reserve(allocs.size());
   for (const auto* a : allocs) {
-    o.allocations.push_back(*a);
+    o.allocations.push_back(Whole(*a));
     auto n = nodes_.find(a->node_id);
     if (n != nodes_.end()) o.node_status[a->node_id] = n->second.node.status;
   }

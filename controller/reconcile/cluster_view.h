@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -132,14 +133,63 @@ class ClusterView {
   // The highest index applied; resume the event stream at LastIndex() + 1.
   uint64_t LastIndex() const;
 
+  // What the view keeps of an allocation (Slim in cluster_view.cc): the fields the controller
+  // reads, as nomad::Allocation names them. ~330 bytes and its strings, where a whole
+  // nomad::Allocation is 1.26 KB with every field empty (docs/benchmarks.md, seventh slice).
+  struct SlimAlloc {
+    std::string id;
+    std::string name;
+    std::string namespace_;
+    std::string node_id;
+    std::string job_id;
+    std::string job_type;
+    std::string task_group;
+    std::string desired_status;
+    std::string client_status;
+    nomad::DesiredTransition desired_transition;
+    uint64_t job_version = 0;
+    uint64_t create_index = 0;
+    uint64_t modify_index = 0;
+    uint64_t alloc_modify_index = 0;
+    int64_t create_time = 0;
+    int64_t modify_time = 0;
+  };
+  // What the view keeps of every job: nomad::JobSummary's fields, flat (a group is its name and
+  // Count; Meta a sorted list), ~0.8 KB less per job than a summary held as a nomad::Job.
+  struct SlimJob {
+    std::string id;
+    std::string name;
+    std::string namespace_;
+    std::string region;
+    std::string type;
+    std::string node_pool;
+    std::string status;
+    int priority = 0;
+    bool stop = false;
+    std::vector<std::string> datacenters;
+    std::vector<std::pair<std::string, int>> groups;  // name, Count
+    std::shared_ptr<const nomad::PeriodicConfig> periodic;  // without unmodelled fields
+    std::vector<std::pair<std::string, std::string>> meta;  // sorted by key
+    uint64_t version = 0;
+    uint64_t create_index = 0;
+    uint64_t modify_index = 0;
+    uint64_t job_modify_index = 0;
+    int64_t submit_time = 0;
+    // The Meta value of `key`, or null.
+    const std::string* Meta(const std::string& key) const;
+  };
+
  private:
   struct JobEntry {
-    nomad::Job job;
+    SlimJob slim;
+    // The whole job, while the reconciler needs it for a full drift check (a read, a list after
+    // a restart); null once ReleaseJobDetail summarized it, or when only a summary came (a Job
+    // event).
+    std::shared_ptr<const nomad::Job> whole;
     uint64_t version = 0;
-    bool detailed = true;  // false: `job` is its summary (ReleaseJobDetail)
   };
   struct AllocEntry {
-    nomad::Allocation alloc;
+    SlimAlloc alloc;
     SingletonKey key;
     uint64_t version = 0;
   };

@@ -418,13 +418,13 @@ void ControllerCore::Process(const SingletonKey& key) {
     } else {
       memory_[key] = memory;
       if (r.outcome != Outcome::kCancelled) {
-        // /status shows an action by its description (`executed`): keeping each register's job
-        // and policy would hold a second full copy of every job (issue 17). The observer has
-        // seen them; nothing below reads them.
-        for (reconcile::Action& a : r.plan.actions) {
-          a.registration = {};
-          a.policy = {};
-        }
+        // /status shows the conditions, the limit and each executed action's description
+        // (`executed`). The actions themselves (a register's job and policy), the plan's events
+        // (the observer has seen them) and its memory (memory_ holds it) would be another
+        // ~1-2 KB per key (issue 17): not kept.
+        r.plan.actions = {};
+        r.plan.events = {};
+        r.plan.memory = {};
         KeyStatus next{r, clock_.Now(), {}};
         auto prev = status_.find(key);
         for (const auto& c : r.plan.conditions) {

@@ -114,6 +114,7 @@ struct SyncStats {
 
 // The last reconcile of a key (for /status).
 struct KeyStatus {
+  // Without the plan's actions, events and memory (Process drops them: nothing here reads them).
   reconcile::ReconcileResult last;
   TimePoint at{};  // clock time of the reconcile
   // When each condition last changed its status (clock time), as Kubernetes' lastTransitionTime.

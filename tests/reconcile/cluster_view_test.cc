@@ -180,6 +180,14 @@ TEST_F(ClusterViewTest, ASettledJobIsKeptAsASummaryUntilAReadOrEventBringsItBack
   full.task_groups[0].count = 2;
   full.task_groups[0].tasks.emplace_back().name = "main";
   full.periodic.emplace().spec = "*/5 * * * *";
+  full.region = "eu";
+  full.datacenters = {"dc1", "dc2"};
+  full.node_pool = "gpu";
+  full.status = "running";
+  full.version = 3;
+  full.create_index = 11;
+  full.submit_time = 1700000000000000000;
+  full.task_groups.emplace_back().name = "second";
   view_.Apply(F(20, {JobEvent(full, 20)}));
   ASSERT_TRUE(view_.ObservedFor(kKey).job_detailed);
 
@@ -197,10 +205,13 @@ TEST_F(ClusterViewTest, ASettledJobIsKeptAsASummaryUntilAReadOrEventBringsItBack
   EXPECT_EQ(o.job->periodic, full.periodic);
   EXPECT_EQ(o.job->job_modify_index, 20u);
   EXPECT_EQ(o.job->modify_index, 20u);
-  ASSERT_EQ(o.job->task_groups.size(), 1u);
+  ASSERT_EQ(o.job->task_groups.size(), 2u);
   EXPECT_EQ(o.job->task_groups[0].name, "singleton");
   EXPECT_EQ(o.job->task_groups[0].count, 2);
   EXPECT_TRUE(o.job->task_groups[0].tasks.empty());
+  EXPECT_EQ(o.job->task_groups[1].name, "second");
+  // Every field of the summary, whatever form the view keeps it in.
+  EXPECT_EQ(o.job, nomad::JobSummary(full));
   EXPECT_EQ(view_.LockPathOf(kKey), kLockPath) << "the lock path is in Meta";
   EXPECT_TRUE(view_.HoldsJobAt("prod", "billing", 20));
 
