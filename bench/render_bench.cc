@@ -57,6 +57,36 @@ void BM_RenderAndEncode(benchmark::State& state) {
 }
 BENCHMARK(BM_RenderAndEncode)->Arg(10000)->Unit(benchmark::kMillisecond);
 
+// What the controller's spec loading does per valid spec beyond the render (kept: 1), and what
+// each register then does (kept: 0, the body from the kept bytes; 2, the body encoded from the
+// whole job as before the compact form).
+void BM_CompactAndRegisterBody(benchmark::State& state) {
+  auto loaded = nsg::spec::LoadSpecs({{"bench.yaml", Docs(1000)}});
+  std::vector<nsg::render::Rendered> rendered;
+  for (const auto& s : loaded.valid) rendered.push_back(*nsg::render::Render(s));
+  std::vector<nsg::render::CompactRendered> kept;
+  for (const auto& r : rendered) kept.push_back(nsg::render::CompactRendered::From(r));
+  for (auto _ : state) {
+    size_t bytes = 0;
+    for (size_t i = 0; i < rendered.size(); ++i) {
+      if (state.range(0) == 1) {
+        bytes += nsg::render::CompactRendered::From(rendered[i]).kept_bytes();
+      } else if (state.range(0) == 0) {
+        nsg::nomad::RegisterRequest req;
+        req.job.id = kept[i].summary.id;
+        req.encoded_job = *kept[i].EncodedJob();
+        bytes += nsg::nomad::EncodeRegisterRequest(req).size();
+      } else {
+        bytes += nsg::nomad::EncodeRegisterRequest({rendered[i].job, true, 0}).size();
+      }
+    }
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(rendered.size()));
+}
+BENCHMARK(BM_CompactAndRegisterBody)->ArgName("step")->Arg(0)->Arg(1)->Arg(2)
+    ->Unit(benchmark::kMillisecond);
+
 // Heap (glibc's mallinfo2) held per singleton by what the controller's spec set could keep: the
 // parsed spec (rendered: 0), its rendered job and policy (1), or the compact form the controller
 // keeps (2: render/compact.h; the deflated job, its summary, the policy). Against the issue's

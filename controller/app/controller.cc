@@ -87,8 +87,8 @@ std::string SingletonKind(const reconcile::Desired& d) {
 
 std::string LockModeOf(const reconcile::Desired& d) {
   if (!d.rendered) return "unknown";
-  auto it = d.rendered->summary.meta.find(render::kMetaLockMode);
-  return it == d.rendered->summary.meta.end() ? "unknown" : it->second;
+  const std::string* mode = d.rendered->summary.Meta(render::kMetaLockMode);
+  return mode == nullptr ? "unknown" : *mode;
 }
 
 // Whether HOST:PORT binds only the loopback interface.

@@ -151,6 +151,35 @@ struct Job {
 // decode.
 Job JobSummary(const Job& full);
 
+// JobSummary's fields, flat: a group is its name and Count, Meta a sorted list. What the
+// controller keeps of a job it does not need whole (the cluster view's settled jobs, a rendered
+// job's summary): ~0.6-0.8 KB less per job than a summary held as a Job.
+struct SlimJob {
+  std::string id;
+  std::string name;
+  std::string namespace_;
+  std::string region;
+  std::string type;
+  std::string node_pool;
+  std::string status;
+  int priority = 0;
+  bool stop = false;
+  std::vector<std::string> datacenters;
+  std::vector<std::pair<std::string, int>> groups;  // name, Count
+  std::shared_ptr<const PeriodicConfig> periodic;   // without unmodelled fields
+  std::vector<std::pair<std::string, std::string>> meta;  // sorted by key
+  uint64_t version = 0;
+  uint64_t create_index = 0;
+  uint64_t modify_index = 0;
+  uint64_t job_modify_index = 0;
+  int64_t submit_time = 0;
+  // The Meta value of `key`, or null.
+  const std::string* Meta(const std::string& key) const;
+};
+SlimJob SlimOf(const Job& job);
+// The job a SlimJob stands for: WholeOf(SlimOf(j)) == JobSummary(j).
+Job WholeOf(const SlimJob& slim);
+
 // POST /v1/jobs body (nomad-api.md §5.2).
 struct RegisterRequest {
   RegisterRequest() = default;

@@ -19,56 +19,7 @@ uint64_t VersionOf(uint64_t event_index, uint64_t modify_index) {
 }
 
 
-// The fields a SlimJob and a nomad::Job share, copied either way.
-template <typename To, typename From>
-void CopyJobFields(To& t, const From& f) {
-  t.id = f.id;
-  t.name = f.name;
-  t.namespace_ = f.namespace_;
-  t.region = f.region;
-  t.type = f.type;
-  t.node_pool = f.node_pool;
-  t.status = f.status;
-  t.priority = f.priority;
-  t.stop = f.stop;
-  t.datacenters = f.datacenters;
-  t.version = f.version;
-  t.create_index = f.create_index;
-  t.modify_index = f.modify_index;
-  t.job_modify_index = f.job_modify_index;
-  t.submit_time = f.submit_time;
-}
-
-ClusterView::SlimJob SlimOf(const nomad::Job& j) {
-  ClusterView::SlimJob s;
-  CopyJobFields(s, j);
-  s.groups.reserve(j.task_groups.size());
-  for (const auto& g : j.task_groups) s.groups.emplace_back(g.name, g.count);
-  if (j.periodic) {
-    auto p = std::make_shared<nomad::PeriodicConfig>(*j.periodic);
-    p->extra.clear();
-    s.periodic = std::move(p);
-  }
-  s.meta.assign(j.meta.begin(), j.meta.end());  // a std::map: sorted
-  return s;
-}
-
-// The job a plan sees of a SlimJob: nomad::JobSummary of the job it came from.
-nomad::Job WholeOf(const ClusterView::SlimJob& s) {
-  nomad::Job j;
-  CopyJobFields(j, s);
-  j.task_groups.reserve(s.groups.size());
-  for (const auto& [name, count] : s.groups) {
-    nomad::TaskGroup& g = j.task_groups.emplace_back();
-    g.name = name;
-    g.count = count;
-  }
-  if (s.periodic) j.periodic = *s.periodic;
-  j.meta.insert(s.meta.begin(), s.meta.end());
-  return j;
-}
-
-bool OwnedSlim(const ClusterView::SlimJob& s) {
+bool OwnedSlim(const nomad::SlimJob& s) {
   const std::string* m = s.Meta(render::kMetaManagedBy);
   return m != nullptr && *m == render::kManagedByValue;
 }
@@ -390,12 +341,6 @@ void ClusterView::DropKeyLocked(const SingletonKey& key) {
 }
 
 
-const std::string* ClusterView::SlimJob::Meta(const std::string& key) const {
-  auto it = std::lower_bound(meta.begin(), meta.end(), key,
-                             [](const auto& kv, const std::string& k) { return kv.first < k; });
-  return it != meta.end() && it->first == key ? &it->second : nullptr;
-}
-
 void ClusterView::PutAllocLocked(const nomad::Allocation& full, const SingletonKey& key,
                                  uint64_t version) {
   SlimAlloc alloc = Slim(full);
@@ -467,7 +412,7 @@ KeySet ClusterView::ApplyJobLocked(const nomad::Job& job, uint64_t version, bool
     return {key};
   }
   job_tombstones_.erase(key);
-  JobEntry entry{SlimOf(job), nullptr, version};
+  JobEntry entry{nomad::SlimOf(job), nullptr, version};
   if (detailed && movable != nullptr) {
     entry.whole = std::make_shared<const nomad::Job>(std::move(*movable));  // not read again
   } else if (detailed) {
@@ -640,7 +585,7 @@ Observed ClusterView::ObservedLocked(const SingletonKey& key, bool with_job) con
   Observed o;
   auto j = jobs_.find(key);
   if (with_job && j != jobs_.end()) {
-    o.job = j->second.whole ? *j->second.whole : WholeOf(j->second.slim);
+    o.job = j->second.whole ? *j->second.whole : nomad::WholeOf(j->second.slim);
     o.job_detailed = j->second.whole != nullptr;
   }
   std::vector<const SlimAlloc*> allocs;

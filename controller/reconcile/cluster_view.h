@@ -154,34 +154,10 @@ class ClusterView {
     int64_t create_time = 0;
     int64_t modify_time = 0;
   };
-  // What the view keeps of every job: nomad::JobSummary's fields, flat (a group is its name and
-  // Count; Meta a sorted list), ~0.8 KB less per job than a summary held as a nomad::Job.
-  struct SlimJob {
-    std::string id;
-    std::string name;
-    std::string namespace_;
-    std::string region;
-    std::string type;
-    std::string node_pool;
-    std::string status;
-    int priority = 0;
-    bool stop = false;
-    std::vector<std::string> datacenters;
-    std::vector<std::pair<std::string, int>> groups;  // name, Count
-    std::shared_ptr<const nomad::PeriodicConfig> periodic;  // without unmodelled fields
-    std::vector<std::pair<std::string, std::string>> meta;  // sorted by key
-    uint64_t version = 0;
-    uint64_t create_index = 0;
-    uint64_t modify_index = 0;
-    uint64_t job_modify_index = 0;
-    int64_t submit_time = 0;
-    // The Meta value of `key`, or null.
-    const std::string* Meta(const std::string& key) const;
-  };
 
  private:
   struct JobEntry {
-    SlimJob slim;
+    nomad::SlimJob slim;
     // The whole job, while the reconciler needs it for a full drift check (a read, a list after
     // a restart); null once ReleaseJobDetail summarized it, or when only a summary came (a Job
     // event).

@@ -248,7 +248,7 @@ DriftReport CheckDriftMemo(const render::CompactRendered& desired, const nomad::
     // Not remembered: the next reconcile tries again.
     memo.reset();
     DriftReport r;
-    r.invariants = CheckStopAndCount(desired.summary, observed);
+    r.invariants = CheckStopAndCount(nomad::WholeOf(desired.summary), observed);
     r.fields = {"(rendered job unreadable: " + whole.status().message() + ")"};
     return r;
   }

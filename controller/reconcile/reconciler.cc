@@ -62,8 +62,7 @@ Status Reconciler::ReadLock(const Desired& d) {
   const auto [ns, name] = SplitKey(d.key);
   std::string path = view_.LockPathOf(d.key);
   if (path.empty() && d.rendered) {
-    auto m = d.rendered->summary.meta.find(render::kMetaLockPath);
-    if (m != d.rendered->summary.meta.end()) path = m->second;
+    if (const std::string* m = d.rendered->summary.Meta(render::kMetaLockPath)) path = *m;
   }
   if (path.empty()) return Status::Ok();
   nomad::QueryOptions q;

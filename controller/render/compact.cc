@@ -117,7 +117,7 @@ base::Result<std::string> Inflate(const std::string& deflated, size_t size) {
 
 CompactRendered CompactRendered::From(const Rendered& r) {
   CompactRendered c;
-  c.summary = nomad::JobSummary(r.job);
+  c.summary = nomad::SlimOf(r.job);
   c.policy = r.policy;
   c.spec_hash = r.spec_hash;
   const std::string encoded = nomad::EncodeJob(r.job);

@@ -22,9 +22,10 @@
 namespace nsg::render {
 
 struct CompactRendered {
-  // nomad::JobSummary of the rendered job: ID, Namespace, type, priority, datacenters, node pool,
-  // each group's name and Count, Periodic, Meta (spec hash, lock path and mode, source, ...).
-  nomad::Job summary;
+  // nomad::JobSummary's fields of the rendered job, flat (nomad::SlimJob): ID, Namespace, type,
+  // priority, datacenters, node pool, each group's name and Count, Periodic, Meta (spec hash,
+  // lock path and mode, source, ...).
+  nomad::SlimJob summary;
   nomad::AclPolicy policy;
   std::string spec_hash;  // also in summary.meta[kMetaSpecHash]
 

@@ -46,7 +46,7 @@ TEST(CompactRenderedTest, EveryShapeGivesBackWhatWasRendered) {
     auto whole = c.Job();
     ASSERT_TRUE(whole.ok()) << whole.status().ToString();
     EXPECT_EQ(*whole, r.job);
-    EXPECT_EQ(c.summary, nomad::JobSummary(r.job));
+    EXPECT_EQ(nomad::WholeOf(c.summary), nomad::JobSummary(r.job));
     EXPECT_EQ(c.policy, r.policy);
     EXPECT_EQ(c.spec_hash, r.spec_hash);
     // Kept deflated against the preset dictionary: 5-10x on the shapes.
