@@ -87,8 +87,8 @@ std::string SingletonKind(const reconcile::Desired& d) {
 
 std::string LockModeOf(const reconcile::Desired& d) {
   if (!d.rendered) return "unknown";
-  const std::string* mode = d.rendered->summary.Meta(render::kMetaLockMode);
-  return mode == nullptr ? "unknown" : *mode;
+  auto mode = d.rendered->summary.Meta(render::kMetaLockMode);
+  return mode ? std::string(*mode) : "unknown";
 }
 
 // Whether HOST:PORT binds only the loopback interface.

@@ -1,6 +1,7 @@
 #include "controller/nomad/job.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace nsg::nomad {
 
@@ -26,6 +27,30 @@ void CopyJobFields(To& t, const From& f) {
   t.submit_time = f.submit_time;
 }
 
+void AppendPiece(std::string& out, std::string_view piece) {
+  const auto n = static_cast<uint32_t>(piece.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(piece);
+}
+
+// Calls fn(key, value) for each entry of a SlimJob's Meta buffer until fn returns false.
+template <typename F>
+void ForEachMeta(std::string_view buf, F&& fn) {
+  auto piece = [&buf](std::string_view& out) {
+    uint32_t n = 0;
+    if (buf.size() < sizeof n) return false;
+    std::memcpy(&n, buf.data(), sizeof n);
+    if (buf.size() - sizeof n < n) return false;
+    out = buf.substr(sizeof n, n);
+    buf.remove_prefix(sizeof n + n);
+    return true;
+  };
+  std::string_view k, v;
+  while (piece(k) && piece(v)) {
+    if (!fn(k, v)) return;
+  }
+}
+
 }  // namespace
 
 Job JobSummary(const Job& full) { return WholeOf(SlimOf(full)); }
@@ -40,7 +65,13 @@ SlimJob SlimOf(const Job& j) {
     p->extra.clear();
     s.periodic = std::move(p);
   }
-  s.meta.assign(j.meta.begin(), j.meta.end());  // a std::map: sorted
+  size_t size = 0;
+  for (const auto& [k, v] : j.meta) size += 8 + k.size() + v.size();
+  s.meta.reserve(size);
+  for (const auto& [k, v] : j.meta) {  // a std::map: in key order
+    AppendPiece(s.meta, k);
+    AppendPiece(s.meta, v);
+  }
   return s;
 }
 
@@ -54,14 +85,19 @@ Job WholeOf(const SlimJob& s) {
     g.count = count;
   }
   if (s.periodic) j.periodic = *s.periodic;
-  j.meta.insert(s.meta.begin(), s.meta.end());
+  ForEachMeta(s.meta, [&](std::string_view k, std::string_view v) {
+    j.meta.emplace_hint(j.meta.end(), k, v);
+    return true;
+  });
   return j;
 }
 
-const std::string* SlimJob::Meta(const std::string& key) const {
-  auto it = std::lower_bound(meta.begin(), meta.end(), key,
-                             [](const auto& kv, const std::string& k) { return kv.first < k; });
-  return it != meta.end() && it->first == key ? &it->second : nullptr;
+std::optional<std::string_view> SlimJob::Meta(std::string_view key) const {
+  std::optional<std::string_view> found;
+  ForEachMeta(meta, [&](std::string_view k, std::string_view v) {
+    if (k == key) found = v;
+    return !found && k < key;  // in key order: stop at the first key past it
+  });
+  return found;
 }
-
 }  // namespace nsg::nomad

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -167,14 +168,17 @@ struct SlimJob {
   std::vector<std::string> datacenters;
   std::vector<std::pair<std::string, int>> groups;  // name, Count
   std::shared_ptr<const PeriodicConfig> periodic;   // without unmodelled fields
-  std::vector<std::pair<std::string, std::string>> meta;  // sorted by key
+  // Meta in one buffer, in key order: for each entry a 4-byte key length, the key, a 4-byte value
+  // length, the value (one allocation instead of a node and two strings per key; Meta keys such
+  // as "nomad-singleton/spec-hash" are longer than std::string's inline buffer).
+  std::string meta;
   uint64_t version = 0;
   uint64_t create_index = 0;
   uint64_t modify_index = 0;
   uint64_t job_modify_index = 0;
   int64_t submit_time = 0;
-  // The Meta value of `key`, or null.
-  const std::string* Meta(const std::string& key) const;
+  // The Meta value of `key`, or nullopt.
+  std::optional<std::string_view> Meta(std::string_view key) const;
 };
 SlimJob SlimOf(const Job& job);
 // The job a SlimJob stands for: WholeOf(SlimOf(j)) == JobSummary(j).

@@ -20,8 +20,7 @@ uint64_t VersionOf(uint64_t event_index, uint64_t modify_index) {
 
 
 bool OwnedSlim(const nomad::SlimJob& s) {
-  const std::string* m = s.Meta(render::kMetaManagedBy);
-  return m != nullptr && *m == render::kManagedByValue;
+  return s.Meta(render::kMetaManagedBy) == std::string_view(render::kManagedByValue);
 }
 
 // What the view keeps of an allocation: everything but what nothing in the controller reads —
@@ -298,8 +297,8 @@ KeySet ClusterView::AllKeysLocked() const {
 std::string ClusterView::LockPathLocked(const SingletonKey& key) const {
   auto j = jobs_.find(key);
   if (j != jobs_.end() && OwnedSlim(j->second.slim)) {
-    const std::string* m = j->second.slim.Meta(render::kMetaLockPath);
-    if (m != nullptr && !m->empty()) return *m;
+    auto m = j->second.slim.Meta(render::kMetaLockPath);
+    if (m && !m->empty()) return std::string(*m);
   }
   auto w = watched_.find(key);
   return w == watched_.end() ? "" : w->second;

@@ -62,7 +62,7 @@ Status Reconciler::ReadLock(const Desired& d) {
   const auto [ns, name] = SplitKey(d.key);
   std::string path = view_.LockPathOf(d.key);
   if (path.empty() && d.rendered) {
-    if (const std::string* m = d.rendered->summary.Meta(render::kMetaLockPath)) path = *m;
+    if (auto m = d.rendered->summary.Meta(render::kMetaLockPath)) path = *m;
   }
   if (path.empty()) return Status::Ok();
   nomad::QueryOptions q;

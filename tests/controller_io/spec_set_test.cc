@@ -142,7 +142,7 @@ TEST(SpecSetTest, EachEntryHoldsTheRenderingOfItsOwnDocument) {
     EXPECT_EQ(nomad::WholeOf(e.desired.rendered->summary), nomad::JobSummary(want.value().job));
     EXPECT_EQ(e.desired.rendered->policy, want.value().policy);
     EXPECT_EQ(e.desired.rendered->spec_hash, want.value().spec_hash);
-    EXPECT_EQ(*e.desired.rendered->summary.Meta(render::kMetaRevision), "abc123");
+    EXPECT_EQ(e.desired.rendered->summary.Meta(render::kMetaRevision), "abc123");
   }
   EXPECT_NE(set.entries.at("default/one").desired.rendered->summary.id,
             set.entries.at("default/two").desired.rendered->summary.id);

@@ -423,5 +423,43 @@ TEST(AclPolicyCodecTest, EncodesAndDecodesTheDocsBody) {
   EXPECT_EQ(bad.status().message(), "AclPolicy.JobACL.JobID: expected a string");
 }
 
+// The flat summary the controller keeps (SlimJob) stands for JobSummary exactly, and its Meta
+// lookups find every key, whatever its bytes, and nothing else.
+TEST(SlimJobTest, StandsForTheSummaryAndFindsEveryMetaKey) {
+  Job j;
+  j.id = "web";
+  j.namespace_ = "prod";
+  j.type = "service";
+  j.priority = 70;
+  j.datacenters = {"dc1", "dc2"};
+  j.task_groups.emplace_back().name = "a";
+  j.task_groups[0].count = 2;
+  j.task_groups[0].tasks.emplace_back().name = "main";
+  j.task_groups.emplace_back().name = "b";
+  j.periodic.emplace().spec = "*/5 * * * *";
+  j.periodic->extra = {{"Foo", "1"}};
+  j.meta = {{"nomad-singleton/spec-hash", "0123456789abcdef"},
+            {"", "empty key"},
+            {"empty", ""},
+            {std::string("nul\0key", 7), std::string("v\0v", 3)},
+            {"zzz", std::string(300, 'x')}};
+  j.job_modify_index = 9;
+  const SlimJob s = SlimOf(j);
+  const Job whole = WholeOf(s);
+  EXPECT_EQ(whole.meta, j.meta);
+  ASSERT_EQ(whole.task_groups.size(), 2u);
+  EXPECT_EQ(whole.task_groups[0].count, 2);
+  EXPECT_TRUE(whole.task_groups[0].tasks.empty());
+  EXPECT_TRUE(whole.periodic->extra.empty());
+  EXPECT_EQ(whole.datacenters, j.datacenters);
+  EXPECT_EQ(whole.job_modify_index, 9u);
+  for (const auto& [k, v] : j.meta) EXPECT_EQ(s.Meta(k), v) << k;
+  EXPECT_EQ(s.Meta("nomad-singleton/lock-path"), std::nullopt);
+  EXPECT_EQ(s.Meta("a"), std::nullopt);
+  EXPECT_EQ(s.Meta("zzzz"), std::nullopt);
+  EXPECT_EQ(s.Meta(std::string("nul", 3)), std::nullopt);
+  EXPECT_EQ(SlimOf(Job{}).Meta(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace nsg::nomad
