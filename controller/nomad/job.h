@@ -152,7 +152,7 @@ struct Job {
 // decode.
 Job JobSummary(const Job& full);
 
-// JobSummary's fields, flat: a group is its name and Count, Meta a sorted list. What the
+// JobSummary's fields, flat: a group is its name and Count, Meta one buffer in key order. What the
 // controller keeps of a job it does not need whole (the cluster view's settled jobs, a rendered
 // job's summary): ~0.6-0.8 KB less per job than a summary held as a Job.
 struct SlimJob {
