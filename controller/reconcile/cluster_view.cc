@@ -18,7 +18,6 @@ uint64_t VersionOf(uint64_t event_index, uint64_t modify_index) {
   return event_index != 0 ? event_index : modify_index;
 }
 
-
 bool OwnedSlim(const nomad::SlimJob& s) {
   return s.Meta(render::kMetaManagedBy) == std::string_view(render::kManagedByValue);
 }
@@ -338,7 +337,6 @@ void ClusterView::DropKeyLocked(const SingletonKey& key) {
   const std::set<std::string> drop = ids->second;
   for (const auto& id : drop) EraseAllocLocked(id);
 }
-
 
 void ClusterView::PutAllocLocked(const nomad::Allocation& full, const SingletonKey& key,
                                  uint64_t version) {
