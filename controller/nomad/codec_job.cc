@@ -340,7 +340,16 @@ base::Result<Job> DecodeJob(std::string_view json) {
 }
 
 std::string EncodeRegisterRequest(const RegisterRequest& req, EncodeOptions opts) {
-  if (req.encoded_job && !opts.pretty && !opts.server_fields) {
+  if (req.encoded_job && (opts.pretty || opts.server_fields)) {
+    // Another layout: from the decoded job. Bytes that do not decode are sent as they are below
+    // (never `job`, which then holds only the ID and Namespace).
+    auto job = DecodeJob(*req.encoded_job);
+    if (job.ok()) {
+      return EncodeRegisterRequest(
+          RegisterRequest(std::move(job).value(), req.enforce_index, req.job_modify_index), opts);
+    }
+  }
+  if (req.encoded_job) {
     // What the Json below dumps, with the job's bytes as they were encoded.
     std::string out;
     out.reserve(req.encoded_job->size() + 64);
@@ -351,13 +360,6 @@ std::string EncodeRegisterRequest(const RegisterRequest& req, EncodeOptions opts
     out += std::to_string(req.job_modify_index);
     out += '}';
     return out;
-  }
-  if (req.encoded_job) {
-    auto job = DecodeJob(*req.encoded_job);
-    if (job.ok()) {
-      RegisterRequest copy(std::move(job).value(), req.enforce_index, req.job_modify_index);
-      return EncodeRegisterRequest(copy, opts);
-    }
   }
   Json j = Json::object();
   j["Job"] = JobJson(req.job, JobMode{.server = opts.server_fields});

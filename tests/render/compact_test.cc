@@ -70,6 +70,11 @@ TEST(CompactRenderedTest, TheRegisterBodyFromTheKeptBytesIsTheEncodersOwn) {
       kept.encoded_job = *c.EncodedJob();
       EXPECT_EQ(nomad::EncodeRegisterRequest(kept),
                 nomad::EncodeRegisterRequest(nomad::RegisterRequest(r.job, enforce, index)));
+      // Another layout (the `render` command's) comes from the decoded job, never from the
+      // ID-only `job`.
+      EXPECT_EQ(nomad::EncodeRegisterRequest(kept, {.pretty = true}),
+                nomad::EncodeRegisterRequest(nomad::RegisterRequest(r.job, enforce, index),
+                                             {.pretty = true}));
       auto back = nomad::DecodeRegisterRequest(nomad::EncodeRegisterRequest(kept));
       ASSERT_TRUE(back.ok()) << back.status().ToString();
       EXPECT_EQ(back->job, r.job);
